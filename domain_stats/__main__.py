@@ -1,0 +1,3 @@
+from domain_stats.cli import main
+
+main()

@@ -1,0 +1,132 @@
+"""The five facts we answer, and the one place that decides how they are shown.
+
+Facts are kept as UTC epoch seconds (:class:`Facts`); :class:`AnswerFormatter` turns them
+into the JSON-ready :class:`Answer` at answer time, so ``category`` and ``timezone_offset``
+follow the configuration and never get stored.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "Answer",
+    "AnswerFormatter",
+    "Facts",
+    "error_answer",
+    "format_date",
+    "invalid_name_answer",
+    "prohibited_answer",
+    "YOUR_FIRST_CONTACT",
+    "ISC_FIRST_CONTACT",
+    "PROHIBITED_TLD",
+    "INVALID_NAME",
+    "DATE_FORMAT",
+]
+
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+YOUR_FIRST_CONTACT = "YOUR-FIRST-CONTACT"
+ISC_FIRST_CONTACT = "ISC-FIRST-CONTACT"
+PROHIBITED_TLD = "PROHIBITED-TLD"
+INVALID_NAME = "INVALID-NAME"
+
+NA = "NA"
+ERROR = "ERROR"
+NEW = "NEW"
+ESTABLISHED = "ESTABLISHED"
+
+# Where a registration came from decides what ``seen_by_isc`` shows for it.
+ORIGIN_LOCAL = "local"  # imported list or update feed: "NA"
+ORIGIN_RDAP = "rdap"  # our own RDAP lookup: "RDAP"
+ORIGIN_ISC = "isc"  # the central server: the community's first-contact date
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What we know about one registered domain, as cached in memory.
+
+    ``created is None`` means the upstream lookup failed and ``alerts`` says why.
+    ``seen_by_you`` is always set: an answer only exists after the contact is recorded.
+    """
+
+    created: float | None
+    expires: float | None
+    origin: str
+    seen_by_isc: float | None
+    seen_by_you: float
+    alerts: tuple[str, ...] = ()
+
+    @property
+    def is_error(self) -> bool:
+        return self.created is None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    seen_by_web: str
+    seen_by_isc: str
+    seen_by_you: str
+    category: str
+    alerts: tuple[str, ...]
+    status: int = 200
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seen_by_web": self.seen_by_web,
+            "seen_by_isc": self.seen_by_isc,
+            "seen_by_you": self.seen_by_you,
+            "category": self.category,
+            "alerts": list(self.alerts),
+        }
+
+
+def format_date(epoch: float, offset_hours: float = 0.0) -> str:
+    return time.strftime(DATE_FORMAT, time.gmtime(epoch + offset_hours * 3600))
+
+
+def prohibited_answer() -> Answer:
+    return Answer(NA, NA, NA, NA, (PROHIBITED_TLD,))
+
+
+def error_answer(alert: str, status: int) -> Answer:
+    """The one envelope for every error the service answers: the lookup shape, nothing recorded."""
+    return Answer(ERROR, ERROR, NA, ERROR, (alert,), status=status)
+
+
+def invalid_name_answer(reason: str) -> Answer:
+    return error_answer(f"{INVALID_NAME}: {reason}", 400)
+
+
+class AnswerFormatter:
+    """Renders :class:`Facts` for display: dates shifted by ``timezone_offset``, category by age."""
+
+    def __init__(self, *, established_days_age: int = 730, timezone_offset: float = 0.0) -> None:
+        self._new_for = established_days_age * 86400
+        self._offset = timezone_offset
+
+    def category(self, created: float, now: float) -> str:
+        return NEW if now - created < self._new_for else ESTABLISHED
+
+    def render(self, facts: Facts, *, now: float, first_contact: bool = False, extra_alerts: tuple[str, ...] = ()) -> Answer:
+        alerts = facts.alerts + extra_alerts
+        if first_contact:
+            alerts = (YOUR_FIRST_CONTACT, *alerts)
+        seen_by_you = format_date(facts.seen_by_you, self._offset)
+        if facts.created is None:
+            return Answer(ERROR, ERROR, seen_by_you, ERROR, alerts)
+        if facts.origin == ORIGIN_RDAP:
+            isc = "RDAP"
+        elif facts.origin == ORIGIN_ISC and facts.seen_by_isc is not None:
+            isc = format_date(facts.seen_by_isc, self._offset)
+        else:
+            isc = NA
+        return Answer(
+            format_date(facts.created, self._offset),
+            isc,
+            seen_by_you,
+            self.category(facts.created, now),
+            alerts,
+        )

@@ -1,0 +1,151 @@
+"""``domain-stats`` command line: serve, lookup, import.
+
+User errors (bad configuration, busy port, unreadable file) print one clear line and exit
+non-zero; tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Awaitable, Callable, TypeVar
+
+import click
+import orjson
+
+from domain_stats import __version__
+from domain_stats.config import ConfigError, Settings, load_settings
+from domain_stats.names import NameReducer
+from domain_stats.rdap.bootstrap import BootstrapError
+from domain_stats.storage import StorageError, open_storage
+
+__all__ = ["main"]
+
+T = TypeVar("T")
+_LOG_LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}
+_USER_ERRORS = (ConfigError, StorageError, BootstrapError, OSError)
+
+
+def _run(coro: Awaitable[T]) -> T:
+    try:
+        import uvloop
+
+        loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = uvloop.new_event_loop
+    except ImportError:  # pragma: no cover - uvloop is optional on some platforms
+        loop_factory = None
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        return runner.run(coro)
+
+
+def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    from domain_stats.importer import ImportFileError
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (*_USER_ERRORS, ImportFileError) as err:
+            raise click.ClickException(str(err)) from None
+
+    return wrapper
+
+
+def _settings(data_dir: Path) -> Settings:
+    settings = load_settings(data_dir)
+    logging.basicConfig(
+        level=_LOG_LEVELS[settings.log_detail],
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    return settings
+
+
+data_option = click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("data"),
+    show_default=True,
+    help="Data directory (configuration, database, saved cache).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="domain-stats")
+def main() -> None:
+    """Domain age and first-contact lookups for your SIEM."""
+
+
+@main.command()
+@click.argument("data_dir", type=click.Path(file_okay=False, path_type=Path))
+@_user_errors
+def serve(data_dir: Path) -> None:
+    """Serve lookups over HTTP from DATA_DIR (created with a default configuration on first use)."""
+    from domain_stats.server import bind_socket, serve_forever
+
+    settings = _settings(data_dir)
+    sock = bind_socket(settings.local_address, settings.local_port)
+    host = f"[{settings.local_address}]" if ":" in settings.local_address else settings.local_address
+    click.echo(f"domain-stats {__version__} listening on http://{host}:{settings.local_port} (data: {data_dir})", err=True)
+    _run(serve_forever(settings, data_dir, sock))
+
+
+@main.command()
+@click.argument("names", nargs=-1, required=True)
+@data_option
+@_user_errors
+def lookup(names: tuple[str, ...], data_dir: Path) -> None:
+    """Look NAMES up with the same rules as the service and print one JSON line each."""
+    from domain_stats.runtime import Runtime
+
+    settings = _settings(data_dir)
+
+    async def run() -> int:
+        runtime = await Runtime.start(settings, data_dir, refresh_bootstrap=False)
+        status = 0
+        try:
+            for name in names:
+                answer = await runtime.service.lookup(name)
+                click.echo(orjson.dumps({"domain": name, **answer.as_dict()}).decode())
+                status = status or (1 if answer.status != 200 else 0)
+        finally:
+            await runtime.close()
+        return status
+
+    sys.exit(_run(run()))
+
+
+@main.command(name="import")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@data_option
+@_user_errors
+def import_(file: Path, data_dir: Path) -> None:
+    """Import established domains from FILE: top1m.import JSON or CSV domain,created[,expires]."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from domain_stats.importer import import_file
+
+    settings = _settings(data_dir)
+    names = NameReducer(settings.prohibited_tlds, only_icann=not settings.psl_private)
+
+    async def run() -> Any:
+        storage = await open_storage(settings.data_path(data_dir, settings.database_file))
+        try:
+            with Progress(
+                TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                transient=True, console=None, disable=not sys.stderr.isatty(),
+            ) as bar:
+                task = bar.add_task("import", total=None)
+                return await import_file(storage, names, file, lambda n: bar.advance(task, n))
+        finally:
+            await storage.close()
+
+    summary = _run(run())
+    for where, reason in summary.problems:
+        click.echo(f"{file}:{where}: skipped: {reason}", err=True)
+    if summary.skipped > len(summary.problems):
+        click.echo(f"... and {summary.skipped - len(summary.problems)} more skipped rows", err=True)
+    click.echo(f"added {summary.added}, updated {summary.updated}, skipped {summary.skipped}")

@@ -1,0 +1,175 @@
+"""Loads established domains from files: the original tool's ``top1m.import`` JSON and CSV.
+
+Rows become :class:`Registration` records with origin ``local`` (answered with
+``seen_by_isc: "NA"``); the first lookup of an imported domain is still this organisation's
+first contact. Bad rows are skipped and reported with their line (CSV) or entry (JSON)
+number, never silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import orjson
+
+from domain_stats.answer import ORIGIN_LOCAL
+from domain_stats.names import InvalidName, NameReducer
+from domain_stats.storage import Registration, Storage
+
+__all__ = ["ImportFileError", "ImportSummary", "import_file", "parse_date_value"]
+
+BATCH = 10_000
+MAX_REPORTED_PROBLEMS = 1000
+
+
+class ImportFileError(ValueError):
+    """The file as a whole cannot be imported (unreadable, unknown format)."""
+
+
+@dataclass(slots=True)
+class ImportSummary:
+    added: int = 0
+    updated: int = 0
+    skipped: int = 0
+    problems: list[tuple[int, str]] = field(default_factory=list)
+
+    def skip(self, where: int, reason: str) -> None:
+        self.skipped += 1
+        if len(self.problems) < MAX_REPORTED_PROBLEMS:
+            self.problems.append((where, reason))
+
+
+def parse_date_value(value: Any) -> float:
+    """Epoch seconds from the date forms import files use; dates without a zone are UTC."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a date: {value!r}")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"not a date: {value!r}")
+    text = value.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            stamp = parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            raise ValueError(f"not a date: {value!r}") from None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=timezone.utc)
+    return stamp.timestamp()
+
+
+Row = tuple[int, Any, Any, Any, str | None]  # (line or entry number, domain, created, expires, problem)
+Progress = Callable[[int], None]
+
+
+async def import_file(
+    storage: Storage, names: NameReducer, path: Path, progress: Progress | None = None
+) -> ImportSummary:
+    """Import ``path`` into ``storage`` in transactions of :data:`BATCH` rows."""
+    path = Path(path)
+    try:
+        raw = await asyncio.to_thread(path.read_bytes)
+    except OSError as err:
+        raise ImportFileError(f"cannot read {path}: {err.strerror}") from None
+    rows = _json_rows(raw, path) if raw.lstrip()[:1] == b"[" else _csv_rows(raw, path)
+    summary = ImportSummary()
+    batch: list[tuple[str, Registration]] = []
+    now = time.time()
+    for where, domain, created, expires, problem in rows:
+        if problem is not None:
+            summary.skip(where, problem)
+            continue
+        registration = _registration(summary, names, where, domain, created, expires, now)
+        if registration is not None:
+            batch.append(registration)
+        if len(batch) >= BATCH:
+            await _flush(storage, batch, summary, progress)
+    await _flush(storage, batch, summary, progress)
+    return summary
+
+
+async def _flush(
+    storage: Storage, batch: list[tuple[str, Registration]], summary: ImportSummary, progress: Progress | None
+) -> None:
+    if batch:
+        counts = await storage.import_registrations(batch)
+        summary.added += counts.added
+        summary.updated += counts.updated
+        if progress is not None:
+            progress(len(batch))
+        batch.clear()
+
+
+def _registration(
+    summary: ImportSummary, names: NameReducer, where: int, domain: Any, created: Any, expires: Any, now: float
+) -> tuple[str, Registration] | None:
+    if not isinstance(domain, str) or not domain.strip():
+        summary.skip(where, "no domain")
+        return None
+    try:
+        name = names.reduce(domain)
+    except InvalidName as err:
+        summary.skip(where, f"{domain!r}: {err}")
+        return None
+    if name.domain is None:
+        summary.skip(where, f"{domain!r} is under a prohibited suffix")
+        return None
+    if name.domain != domain.strip().rstrip(".").lower():
+        summary.skip(where, f"{domain!r} is not a registered domain (it reduces to {name.domain!r})")
+        return None
+    try:
+        created_at = parse_date_value(created)
+        expires_at = None if expires in (None, "") else parse_date_value(expires)
+    except ValueError as err:
+        summary.skip(where, f"{domain!r}: {err}")
+        return None
+    if created_at > now + 86400:
+        summary.skip(where, f"{domain!r}: creation date is in the future")
+        return None
+    return name.domain, Registration(created_at, expires_at, ORIGIN_LOCAL)
+
+
+def _json_rows(raw: bytes, path: Path) -> Iterator[Row]:
+    """The original tool's format: a list of {"domain", "seen_by_web", "expires", ...}."""
+    try:
+        entries = orjson.loads(raw)
+    except orjson.JSONDecodeError as err:
+        raise ImportFileError(f"{path} is not valid JSON: {err}") from None
+    if not isinstance(entries, list):
+        raise ImportFileError(f"{path}: expected a JSON list of domain records")
+    for number, entry in enumerate(entries, start=1):
+        if not isinstance(entry, dict):
+            yield number, None, None, None, "entry is not a JSON object"
+            continue
+        yield number, entry.get("domain"), entry.get("seen_by_web"), entry.get("expires"), None
+
+
+def _csv_rows(raw: bytes, path: Path) -> Iterator[Row]:
+    """``domain,created[,expires]``, with or without a header line."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ImportFileError(f"{path} is neither JSON nor UTF-8 CSV: {err}") from None
+    for number, fields in enumerate(csv.reader(io.StringIO(text)), start=1):
+        if not fields or all(not f.strip() for f in fields):
+            continue
+        if number == 1 and fields[0].strip().lower() == "domain":
+            continue
+        if len(fields) not in (2, 3):
+            yield number, None, None, None, f"expected domain,created[,expires]; got {len(fields)} fields"
+            continue
+        yield number, fields[0], fields[1], fields[2] if len(fields) == 3 else None, None

@@ -1,0 +1,138 @@
+"""Turn whatever a log line calls a host into the registered domain we keep facts about.
+
+Everything here is pure: no I/O, no clock. A name is either reduced to its registered
+domain (``www.mail.example.co.uk`` -> ``example.co.uk``), recognised as prohibited (answered
+locally, never sent upstream), or rejected with a reason a SOC engineer can act on.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Iterable
+
+import idna
+from publicsuffixlist import PublicSuffixList
+
+__all__ = ["InvalidName", "Name", "NameReducer", "DEFAULT_PROHIBITED"]
+
+MAX_NAME_OCTETS = 253
+MAX_LABEL_OCTETS = 63
+
+DEFAULT_PROHIBITED: tuple[str, ...] = ("local", "localhost", "internal", "arpa", "home.arpa", "lan", "corp")
+
+# Labels above the registered domain may carry underscores (``_ldap._tcp.dc.example.com``
+# is a real DNS query); the registered domain itself must be strict LDH.
+_HOST_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?\Z")
+_LDH_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\Z")
+_PLAIN_ASCII = re.compile(r"[a-z0-9._-]+\Z")
+
+
+class InvalidName(ValueError):
+    """The request is not a domain name; the message says why, in words for the operator."""
+
+
+@dataclass(frozen=True, slots=True)
+class Name:
+    """A reduced name: ``domain`` is the registered domain, or ``None`` when prohibited."""
+
+    domain: str | None
+    prohibited: bool = False
+
+
+class NameReducer:
+    """Reduces host names with the Public Suffix List and the prohibited-suffix list.
+
+    ``only_icann`` (the default) uses the ICANN section of the PSL, so ``x.github.io``
+    reduces to ``github.io``; with the private section it stays ``x.github.io``.
+    """
+
+    def __init__(self, prohibited: Iterable[str] = DEFAULT_PROHIBITED, *, only_icann: bool = True) -> None:
+        self._psl = PublicSuffixList(only_icann=only_icann, accept_unknown=False)
+        self._prohibited: frozenset[str] = frozenset()
+        self.add_prohibited(prohibited)
+
+    @property
+    def prohibited(self) -> frozenset[str]:
+        return self._prohibited
+
+    def add_prohibited(self, suffixes: Iterable[str]) -> None:
+        """Merge more suffixes (e.g. the central server's list) into the prohibited set."""
+        cleaned = {s.strip().strip(".").lower() for s in suffixes}
+        self._prohibited = self._prohibited | {s for s in cleaned if s}
+
+    def reduce(self, raw: str) -> Name:
+        """Return the registered domain for ``raw``; raise :class:`InvalidName` when it is not a name."""
+        host = _to_ascii(raw)
+        labels = host.split(".")
+        for i in range(len(labels)):
+            if ".".join(labels[i:]) in self._prohibited:
+                return Name(None, prohibited=True)
+        registered = self._psl.privatesuffix(host)
+        if registered is None:
+            if self._psl.is_public(host):
+                raise InvalidName(f"{host!r} is a public suffix, not a registered domain")
+            raise InvalidName(f"unknown top-level domain {labels[-1]!r}")
+        for label in registered.split("."):
+            if not _LDH_LABEL.match(label):
+                raise InvalidName(f"label {label!r} is not a valid domain label")
+        return Name(registered)
+
+
+def _to_ascii(raw: str) -> str:
+    """Lower-case A-label form of ``raw`` with structural checks; the fast path skips IDNA."""
+    name = raw.strip()
+    if name.endswith("."):
+        name = name[:-1]
+    if not name:
+        raise InvalidName("empty name")
+    if _looks_like_ip(name):
+        raise InvalidName(f"{name!r} is an IP address, not a domain name")
+    name = name.lower()
+    if not _PLAIN_ASCII.match(name):
+        name = _idna_encode(name)
+    if len(name) > MAX_NAME_OCTETS:
+        raise InvalidName(f"name is {len(name)} octets long; the limit is {MAX_NAME_OCTETS}")
+    for label in name.split("."):
+        if not label:
+            raise InvalidName("empty label (two dots in a row, or a leading dot)")
+        if len(label) > MAX_LABEL_OCTETS:
+            raise InvalidName(f"label of {len(label)} octets; the limit is {MAX_LABEL_OCTETS}")
+        if not _HOST_LABEL.match(label):
+            raise InvalidName(f"label {label!r} has characters a host name cannot have")
+        if label.startswith("xn--"):
+            try:
+                idna.ulabel(label)
+            except (idna.IDNAError, UnicodeError) as err:
+                raise InvalidName(f"label {label!r} is not valid punycode: {err}") from None
+    return name
+
+
+def _idna_encode(name: str) -> str:
+    """IDNA 2008 with UTS-46 mapping, label by label so one bad label names itself."""
+    try:
+        mapped = idna.uts46_remap(name, std3_rules=False, transitional=False)
+    except (idna.IDNAError, UnicodeError) as err:
+        raise InvalidName(f"IDNA rejects {name!r}: {err}") from None
+    out = []
+    for label in mapped.split("."):
+        if label.isascii():
+            out.append(label)
+            continue
+        try:
+            out.append(idna.alabel(label).decode("ascii"))
+        except (idna.IDNAError, UnicodeError) as err:
+            raise InvalidName(f"IDNA rejects label {label!r}: {err}") from None
+    return ".".join(out)
+
+
+def _looks_like_ip(name: str) -> bool:
+    candidate = name[1:-1] if name.startswith("[") and name.endswith("]") else name
+    if not (candidate[-1:].isdigit() or ":" in candidate):
+        return False
+    try:
+        ipaddress.ip_address(candidate)
+    except ValueError:
+        return False
+    return True

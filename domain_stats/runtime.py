@@ -1,0 +1,120 @@
+"""Builds a running lookup service from a data directory, and takes it down in order.
+
+Start-up never waits on the network: the bootstrap comes from disk (the configured file,
+the cached copy or the packaged snapshot) and the IANA refresh runs in the background.
+Shutdown saves the memory cache, then closes the database and the HTTP pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from pathlib import Path
+
+import aiohttp
+
+from domain_stats.answer import AnswerFormatter, Facts
+from domain_stats.cache import MemoryCache, load_cache, save_cache
+from domain_stats.config import Settings
+from domain_stats.names import NameReducer
+from domain_stats.rdap import Bootstrap, RdapClient, RdapLimits
+from domain_stats.rdap.bootstrap import BootstrapError, fetch_bootstrap, refresh_cached_bootstrap
+from domain_stats.service import LookupService
+from domain_stats.storage import open_storage
+from domain_stats.upstream import RdapUpstream
+
+__all__ = ["Runtime"]
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """Everything one service process owns."""
+
+    def __init__(self, settings: Settings, data_dir: Path, service: LookupService, rdap: RdapClient) -> None:
+        self.settings = settings
+        self.data_dir = Path(data_dir)
+        self.service = service
+        self.rdap = rdap
+        self._background: list[asyncio.Task[None]] = []
+
+    @classmethod
+    async def start(cls, settings: Settings, data_dir: Path, *, refresh_bootstrap: bool = True) -> "Runtime":
+        data_dir = Path(data_dir)
+        storage = await open_storage(settings.data_path(data_dir, settings.database_file))
+        try:
+            rdap = RdapClient(
+                await _initial_bootstrap(settings, data_dir),
+                RdapLimits(
+                    timeout=settings.rdap_timeout_seconds,
+                    per_server_concurrency=settings.rdap_server_concurrency,
+                    per_server_rate=settings.rdap_server_rate,
+                ),
+            )
+        except BaseException:
+            await storage.close()
+            raise
+        cache: MemoryCache[Facts] = MemoryCache(settings.cached_max_items)
+        cache_file = settings.data_path(data_dir, settings.memory_cache)
+        loaded = await asyncio.to_thread(load_cache, cache, cache_file, time.time(), _decode_facts)
+        if loaded:
+            log.info("reloaded %d cached answers from %s", loaded, cache_file)
+        service = LookupService(
+            names=NameReducer(settings.prohibited_tlds, only_icann=not settings.psl_private),
+            storage=storage,
+            upstream=RdapUpstream(rdap, settings.rdap_error_ttl_hours * 3600),
+            cache=cache,
+            formatter=AnswerFormatter(
+                established_days_age=settings.established_days_age, timezone_offset=settings.timezone_offset
+            ),
+            cache_max_seconds=settings.cache_max_hours * 3600,
+        )
+        runtime = cls(settings, data_dir, service, rdap)
+        if refresh_bootstrap and not settings.rdap_bootstrap and settings.rdap_bootstrap_refresh_url:
+            runtime._background.append(asyncio.create_task(runtime._refresh_bootstrap()))
+        return runtime
+
+    async def _refresh_bootstrap(self) -> None:
+        fresh = await refresh_cached_bootstrap(
+            self.rdap.session, self.settings.rdap_bootstrap_refresh_url, self.data_dir
+        )
+        if fresh is not None:
+            self.rdap.bootstrap = fresh
+
+    async def close(self) -> None:
+        for task in self._background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        cache_file = self.settings.data_path(self.data_dir, self.settings.memory_cache)
+        try:
+            saved = await asyncio.to_thread(save_cache, self.service.cache, cache_file, time.time(), _encode_facts)
+            log.info("saved %d cached answers to %s", saved, cache_file)
+        except OSError as err:
+            log.warning("could not save the memory cache to %s: %s", cache_file, err)
+        await self.service.upstream.close()
+        await self.service.storage.close()
+
+
+async def _initial_bootstrap(settings: Settings, data_dir: Path) -> Bootstrap:
+    source = settings.rdap_bootstrap
+    if not source:
+        return await asyncio.to_thread(Bootstrap.best_local, data_dir)
+    if source.startswith(("http://", "https://")):
+        async with aiohttp.ClientSession() as session:
+            bootstrap, _ = await fetch_bootstrap(session, source)
+        return bootstrap
+    return await asyncio.to_thread(Bootstrap.from_path, settings.data_path(data_dir, source))
+
+
+def _encode_facts(facts: Facts) -> list:
+    return [facts.created, facts.expires, facts.origin, facts.seen_by_isc, facts.seen_by_you, list(facts.alerts)]
+
+
+def _decode_facts(raw: list) -> Facts:
+    created, expires, origin, isc, you, alerts = raw
+    if not isinstance(you, (int, float)) or not isinstance(alerts, list):
+        raise ValueError("malformed cache entry")
+    return Facts(created, expires, str(origin), isc, you, tuple(str(a) for a in alerts))
