@@ -12,6 +12,7 @@ import contextlib
 import logging
 import time
 from pathlib import Path
+from typing import Callable
 
 import aiohttp
 
@@ -33,15 +34,26 @@ log = logging.getLogger(__name__)
 class Runtime:
     """Everything one service process owns."""
 
-    def __init__(self, settings: Settings, data_dir: Path, service: LookupService, rdap: RdapClient) -> None:
+    def __init__(
+        self, settings: Settings, data_dir: Path, service: LookupService, rdap: RdapClient, clock: Callable[[], float]
+    ) -> None:
         self.settings = settings
+        self.clock = clock
         self.data_dir = Path(data_dir)
         self.service = service
         self.rdap = rdap
         self._background: list[asyncio.Task[None]] = []
 
     @classmethod
-    async def start(cls, settings: Settings, data_dir: Path, *, refresh_bootstrap: bool = True) -> "Runtime":
+    async def start(
+        cls,
+        settings: Settings,
+        data_dir: Path,
+        *,
+        refresh_bootstrap: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> "Runtime":
+        """Open the database, pick the bootstrap, reload the cache. ``clock`` is wall-clock UTC seconds."""
         data_dir = Path(data_dir)
         storage = await open_storage(settings.data_path(data_dir, settings.database_file))
         try:
@@ -58,7 +70,7 @@ class Runtime:
             raise
         cache: MemoryCache[Facts] = MemoryCache(settings.cached_max_items)
         cache_file = settings.data_path(data_dir, settings.memory_cache)
-        loaded = await asyncio.to_thread(load_cache, cache, cache_file, time.time(), _decode_facts)
+        loaded = await asyncio.to_thread(load_cache, cache, cache_file, clock(), _decode_facts)
         if loaded:
             log.info("reloaded %d cached answers from %s", loaded, cache_file)
         service = LookupService(
@@ -70,8 +82,9 @@ class Runtime:
                 established_days_age=settings.established_days_age, timezone_offset=settings.timezone_offset
             ),
             cache_max_seconds=settings.cache_max_hours * 3600,
+            clock=clock,
         )
-        runtime = cls(settings, data_dir, service, rdap)
+        runtime = cls(settings, data_dir, service, rdap, clock)
         if refresh_bootstrap and not settings.rdap_bootstrap and settings.rdap_bootstrap_refresh_url:
             runtime._background.append(asyncio.create_task(runtime._refresh_bootstrap()))
         return runtime
@@ -90,7 +103,7 @@ class Runtime:
                 await task
         cache_file = self.settings.data_path(self.data_dir, self.settings.memory_cache)
         try:
-            saved = await asyncio.to_thread(save_cache, self.service.cache, cache_file, time.time(), _encode_facts)
+            saved = await asyncio.to_thread(save_cache, self.service.cache, cache_file, self.clock(), _encode_facts)
             log.info("saved %d cached answers to %s", saved, cache_file)
         except OSError as err:
             log.warning("could not save the memory cache to %s: %s", cache_file, err)

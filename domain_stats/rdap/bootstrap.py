@@ -40,6 +40,10 @@ class Bootstrap:
     def __len__(self) -> int:
         return len(self._servers)
 
+    @property
+    def tlds(self) -> frozenset[str]:
+        return frozenset(self._servers)
+
     def server_for(self, domain: str) -> str | None:
         """Base URL (ending in ``/``) of the RDAP server for ``domain``'s longest known suffix."""
         labels = domain.split(".")

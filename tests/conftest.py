@@ -1,0 +1,97 @@
+"""Shared fixtures: a real RDAP server and real domain-stats services, all on 127.0.0.1."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import aiohttp
+import pytest
+import yaml
+
+from domain_stats.config import CONFIG_NAME, load_settings
+from domain_stats.runtime import Runtime
+from domain_stats.server import ServiceServer, bind_socket
+from tests.rdap_server import RdapTestServer, write_bootstrap
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared (RDAP corpus, top1m.import) is not present")
+
+
+@pytest.fixture
+async def rdap_server() -> AsyncIterator[RdapTestServer]:
+    server = await RdapTestServer().start()
+    yield server
+    await server.close()
+
+
+def write_config(data_dir: Path, **settings: Any) -> Path:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / CONFIG_NAME
+    path.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, rdap_server: RdapTestServer) -> Path:
+    """A data directory whose bootstrap sends every TLD (but .tv) to the test RDAP server."""
+    directory = tmp_path / "data"
+    bootstrap = write_bootstrap(tmp_path / "bootstrap.json", rdap_server.url, without=("tv",))
+    write_config(directory, rdap_bootstrap=str(bootstrap), rdap_bootstrap_refresh_url="")
+    return directory
+
+
+class RunningService:
+    """A real domain-stats HTTP server on 127.0.0.1 and a client for it."""
+
+    def __init__(self, server: ServiceServer, client: aiohttp.ClientSession) -> None:
+        self.server = server
+        self.client = client
+        self.url = server.url
+
+    @property
+    def service(self):  # noqa: ANN201 - the LookupService under test
+        return self.server.runtime.service
+
+    async def get(self, path: str, **kwargs: Any) -> tuple[int, Any]:
+        async with self.client.get(self.url + "/" + path.lstrip("/"), **kwargs) as resp:
+            assert resp.headers["Content-Type"].startswith("application/json")
+            return resp.status, await resp.json(content_type=None)
+
+    async def lookup(self, name: str) -> dict[str, Any]:
+        status, body = await self.get(name)
+        assert status == 200, body
+        return body
+
+    async def stop(self) -> None:
+        await self.client.close()
+        await self.server.stop()
+
+
+class Clock:
+    """Wall-clock time the test can move forward (registrations expire, cache entries age)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+async def start_service(data_dir: Path, clock: Clock | None = None, **overrides: Any) -> RunningService:
+    settings = load_settings(data_dir, overrides)
+    runtime = await Runtime.start(settings, data_dir, clock=clock or time.time)
+    server = ServiceServer(runtime, bind_socket("127.0.0.1", 0))
+    server.start()
+    return RunningService(server, aiohttp.ClientSession())
+
+
+@pytest.fixture
+async def service(data_dir: Path) -> AsyncIterator[RunningService]:
+    running = await start_service(data_dir)
+    yield running
+    await running.stop()

@@ -1,0 +1,130 @@
+"""A real RDAP server on 127.0.0.1 for tests: serves chosen responses and records every request.
+
+Like dnspython's test nameserver: tests talk HTTP to it, nothing is mocked. Each domain can
+be given a canned body, a status, a one-off 429, or a hang that lasts until released.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from domain_stats.rdap.bootstrap import Bootstrap
+
+NOT_FOUND = orjson.dumps({"errorCode": 404, "title": "Not Found", "description": ["no such domain"]})
+
+
+def rdap_domain(name: str, created: str, expires: str | None = None) -> bytes:
+    """A plausible registry response (RFC 9083 shape) for a domain."""
+    events = [{"eventAction": "registration", "eventDate": created}]
+    if expires is not None:
+        events.append({"eventAction": "expiration", "eventDate": expires})
+    events.append({"eventAction": "last update of RDAP database", "eventDate": "2026-11-01T00:00:00Z"})
+    return orjson.dumps(
+        {
+            "objectClassName": "domain",
+            "ldhName": name.upper(),
+            "handle": f"{name}-TEST",
+            "status": ["active"],
+            "events": events,
+            "rdapConformance": ["rdap_level_0"],
+        }
+    )
+
+
+@dataclass
+class Canned:
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] | None = None
+    once: bool = False  # served once, then the next canned response (or the domain's body)
+
+
+class RdapTestServer:
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        self._bodies: dict[str, bytes] = {}
+        self._queued: dict[str, list[Canned]] = {}
+        self._hangs: dict[str, asyncio.Event] = {}
+        self._arrived: dict[str, asyncio.Event] = {}
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self) -> "RdapTestServer":
+        app = web.Application()
+        app.router.add_get("/domain/{name}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}/"
+        return self
+
+    async def close(self) -> None:
+        for event in self._hangs.values():
+            event.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # -- what the server answers ---------------------------------------------------------
+    def add_domain(self, name: str, created: str, expires: str | None = None) -> None:
+        self._bodies[name] = rdap_domain(name, created, expires)
+
+    def add_body(self, name: str, body: bytes) -> None:
+        self._bodies[name] = body
+
+    def queue(self, name: str, canned: Canned) -> None:
+        self._queued.setdefault(name, []).append(canned)
+
+    def hang(self, name: str) -> asyncio.Event:
+        """Requests for ``name`` wait until the returned event is set (then answer normally)."""
+        event = self._hangs[name] = asyncio.Event()
+        return event
+
+    # -- what the server saw -------------------------------------------------------------
+    def count(self, name: str) -> int:
+        return Counter(self.requests)[name]
+
+    async def wait_for_request(self, name: str) -> None:
+        if name in self.requests:
+            return
+        await self._arrived.setdefault(name, asyncio.Event()).wait()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        self.requests.append(name)
+        self._arrived.setdefault(name, asyncio.Event()).set()
+        hang = self._hangs.get(name)
+        if hang is not None:
+            await hang.wait()
+        queued = self._queued.get(name)
+        if queued:
+            canned = queued[0]
+            if canned.once:
+                queued.pop(0)
+            return web.Response(status=canned.status, body=canned.body, headers=canned.headers,
+                                content_type="application/rdap+json")
+        body = self._bodies.get(name)
+        if body is None:
+            return web.Response(status=404, body=NOT_FOUND, content_type="application/rdap+json")
+        return web.Response(body=body, content_type="application/rdap+json")
+
+
+def write_bootstrap(path: Path, url: str, *, without: tuple[str, ...] = ()) -> Path:
+    """A bootstrap that sends every TLD of the packaged IANA snapshot to ``url``, minus ``without``."""
+    tlds = sorted(set(Bootstrap.packaged().tlds) - set(without))
+    doc: dict[str, Any] = {
+        "version": "1.0",
+        "publication": "2026-11-27T00:00:00Z",
+        "description": "test bootstrap: everything on loopback",
+        "services": [[tlds, [url]]],
+    }
+    path.write_bytes(orjson.dumps(doc))
+    return path
