@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+from typing import AsyncIterator
+
+import pytest
+
+from domain_stats.storage import Registration, StorageError, parse_version
+from domain_stats.storage.sqlite import SqliteStorage
+
+
+@pytest.fixture
+async def storage(tmp_path: Path) -> AsyncIterator[SqliteStorage]:
+    store = await SqliteStorage.open(tmp_path / "domain_stats.db")
+    yield store
+    await store.close()
+
+
+async def test_new_database_is_wal_and_version_1_0(storage: SqliteStorage) -> None:
+    assert await storage.database_version() == "1.0"
+    mode = sqlite3.connect(storage.path).execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+
+
+async def test_first_contact_is_recorded_once_under_concurrency(storage: SqliteStorage) -> None:
+    results = await asyncio.gather(*(storage.record_contact("race.com", 1000.0 + i) for i in range(100)))
+    winners = [r for r in results if r[1]]
+    assert len(winners) == 1
+    assert {r[0] for r in results} == {winners[0][0]}
+    assert (await storage.get("race.com")).seen_by_you == winners[0][0]
+
+
+async def test_contacts_and_registrations_survive_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite"
+    store = await SqliteStorage.open(path)
+    await store.record_contact("kept.com", 1234.0)
+    await store.save_registration("kept.com", Registration(1.0e9, 2.0e9, "rdap"))
+    await store.close()
+    store = await SqliteStorage.open(path)
+    try:
+        stored = await store.get("kept.com")
+        assert stored.seen_by_you == 1234
+        assert stored.registration == Registration(1_000_000_000, 2_000_000_000, "rdap", None)
+        assert (await store.record_contact("kept.com", 9999.0)) == (1234, False)
+    finally:
+        await store.close()
+
+
+async def test_refreshing_a_registration_keeps_the_contact(storage: SqliteStorage) -> None:
+    await storage.record_contact("x.com", 5.0)
+    await storage.save_registration("x.com", Registration(100.0, 200.0, "local"))
+    await storage.save_registration("x.com", Registration(300.0, None, "rdap"))
+    stored = await storage.get("x.com")
+    assert stored.registration == Registration(300, None, "rdap")
+    assert stored.seen_by_you == 5
+
+
+async def test_import_counts_added_and_updated(storage: SqliteStorage) -> None:
+    first = await storage.import_registrations([("a.com", Registration(1.0, None, "local")), ("b.com", Registration(2.0, None, "local"))])
+    second = await storage.import_registrations([("b.com", Registration(3.0, None, "local")), ("c.com", Registration(4.0, None, "local"))])
+    assert (first.added, first.updated) == (2, 0)
+    assert (second.added, second.updated) == (1, 1)
+    assert await storage.count_domains() == 3
+
+
+async def test_a_failing_write_changes_nothing_and_spares_the_batch(storage: SqliteStorage) -> None:
+    bad = storage.import_registrations([("ok.com", Registration(1.0, None, "local")), ("bad.com", Registration(2.0**64, None, "local"))])
+    good = storage.record_contact("other.com", 7.0)
+    results = await asyncio.gather(bad, good, return_exceptions=True)
+    assert isinstance(results[0], Exception)
+    assert results[1] == (7, True)
+    assert (await storage.get("ok.com")).registration is None
+
+
+async def test_unopenable_database_is_a_storage_error(tmp_path: Path) -> None:
+    (tmp_path / "not-a-db").write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StorageError):
+        await SqliteStorage.open(tmp_path / "not-a-db")
+
+
+def test_versions_compare_as_integer_pairs() -> None:
+    assert parse_version("1.10") > parse_version("1.9")
+    assert parse_version("2") == (2, 0)
