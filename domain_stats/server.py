@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import socket
+import threading
 from pathlib import Path
+from typing import Iterator
 
 import uvicorn
 
@@ -37,6 +40,23 @@ def bind_socket(address: str, port: int) -> socket.socket:
     return sock
 
 
+class _Uvicorn(uvicorn.Server):
+    """SIGINT/SIGTERM stop serving; unlike uvicorn's default they are not re-raised afterwards,
+    because the runtime still has to save the memory cache and close the database."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        originals = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in originals.items():
+                signal.signal(sig, handler)
+
+
 class ServiceServer:
     """A started runtime served over HTTP on an already bound socket."""
 
@@ -56,7 +76,7 @@ class ServiceServer:
             date_header=False,
             timeout_graceful_shutdown=10,
         )
-        self._server = uvicorn.Server(config)
+        self._server = _Uvicorn(config)
         self._task: asyncio.Task[None] | None = None
 
     @property

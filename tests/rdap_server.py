@@ -49,10 +49,13 @@ class Canned:
 class RdapTestServer:
     def __init__(self) -> None:
         self.requests: list[str] = []
+        self.max_concurrent = 0
+        self._concurrent = 0
         self._bodies: dict[str, bytes] = {}
         self._queued: dict[str, list[Canned]] = {}
         self._hangs: dict[str, asyncio.Event] = {}
         self._arrived: dict[str, asyncio.Event] = {}
+        self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -92,15 +95,29 @@ class RdapTestServer:
     def count(self, name: str) -> int:
         return Counter(self.requests)[name]
 
+    async def wait_for_requests(self, count: int) -> None:
+        """Until the server has received ``count`` requests in all."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: len(self.requests) >= count)
+
     async def wait_for_request(self, name: str) -> None:
         if name in self.requests:
             return
         await self._arrived.setdefault(name, asyncio.Event()).wait()
 
     async def _handle(self, request: web.Request) -> web.Response:
-        name = request.match_info["name"]
+        self._concurrent += 1
+        self.max_concurrent = max(self.max_concurrent, self._concurrent)
+        try:
+            return await self._answer(request.match_info["name"])
+        finally:
+            self._concurrent -= 1
+
+    async def _answer(self, name: str) -> web.Response:
         self.requests.append(name)
         self._arrived.setdefault(name, asyncio.Event()).set()
+        async with self._changed:
+            self._changed.notify_all()
         hang = self._hangs.get(name)
         if hang is not None:
             await hang.wait()

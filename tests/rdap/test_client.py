@@ -1,0 +1,78 @@
+"""The RDAP client against a real server on loopback: limits, backoff, rate limiting."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from domain_stats.rdap import Bootstrap, RdapClient, RdapLimits
+from domain_stats.rdap.errors import RdapBackedOff, RdapNoServer, RdapRateLimited, RdapServerError, RdapTransportError
+from tests.rdap_server import Canned, RdapTestServer, write_bootstrap
+
+
+def client_for(server: RdapTestServer, tmp_path: Path, **limits: float) -> RdapClient:
+    bootstrap = Bootstrap.from_path(write_bootstrap(tmp_path / "b.json", server.url))
+    return RdapClient(bootstrap, RdapLimits(**limits))
+
+
+async def test_failing_server_is_backed_off(rdap_server: RdapTestServer, tmp_path: Path) -> None:
+    client = client_for(rdap_server, tmp_path, failures_before_backoff=3, backoff_initial=60)
+    try:
+        for name in ("a.com", "b.com", "c.com"):
+            rdap_server.queue(name, Canned(status=503))
+            with pytest.raises(RdapServerError):
+                await client.lookup(name)
+        rdap_server.add_domain("d.com", "2001-01-01T00:00:00Z")
+        with pytest.raises(RdapBackedOff):
+            await client.lookup("d.com")
+    finally:
+        await client.close()
+    assert rdap_server.requests == ["a.com", "b.com", "c.com"]
+    assert client.stats.failures == 4 and client.stats.successes == 0
+
+
+async def test_per_server_concurrency_limit(rdap_server: RdapTestServer, tmp_path: Path) -> None:
+    client = client_for(rdap_server, tmp_path, per_server_concurrency=2)
+    names = [f"n{i}.com" for i in range(5)]
+    releases = []
+    for name in names:
+        rdap_server.add_domain(name, "2001-01-01T00:00:00Z")
+        releases.append(rdap_server.hang(name))
+    try:
+        tasks = [asyncio.ensure_future(client.lookup(n)) for n in names]
+        await rdap_server.wait_for_requests(2)
+        for release in releases:
+            release.set()
+        results = await asyncio.gather(*tasks)
+    finally:
+        await client.close()
+    assert len(results) == 5
+    assert rdap_server.max_concurrent == 2
+
+
+async def test_own_rate_limit_never_overruns_the_budget(rdap_server: RdapTestServer, tmp_path: Path) -> None:
+    client = client_for(rdap_server, tmp_path, per_server_rate=1.0, timeout=0.5)
+    rdap_server.add_domain("one.com", "2001-01-01T00:00:00Z")
+    rdap_server.add_domain("two.com", "2001-01-01T00:00:00Z")
+    try:
+        await client.lookup("one.com")
+        with pytest.raises(RdapRateLimited):
+            await client.lookup("two.com")
+    finally:
+        await client.close()
+    assert rdap_server.requests == ["one.com"]
+
+
+async def test_unknown_tld_and_unreachable_server(tmp_path: Path) -> None:
+    path = tmp_path / "b.json"
+    path.write_text('{"publication": "x", "services": [[["com"], ["http://127.0.0.1:9/"]]]}')
+    client = RdapClient(Bootstrap.from_path(path), RdapLimits(timeout=5))
+    try:
+        with pytest.raises(RdapNoServer):
+            await client.lookup("example.org")
+        with pytest.raises(RdapTransportError):
+            await client.lookup("example.com")  # port 9 (discard) is closed on loopback
+    finally:
+        await client.close()
