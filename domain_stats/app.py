@@ -41,6 +41,7 @@ class LookupApp:
         self.service = service
         self._admin_key = admin_key.encode()
         self._admin_open = admin_open
+        self._debug = log.isEnabledFor(logging.DEBUG)  # log_detail 2: every lookup
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,7 +67,10 @@ class LookupApp:
             if path == "/stats":
                 return 200, orjson.dumps(self.service.stats())
             return self._showcache(scope)
-        return _answer_body(await self.service.lookup(path[1:]))
+        status, body = _answer_body(await self.service.lookup(path[1:]))
+        if self._debug:
+            log.debug("lookup %r -> %d %s", path[1:], status, body.decode())
+        return status, body
 
     def _deny_admin(self, scope: Scope) -> Answer | None:
         if not self._admin_key:

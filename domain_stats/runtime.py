@@ -21,7 +21,7 @@ from domain_stats.cache import MemoryCache, load_cache, save_cache
 from domain_stats.config import Settings
 from domain_stats.names import NameReducer
 from domain_stats.rdap import Bootstrap, RdapClient, RdapLimits
-from domain_stats.rdap.bootstrap import BootstrapError, fetch_bootstrap, refresh_cached_bootstrap
+from domain_stats.rdap.bootstrap import REFRESH_AFTER_SECONDS, fetch_bootstrap, refresh_cached_bootstrap
 from domain_stats.service import LookupService
 from domain_stats.storage import open_storage
 from domain_stats.upstream import RdapUpstream
@@ -90,11 +90,14 @@ class Runtime:
         return runtime
 
     async def _refresh_bootstrap(self) -> None:
-        fresh = await refresh_cached_bootstrap(
-            self.rdap.session, self.settings.rdap_bootstrap_refresh_url, self.data_dir
-        )
-        if fresh is not None:
-            self.rdap.bootstrap = fresh
+        """Check once at start, then daily; a failure has already been logged and changes nothing."""
+        while True:
+            fresh = await refresh_cached_bootstrap(
+                self.rdap.session, self.settings.rdap_bootstrap_refresh_url, self.data_dir
+            )
+            if fresh is not None:
+                self.rdap.bootstrap = fresh
+            await asyncio.sleep(REFRESH_AFTER_SECONDS)
 
     async def close(self) -> None:
         for task in self._background:
