@@ -51,7 +51,8 @@ class LookupApp:
         except Exception:
             log.exception("unexpected error answering %s", scope.get("path"))
             status, body = _answer_body(error_answer("INTERNAL-ERROR: see the service log", 500))
-        await send({"type": "http.response.start", "status": status, "headers": _JSON_HEADERS})
+        headers = [*_JSON_HEADERS, (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
     async def _route(self, scope: Scope) -> tuple[int, bytes]:

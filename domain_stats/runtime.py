@@ -110,7 +110,7 @@ class Runtime:
             log.info("saved %d cached answers to %s", saved, cache_file)
         except OSError as err:
             log.warning("could not save the memory cache to %s: %s", cache_file, err)
-        await self.service.upstream.close()
+        await self.service.close()
         await self.service.storage.close()
 
 

@@ -137,6 +137,14 @@ class LookupService:
             await self.storage.save_registration(domain, resolution.registration)
         return resolution
 
+    async def close(self) -> None:
+        """Cancel upstream queries nobody waits for any more (their askers went away)."""
+        pending = list(self._inflight.values())
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        await self.upstream.close()
+
     def stats(self) -> dict[str, Any]:
         return {
             "cache": {

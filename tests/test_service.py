@@ -406,3 +406,16 @@ async def _import(running: RunningService, path: Path) -> None:
 
     summary = await import_file(running.service.storage, running.service.names, path)
     assert summary.skipped == 0, summary.problems
+
+
+async def test_start_up_never_waits_for_the_bootstrap_refresh(tmp_path: Path, rdap_server: RdapTestServer) -> None:
+    data_dir = tmp_path / "sensor"
+    rdap_server.hang("dns.json")  # the "IANA" server takes forever
+    running = await start_service(data_dir, rdap_bootstrap_refresh_url=rdap_server.url + "domain/dns.json")
+    try:
+        await rdap_server.wait_for_request("dns.json")
+        assert await running.get("/health") == (200, {"status": "ok"})
+        assert (await running.lookup("printer.local"))["alerts"] == ["PROHIBITED-TLD"]
+    finally:
+        await running.stop()
+    assert not (data_dir / "iana-dns-bootstrap.json").exists()

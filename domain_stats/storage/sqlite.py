@@ -68,14 +68,18 @@ class _Writer(threading.Thread):
         super().__init__(name="domain-stats-sqlite-writer", daemon=True)
         self._path = path
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._stopping = False
 
     def submit(self, job: _Job) -> asyncio.Future[Any]:
+        if self._stopping:
+            raise StorageError("the database is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._queue.put((job, future, loop))
         return future
 
     def stop(self) -> None:
+        self._stopping = True
         self._queue.put(_STOP)
 
     def run(self) -> None:
