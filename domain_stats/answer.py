@@ -1,8 +1,10 @@
 """The five facts we answer, and the one place that decides how they are shown.
 
 Facts are kept as UTC epoch seconds (:class:`Facts`); :class:`AnswerFormatter` turns them
-into the JSON-ready :class:`Answer` at answer time, so ``category`` and ``timezone_offset``
-follow the configuration and never get stored.
+into the JSON-ready :class:`Answer`, so ``category`` and ``timezone_offset`` follow the
+configuration and never get stored. The memory cache keeps encoded answers; the formatter
+says how long such an answer stays true (:meth:`AnswerFormatter.stable_until`) so a cached
+body is never served past the moment its ``category`` would change.
 """
 
 from __future__ import annotations
@@ -11,10 +13,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 __all__ = [
     "Answer",
     "AnswerFormatter",
     "Facts",
+    "PROHIBITED_BODY",
     "error_answer",
     "format_date",
     "invalid_name_answer",
@@ -82,6 +87,9 @@ class Answer:
             "alerts": list(self.alerts),
         }
 
+    def encode(self) -> bytes:
+        return orjson.dumps(self.as_dict())
+
 
 def format_date(epoch: float, offset_hours: float = 0.0) -> str:
     return time.strftime(DATE_FORMAT, time.gmtime(epoch + offset_hours * 3600))
@@ -89,6 +97,9 @@ def format_date(epoch: float, offset_hours: float = 0.0) -> str:
 
 def prohibited_answer() -> Answer:
     return Answer(NA, NA, NA, NA, (PROHIBITED_TLD,))
+
+
+PROHIBITED_BODY = prohibited_answer().encode()
 
 
 def error_answer(alert: str, status: int) -> Answer:
@@ -106,6 +117,14 @@ class AnswerFormatter:
     def __init__(self, *, established_days_age: int = 730, timezone_offset: float = 0.0) -> None:
         self._new_for = established_days_age * 86400
         self._offset = timezone_offset
+        #: The settings an encoded answer depends on (a saved cache is only valid under the same).
+        self.fingerprint = {"established_days_age": established_days_age, "timezone_offset": timezone_offset}
+
+    def stable_until(self, facts: Facts, now: float) -> float | None:
+        """When the rendered answer stops being true by itself: a NEW domain turning ESTABLISHED."""
+        if facts.created is None or now - facts.created >= self._new_for:
+            return None
+        return facts.created + self._new_for
 
     def category(self, created: float, now: float) -> str:
         return NEW if now - created < self._new_for else ESTABLISHED

@@ -68,7 +68,7 @@ class LookupApp:
             if path == "/stats":
                 return 200, orjson.dumps(self.service.stats())
             return self._showcache(scope)
-        status, body = _answer_body(await self.service.lookup(path[1:]))
+        status, body = await self.service.lookup(path[1:])
         if self._debug:
             log.debug("lookup %r -> %d %s", path[1:], status, body.decode())
         return status, body
@@ -101,4 +101,4 @@ class LookupApp:
 
 
 def _answer_body(answer: Answer) -> tuple[int, bytes]:
-    return answer.status, orjson.dumps(answer.as_dict())
+    return answer.status, answer.encode()

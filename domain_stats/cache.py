@@ -1,36 +1,42 @@
-"""In-memory LRU cache with per-entry expiry, and its safe on-disk form.
+"""In-memory LRU cache of encoded answers with per-entry expiry, and its safe on-disk form.
 
-An OrderedDict gives O(1) get/set/evict. Entries are ``(value, expires_at)``; ``expires_at``
-of ``None`` never expires. Pinned entries (the central server's "permanent" errors) live
-apart from the LRU order and are never evicted.
+The cache holds what is sent: the JSON body of an answer, so a hit costs one dict lookup.
+To stay small at a million entries (a few hundred bytes each), every value is a single
+``bytes`` object: a 4-byte expiry (UTC seconds, 0 = never) followed by the body. A plain
+dict keeps insertion order; a hit re-inserts the key at the end (exact LRU order), and when
+the cache is full the oldest 1% are evicted in one pass, so eviction stays O(1) amortised.
+Pinned entries (the central server's "permanent" errors) live apart and are never evicted.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections import OrderedDict
+import struct
 from pathlib import Path
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Any, Iterator
 
 import orjson
 
 __all__ = ["MemoryCache", "save_cache", "load_cache"]
 
-V = TypeVar("V")
 log = logging.getLogger(__name__)
 
 _FORMAT = "domain-stats-cache"
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
+_HEADER = struct.Struct("<I")
+_NEVER = 0
+_MAX_STAMP = 2**32 - 1
 
 
-class MemoryCache(Generic[V]):
+class MemoryCache:
     def __init__(self, max_items: int) -> None:
         if max_items < 1:
             raise ValueError("max_items must be at least 1")
         self.max_items = max_items
-        self._lru: OrderedDict[str, tuple[V, float | None]] = OrderedDict()
-        self._pinned: dict[str, V] = {}
+        self._evict_batch = max(1, max_items // 100)
+        self._lru: dict[str, bytes] = {}
+        self._pinned: dict[str, bytes] = {}
         self.hits = 0
         self.misses = 0
         self.expired = 0
@@ -38,9 +44,9 @@ class MemoryCache(Generic[V]):
     def __len__(self) -> int:
         return len(self._lru) + len(self._pinned)
 
-    def get(self, key: str, now: float) -> V | None:
+    def get(self, key: str, now: float) -> bytes | None:
         """The live value for ``key``, counting a hit, a miss or an expiry."""
-        item = self._lru.get(key)
+        item = self._lru.pop(key, None)
         if item is None:
             pinned = self._pinned.get(key)
             if pinned is None:
@@ -48,49 +54,71 @@ class MemoryCache(Generic[V]):
             else:
                 self.hits += 1
             return pinned
-        value, expires_at = item
-        if expires_at is not None and expires_at <= now:
-            del self._lru[key]
+        expires_at = _HEADER.unpack_from(item)[0]
+        if expires_at != _NEVER and expires_at <= now:
             self.expired += 1
             return None
-        self._lru.move_to_end(key)
+        self._lru[key] = item  # most recently used goes last
         self.hits += 1
-        return value
+        return item[4:]
 
-    def set(self, key: str, value: V, expires_at: float | None, *, pinned: bool = False) -> None:
+    def set(self, key: str, value: bytes, expires_at: float | None, *, pinned: bool = False) -> None:
         if pinned:
             self._lru.pop(key, None)
             self._pinned[key] = value
             return
         self._pinned.pop(key, None)
-        self._lru[key] = (value, expires_at)
-        self._lru.move_to_end(key)
+        self._lru.pop(key, None)
+        self._lru[key] = _HEADER.pack(_stamp(expires_at)) + value
         if len(self._lru) > self.max_items:
-            self._lru.popitem(last=False)
+            self._evict()
 
     def discard(self, key: str) -> None:
         self._lru.pop(key, None)
         self._pinned.pop(key, None)
 
-    def entries(self, now: float) -> Iterator[tuple[str, V, float | None, bool]]:
+    def _evict(self) -> None:
+        excess = len(self._lru) - self.max_items
+        oldest = []
+        for key in self._lru:
+            oldest.append(key)
+            if len(oldest) >= max(excess, self._evict_batch):
+                break
+        for key in oldest:
+            del self._lru[key]
+
+    def entries(self, now: float) -> Iterator[tuple[str, bytes, float | None, bool]]:
         """Live entries, most recently used last: ``(key, value, expires_at, pinned)``."""
-        for key, value in self._pinned.items():
+        for key, value in list(self._pinned.items()):
             yield key, value, None, True
-        for key, (value, expires_at) in list(self._lru.items()):
-            if expires_at is None or expires_at > now:
-                yield key, value, expires_at, False
+        for key, item in list(self._lru.items()):
+            expires_at = _HEADER.unpack_from(item)[0]
+            if expires_at == _NEVER:
+                yield key, item[4:], None, False
+            elif expires_at > now:
+                yield key, item[4:], float(expires_at), False
 
 
-def save_cache(
-    cache: MemoryCache[V], path: Path, now: float, encode: Callable[[V], list]
-) -> int:
-    """Write live entries as JSON lines (atomic rename); returns how many were written."""
+def _stamp(expires_at: float | None) -> int:
+    """Expiry as whole seconds, rounded down (an entry never outlives its expiry)."""
+    if expires_at is None:
+        return _NEVER
+    return min(max(int(expires_at), 1), _MAX_STAMP)
+
+
+def save_cache(cache: MemoryCache, path: Path, now: float, fingerprint: dict[str, Any]) -> int:
+    """Write live entries as JSON lines (atomic rename); returns how many were written.
+
+    ``fingerprint`` names the settings the encoded answers depend on; a reload under other
+    settings discards the file instead of serving answers rendered for another configuration.
+    """
     tmp = path.with_name(path.name + ".tmp")
     count = 0
     with open(tmp, "wb") as fh:
-        fh.write(orjson.dumps({"format": _FORMAT, "version": _FORMAT_VERSION, "saved_at": now}) + b"\n")
+        header = {"format": _FORMAT, "version": _FORMAT_VERSION, "saved_at": now, "fingerprint": fingerprint}
+        fh.write(orjson.dumps(header) + b"\n")
         for key, value, expires_at, pinned in cache.entries(now):
-            fh.write(orjson.dumps([key, expires_at, pinned, encode(value)]) + b"\n")
+            fh.write(orjson.dumps([key, expires_at, pinned, value.decode()]) + b"\n")
             count += 1
         fh.flush()
         os.fsync(fh.fileno())
@@ -98,9 +126,7 @@ def save_cache(
     return count
 
 
-def load_cache(
-    cache: MemoryCache[V], path: Path, now: float, decode: Callable[[list], V]
-) -> int:
+def load_cache(cache: MemoryCache, path: Path, now: float, fingerprint: dict[str, Any]) -> int:
     """Load entries saved by :func:`save_cache`, skipping expired ones; a bad file is ignored."""
     if not path.exists():
         return 0
@@ -110,11 +136,16 @@ def load_cache(
             header = orjson.loads(fh.readline() or b"null")
             if not isinstance(header, dict) or header.get("format") != _FORMAT:
                 raise ValueError("not a domain-stats cache file")
+            if header.get("version") != _FORMAT_VERSION or header.get("fingerprint") != fingerprint:
+                log.info("the saved memory cache was written under other settings; starting empty")
+                return 0
             for line in fh:
-                key, expires_at, pinned, raw = orjson.loads(line)
+                key, expires_at, pinned, body = orjson.loads(line)
+                if not isinstance(key, str) or not isinstance(body, str):
+                    raise ValueError("malformed entry")
                 if expires_at is not None and expires_at <= now:
                     continue
-                cache.set(key, decode(raw), expires_at, pinned=pinned)
+                cache.set(key, body.encode(), expires_at, pinned=bool(pinned))
                 loaded += 1
     except (OSError, ValueError, TypeError) as err:
         log.warning("ignoring the saved memory cache %s (%s); starting with what was read", path, err)

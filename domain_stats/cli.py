@@ -108,9 +108,9 @@ def lookup(names: tuple[str, ...], data_dir: Path) -> None:
         status = 0
         try:
             for name in names:
-                answer = await runtime.service.lookup(name)
-                click.echo(orjson.dumps({"domain": name, **answer.as_dict()}).decode())
-                status = status or (1 if answer.status != 200 else 0)
+                code, body = await runtime.service.lookup(name)
+                click.echo(orjson.dumps({"domain": name, **orjson.loads(body)}).decode())
+                status = status or (1 if code != 200 else 0)
         finally:
             await runtime.close()
         return status

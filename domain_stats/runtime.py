@@ -16,7 +16,7 @@ from typing import Callable
 
 import aiohttp
 
-from domain_stats.answer import AnswerFormatter, Facts
+from domain_stats.answer import AnswerFormatter
 from domain_stats.cache import MemoryCache, load_cache, save_cache
 from domain_stats.config import Settings
 from domain_stats.names import NameReducer
@@ -68,9 +68,12 @@ class Runtime:
         except BaseException:
             await storage.close()
             raise
-        cache: MemoryCache[Facts] = MemoryCache(settings.cached_max_items)
+        formatter = AnswerFormatter(
+            established_days_age=settings.established_days_age, timezone_offset=settings.timezone_offset
+        )
+        cache = MemoryCache(settings.cached_max_items)
         cache_file = settings.data_path(data_dir, settings.memory_cache)
-        loaded = await asyncio.to_thread(load_cache, cache, cache_file, clock(), _decode_facts)
+        loaded = await asyncio.to_thread(load_cache, cache, cache_file, clock(), formatter.fingerprint)
         if loaded:
             log.info("reloaded %d cached answers from %s", loaded, cache_file)
         service = LookupService(
@@ -78,9 +81,7 @@ class Runtime:
             storage=storage,
             upstream=RdapUpstream(rdap, settings.rdap_error_ttl_hours * 3600),
             cache=cache,
-            formatter=AnswerFormatter(
-                established_days_age=settings.established_days_age, timezone_offset=settings.timezone_offset
-            ),
+            formatter=formatter,
             cache_max_seconds=settings.cache_max_hours * 3600,
             clock=clock,
         )
@@ -106,7 +107,7 @@ class Runtime:
                 await task
         cache_file = self.settings.data_path(self.data_dir, self.settings.memory_cache)
         try:
-            saved = await asyncio.to_thread(save_cache, self.service.cache, cache_file, self.clock(), _encode_facts)
+            saved = await asyncio.to_thread(save_cache, self.service.cache, cache_file, self.clock(), self.service.formatter.fingerprint)
             log.info("saved %d cached answers to %s", saved, cache_file)
         except OSError as err:
             log.warning("could not save the memory cache to %s: %s", cache_file, err)
@@ -123,14 +124,3 @@ async def _initial_bootstrap(settings: Settings, data_dir: Path) -> Bootstrap:
             bootstrap, _ = await fetch_bootstrap(session, source)
         return bootstrap
     return await asyncio.to_thread(Bootstrap.from_path, settings.data_path(data_dir, source))
-
-
-def _encode_facts(facts: Facts) -> list:
-    return [facts.created, facts.expires, facts.origin, facts.seen_by_isc, facts.seen_by_you, list(facts.alerts)]
-
-
-def _decode_facts(raw: list) -> Facts:
-    created, expires, origin, isc, you, alerts = raw
-    if not isinstance(you, (int, float)) or not isinstance(alerts, list):
-        raise ValueError("malformed cache entry")
-    return Facts(created, expires, str(origin), isc, you, tuple(str(a) for a in alerts))

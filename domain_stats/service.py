@@ -14,13 +14,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from domain_stats.answer import (
-    Answer,
-    AnswerFormatter,
-    Facts,
-    invalid_name_answer,
-    prohibited_answer,
-)
+import orjson
+
+from domain_stats.answer import PROHIBITED_BODY, AnswerFormatter, Facts, invalid_name_answer
 from domain_stats.cache import MemoryCache
 from domain_stats.names import InvalidName, NameReducer
 from domain_stats.storage import Registration, Storage, StorageError
@@ -47,7 +43,7 @@ class LookupService:
         names: NameReducer,
         storage: Storage,
         upstream: Upstream,
-        cache: MemoryCache[Facts],
+        cache: MemoryCache,
         formatter: AnswerFormatter,
         cache_max_seconds: float,
         clock: Callable[[], float] = time.time,
@@ -62,27 +58,27 @@ class LookupService:
         self._clock = clock
         self._inflight: dict[str, asyncio.Task[Resolution]] = {}
 
-    async def lookup(self, raw: str) -> Answer:
+    async def lookup(self, raw: str) -> tuple[int, bytes]:
+        """HTTP status and JSON body of the answer for ``raw`` (any host name a log carries)."""
         try:
             name = self.names.reduce(raw)
         except InvalidName as err:
-            return invalid_name_answer(str(err))
-        if name.domain is None:
-            return prohibited_answer()
+            return 400, invalid_name_answer(str(err)).encode()
         domain = name.domain
+        if domain is None:
+            return 200, PROHIBITED_BODY
         now = self._clock()
-        cached = self.cache.get(domain, now)
-        if cached is not None:
-            return self.formatter.render(cached, now=now)
+        body = self.cache.get(domain, now)
+        if body is not None:
+            return 200, body
         try:
-            return await self._lookup_uncached(domain, now)
+            return 200, await self._lookup_uncached(domain, now)
         except StorageError as err:
             log.error("lookup of %s failed: %s", domain, err)
-            return self.formatter.render(
-                Facts(None, None, "", None, now, (DATABASE_UNAVAILABLE,)), now=now
-            )
+            facts = Facts(None, None, "", None, now, (DATABASE_UNAVAILABLE,))
+            return 200, self.formatter.render(facts, now=now).encode()
 
-    async def _lookup_uncached(self, domain: str, now: float) -> Answer:
+    async def _lookup_uncached(self, domain: str, now: float) -> bytes:
         stored = await self.storage.get(domain)
         first = False
         seen_by_you = stored.seen_by_you
@@ -95,8 +91,7 @@ class LookupService:
             self.counters.database_misses += 1
         if registration is not None and not registration.expired(now):
             facts = _facts(registration, seen_by_you)
-            self._remember(domain, facts, now, registration.expires)
-            return self.formatter.render(facts, now=now, first_contact=first)
+            return self._answer(domain, facts, now, first, self._good_until(now, registration.expires))
         try:
             resolution = await self._resolve_once(domain)
         except UpstreamError as err:
@@ -106,21 +101,27 @@ class LookupService:
                 facts = _facts(registration, seen_by_you)
             else:
                 facts = Facts(None, None, "", None, seen_by_you, (err.alert,))
-            if err.cache_for > 0:
-                self.cache.set(domain, facts, now + err.cache_for)
-            return self.formatter.render(facts, now=now, first_contact=first)
+            return self._answer(domain, facts, now, first, now + err.cache_for if err.cache_for > 0 else None)
         facts = _facts(resolution.registration, seen_by_you, resolution.alerts)
         if resolution.commit:
-            self._remember(domain, facts, now, resolution.registration.expires)
-        elif resolution.cache_for:
-            self.cache.set(domain, facts, now + resolution.cache_for)
-        return self.formatter.render(facts, now=now, first_contact=first)
+            until = self._good_until(now, resolution.registration.expires)
+        else:
+            until = now + resolution.cache_for if resolution.cache_for else None
+        return self._answer(domain, facts, now, first, until)
 
-    def _remember(self, domain: str, facts: Facts, now: float, expires: float | None) -> None:
+    def _good_until(self, now: float, expires: float | None) -> float:
         until = now + self._cache_max
-        if expires is not None:
-            until = min(until, expires)
-        self.cache.set(domain, facts, until)
+        return until if expires is None else min(until, expires)
+
+    def _answer(self, domain: str, facts: Facts, now: float, first: bool, cache_until: float | None) -> bytes:
+        """Encode the answer; cache the plain form (never the first-contact one) until ``cache_until``."""
+        body = self.formatter.render(facts, now=now).encode()
+        if cache_until is not None:
+            stable = self.formatter.stable_until(facts, now)
+            self.cache.set(domain, body, cache_until if stable is None else min(cache_until, stable))
+        if first:
+            return self.formatter.render(facts, now=now, first_contact=True).encode()
+        return body
 
     async def _resolve_once(self, domain: str) -> Resolution:
         """One upstream query per domain at a time; later askers share the first one's result."""
@@ -163,12 +164,12 @@ class LookupService:
         """A page of what the memory cache holds, as answers (no first-contact alerts)."""
         now = self._clock()
         page = []
-        for i, (domain, facts, expires_at, _pinned) in enumerate(self.cache.entries(now)):
+        for i, (domain, body, expires_at, _pinned) in enumerate(self.cache.entries(now)):
             if i < offset:
                 continue
             if len(page) >= limit:
                 break
-            page.append({"domain": domain, "cached_until": expires_at, **self.formatter.render(facts, now=now).as_dict()})
+            page.append({"domain": domain, "cached_until": expires_at, **orjson.loads(body)})
         return page
 
 

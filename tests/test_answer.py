@@ -37,3 +37,10 @@ def test_error_facts_answer_error_but_show_contact() -> None:
 def test_negative_timezone_offset() -> None:
     answer = AnswerFormatter(timezone_offset=-5).render(facts(NOW), now=NOW)
     assert answer.seen_by_web == "2026-11-27 07:00:00"
+
+
+def test_stable_until_is_the_category_flip() -> None:
+    fmt = AnswerFormatter(established_days_age=10)
+    assert fmt.stable_until(facts(NOW - 3 * DAY), NOW) == NOW + 7 * DAY
+    assert fmt.stable_until(facts(NOW - 30 * DAY), NOW) is None
+    assert fmt.stable_until(facts(None), NOW) is None

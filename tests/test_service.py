@@ -419,3 +419,18 @@ async def test_start_up_never_waits_for_the_bootstrap_refresh(tmp_path: Path, rd
     finally:
         await running.stop()
     assert not (data_dir / "iana-dns-bootstrap.json").exists()
+
+
+async def test_cached_answer_turns_established_on_time(data_dir: Path, rdap_server: RdapTestServer) -> None:
+    clock = Clock()
+    rdap_server.add_domain("coming-of-age.com", iso(NOW - timedelta(days=729, hours=12)), iso(FUTURE))
+    running = await start_service(data_dir, clock)
+    try:
+        young = await running.lookup("coming-of-age.com")
+        still_young = await running.lookup("coming-of-age.com")
+        clock.advance(86400)
+        grown = await running.lookup("coming-of-age.com")
+    finally:
+        await running.stop()
+    assert [young["category"], still_young["category"], grown["category"]] == ["NEW", "NEW", "ESTABLISHED"]
+    assert rdap_server.count("coming-of-age.com") == 1
