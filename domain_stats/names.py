@@ -27,6 +27,12 @@ DEFAULT_PROHIBITED: tuple[str, ...] = ("local", "localhost", "internal", "arpa",
 _HOST_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?\Z")
 _LDH_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\Z")
 _PLAIN_ASCII = re.compile(r"[a-z0-9._-]+\Z")
+# A whole name that needs no further checks: LDH labels (underscores above the last two),
+# at most 63 octets each. Anything else takes the slow path, which names the problem.
+_FAST_NAME = re.compile(
+    r"(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.?\Z"
+)
+_MEMO_SIZE = 65536
 
 
 class InvalidName(ValueError):
@@ -51,6 +57,7 @@ class NameReducer:
     def __init__(self, prohibited: Iterable[str] = DEFAULT_PROHIBITED, *, only_icann: bool = True) -> None:
         self._psl = PublicSuffixList(only_icann=only_icann, accept_unknown=False)
         self._prohibited: frozenset[str] = frozenset()
+        self._memo: dict[str, Name] = {}  # host name as asked -> result; logs repeat names a lot
         self.add_prohibited(prohibited)
 
     @property
@@ -61,23 +68,48 @@ class NameReducer:
         """Merge more suffixes (e.g. the central server's list) into the prohibited set."""
         cleaned = {s.strip().strip(".").lower() for s in suffixes}
         self._prohibited = self._prohibited | {s for s in cleaned if s}
+        self._memo.clear()
 
     def reduce(self, raw: str) -> Name:
         """Return the registered domain for ``raw``; raise :class:`InvalidName` when it is not a name."""
-        host = _to_ascii(raw)
-        labels = host.split(".")
-        for i in range(len(labels)):
-            if ".".join(labels[i:]) in self._prohibited:
-                return Name(None, prohibited=True)
+        name = self._memo.get(raw)
+        if name is None:
+            name = self._reduce(raw)
+            if len(self._memo) >= _MEMO_SIZE:
+                self._memo.clear()
+            self._memo[raw] = name
+        return name
+
+    def _reduce(self, raw: str) -> Name:
+        lowered = raw.lower()
+        if len(lowered) <= MAX_NAME_OCTETS and "xn--" not in lowered and _FAST_NAME.match(lowered):
+            host = lowered[:-1] if lowered.endswith(".") else lowered
+            if host.rpartition(".")[2].isdigit() and _looks_like_ip(host):
+                raise InvalidName(f"{host!r} is an IP address, not a domain name")
+        else:
+            host = _to_ascii(raw)
+        if self._is_prohibited(host):
+            return Name(None, prohibited=True)
         registered = self._psl.privatesuffix(host)
         if registered is None:
             if self._psl.is_public(host):
                 raise InvalidName(f"{host!r} is a public suffix, not a registered domain")
-            raise InvalidName(f"unknown top-level domain {labels[-1]!r}")
-        for label in registered.split("."):
-            if not _LDH_LABEL.match(label):
-                raise InvalidName(f"label {label!r} is not a valid domain label")
+            raise InvalidName(f"unknown top-level domain {host.rpartition('.')[2]!r}")
+        if "_" in registered:
+            for label in registered.split("."):
+                if not _LDH_LABEL.match(label):
+                    raise InvalidName(f"label {label!r} is not a valid domain label")
         return Name(registered)
+
+    def _is_prohibited(self, host: str) -> bool:
+        if host in self._prohibited:
+            return True
+        dot = host.find(".")
+        while dot != -1:
+            if host[dot + 1 :] in self._prohibited:
+                return True
+            dot = host.find(".", dot + 1)
+        return False
 
 
 def _to_ascii(raw: str) -> str:
