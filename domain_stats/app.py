@@ -1,7 +1,7 @@
 """The HTTP layer: a raw ASGI app, because the hot path is one GET and a JSON body.
 
-``GET /<name>`` asks the lookup service; ``/health``, ``/stats`` and ``/showcache`` are the
-operator endpoints. Every error, whatever its cause, answers the lookup JSON shape with the
+``GET /<name>`` asks the lookup service, ``POST /batch`` asks it for many names at once;
+``/health``, ``/stats`` and ``/showcache`` are the operator endpoints. Every error, whatever its cause, answers the lookup JSON shape with the
 reason in ``alerts``; unexpected failures answer a generic body and log the details.
 """
 
@@ -17,7 +17,7 @@ import orjson
 from domain_stats.answer import Answer, error_answer
 from domain_stats.service import LookupService
 
-__all__ = ["LookupApp", "SHOWCACHE_MAX_LIMIT"]
+__all__ = ["LookupApp", "MAX_BATCH_BYTES", "MAX_BATCH_NAMES", "SHOWCACHE_MAX_LIMIT"]
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,8 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 SHOWCACHE_MAX_LIMIT = 1000
+MAX_BATCH_NAMES = 10_000
+MAX_BATCH_BYTES = 4 * 1024 * 1024
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
@@ -47,7 +49,7 @@ class LookupApp:
         if scope["type"] != "http":
             return  # lifespan is handled by the runner, not here
         try:
-            status, body = await self._route(scope)
+            status, body = await self._route(scope, receive)
         except Exception:
             log.exception("unexpected error answering %s", scope.get("path"))
             status, body = _answer_body(error_answer("INTERNAL-ERROR: see the service log", 500))
@@ -55,8 +57,10 @@ class LookupApp:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    async def _route(self, scope: Scope) -> tuple[int, bytes]:
+    async def _route(self, scope: Scope, receive: Receive) -> tuple[int, bytes]:
         path: str = scope["path"]
+        if path == "/batch" and scope["method"] == "POST":
+            return await self._batch(receive)
         if scope["method"] != "GET":
             return _answer_body(error_answer(f"METHOD-NOT-ALLOWED: {scope['method']}", 405))
         if path == "/health":
@@ -72,6 +76,30 @@ class LookupApp:
         if self._debug:
             log.debug("lookup %r -> %d %s", path[1:], status, body.decode())
         return status, body
+
+    async def _batch(self, receive: Receive) -> tuple[int, bytes]:
+        """``POST /batch`` with a JSON list of names: a JSON list of answers, in the same order."""
+        chunks = []
+        size = 0
+        while True:
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BATCH_BYTES:
+                return _answer_body(error_answer(f"TOO-LARGE: a batch body may be at most {MAX_BATCH_BYTES} bytes", 413))
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        try:
+            names = orjson.loads(b"".join(chunks))
+        except orjson.JSONDecodeError:
+            return _answer_body(error_answer("BAD-REQUEST: the body must be a JSON list of names", 400))
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            return _answer_body(error_answer("BAD-REQUEST: the body must be a JSON list of names", 400))
+        if len(names) > MAX_BATCH_NAMES:
+            return _answer_body(error_answer(f"TOO-LARGE: at most {MAX_BATCH_NAMES} names per batch", 413))
+        answers = await self.service.lookup_many(names)
+        return 200, b"[" + b",".join(body for _status, body in answers) + b"]"
 
     def _deny_admin(self, scope: Scope) -> Answer | None:
         if not self._admin_key:
