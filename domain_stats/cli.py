@@ -81,16 +81,37 @@ def main() -> None:
 
 @main.command()
 @click.argument("data_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Processes answering on the same port (each with its own memory cache).")
 @_user_errors
-def serve(data_dir: Path) -> None:
+def serve(data_dir: Path, workers: int) -> None:
     """Serve lookups over HTTP from DATA_DIR (created with a default configuration on first use)."""
-    from domain_stats.server import bind_socket, serve_forever
+    from domain_stats.server import bind_socket
+    from domain_stats.workers import supervise
 
     settings = _settings(data_dir)
     sock = bind_socket(settings.local_address, settings.local_port)
     host = f"[{settings.local_address}]" if ":" in settings.local_address else settings.local_address
-    click.echo(f"domain-stats {__version__} listening on http://{host}:{settings.local_port} (data: {data_dir})", err=True)
-    _run(serve_forever(settings, data_dir, sock))
+    click.echo(
+        f"domain-stats {__version__} listening on http://{host}:{settings.local_port} "
+        f"(data: {data_dir}, workers: {workers})",
+        err=True,
+    )
+    if workers == 1:
+        _run_worker(settings, data_dir, sock, None)
+    else:
+        sys.exit(supervise(settings, data_dir, sock, workers, _run_worker))
+
+
+def _run_worker(settings: Settings, data_dir: Path, sock: Any, worker: int | None) -> None:
+    from domain_stats.server import serve_forever
+
+    try:
+        _run(serve_forever(settings, data_dir, sock, worker))
+    except _USER_ERRORS as err:
+        # In a forked worker there is no click context to print through.
+        click.echo(f"Error: {err}", err=True)
+        sys.exit(1)
 
 
 @main.command()

@@ -35,10 +35,17 @@ class Runtime:
     """Everything one service process owns."""
 
     def __init__(
-        self, settings: Settings, data_dir: Path, service: LookupService, rdap: RdapClient, clock: Callable[[], float]
+        self,
+        settings: Settings,
+        data_dir: Path,
+        service: LookupService,
+        rdap: RdapClient,
+        clock: Callable[[], float],
+        cache_file: Path,
     ) -> None:
         self.settings = settings
         self.clock = clock
+        self.cache_file = cache_file
         self.data_dir = Path(data_dir)
         self.service = service
         self.rdap = rdap
@@ -52,8 +59,12 @@ class Runtime:
         *,
         refresh_bootstrap: bool = True,
         clock: Callable[[], float] = time.time,
+        worker: int | None = None,
     ) -> "Runtime":
-        """Open the database, pick the bootstrap, reload the cache. ``clock`` is wall-clock UTC seconds."""
+        """Open the database, pick the bootstrap, reload the cache. ``clock`` is wall-clock UTC seconds.
+
+        ``worker`` (one of several processes on one port) gives this process its own saved cache file.
+        """
         data_dir = Path(data_dir)
         storage = await open_storage(settings.data_path(data_dir, settings.database_file))
         try:
@@ -73,6 +84,8 @@ class Runtime:
         )
         cache = MemoryCache(settings.cached_max_items)
         cache_file = settings.data_path(data_dir, settings.memory_cache)
+        if worker is not None:
+            cache_file = cache_file.with_name(f"{cache_file.stem}.{worker}{cache_file.suffix}")
         loaded = await asyncio.to_thread(load_cache, cache, cache_file, clock(), formatter.fingerprint)
         if loaded:
             log.info("reloaded %d cached answers from %s", loaded, cache_file)
@@ -85,7 +98,7 @@ class Runtime:
             cache_max_seconds=settings.cache_max_hours * 3600,
             clock=clock,
         )
-        runtime = cls(settings, data_dir, service, rdap, clock)
+        runtime = cls(settings, data_dir, service, rdap, clock, cache_file)
         if refresh_bootstrap and not settings.rdap_bootstrap and settings.rdap_bootstrap_refresh_url:
             runtime._background.append(asyncio.create_task(runtime._refresh_bootstrap()))
         return runtime
@@ -105,12 +118,12 @@ class Runtime:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        cache_file = self.settings.data_path(self.data_dir, self.settings.memory_cache)
+        cache, fingerprint = self.service.cache, self.service.formatter.fingerprint
         try:
-            saved = await asyncio.to_thread(save_cache, self.service.cache, cache_file, self.clock(), self.service.formatter.fingerprint)
-            log.info("saved %d cached answers to %s", saved, cache_file)
+            saved = await asyncio.to_thread(save_cache, cache, self.cache_file, self.clock(), fingerprint)
+            log.info("saved %d cached answers to %s", saved, self.cache_file)
         except OSError as err:
-            log.warning("could not save the memory cache to %s: %s", cache_file, err)
+            log.warning("could not save the memory cache to %s: %s", self.cache_file, err)
         await self.service.close()
         await self.service.storage.close()
 

@@ -105,8 +105,8 @@ class ServiceServer:
             await self._task
 
 
-async def serve_forever(settings: Settings, data_dir: Path, sock: socket.socket) -> None:
-    runtime = await Runtime.start(settings, data_dir)
+async def serve_forever(settings: Settings, data_dir: Path, sock: socket.socket, worker: int | None = None) -> None:
+    runtime = await Runtime.start(settings, data_dir, worker=worker)
     server = ServiceServer(runtime, sock)
     with contextlib.closing(sock):
         await server.serve()
