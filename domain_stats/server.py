@@ -74,6 +74,7 @@ class ServiceServer:
             http="httptools",
             server_header=False,
             date_header=False,
+            proxy_headers=False,  # the client address is never used; skip the per-request parsing
             timeout_graceful_shutdown=10,
         )
         self._server = _Uvicorn(config)
