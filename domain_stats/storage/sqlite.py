@@ -2,10 +2,11 @@
 
 A point read in WAL mode costs a few microseconds, less than handing it to a thread, so
 reads run inline. Writes queue to a single writer thread that commits whatever has queued
-up in one transaction (each job inside its own SAVEPOINT, so one failing job changes
-nothing and does not spoil the batch). One writer also makes "first contact exactly once"
-trivially true within a process; across processes SQLite's lock and ``ON CONFLICT DO
-NOTHING`` keep it true.
+up in one transaction. First contacts, the hot write, become one multi-row ``INSERT ... ON
+CONFLICT DO NOTHING RETURNING`` per batch: the rows it returns are the winners, so "first
+contact exactly once" holds within a process (one writer) and across processes (SQLite's
+write lock). Other jobs run each inside a SAVEPOINT, so one failing job changes nothing and
+does not spoil the batch.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -49,9 +51,15 @@ _UPSERT_DOMAIN = """INSERT INTO domains (domain, created, expires, origin, seen_
     ON CONFLICT (domain) DO UPDATE SET created = excluded.created, expires = excluded.expires,
         origin = excluded.origin, seen_by_isc = excluded.seen_by_isc, updated = excluded.updated"""
 
-_Job = Callable[[sqlite3.Connection], Any]
+# One statement for both facts about a domain: its registration and our first contact.
+_GET = """SELECT d.created, d.expires, d.origin, d.seen_by_isc,
+        (SELECT seen_by_you FROM contacts WHERE domain = ?)
+    FROM (SELECT 1) AS one LEFT JOIN domains AS d ON d.domain = ?"""
+
+_Outcome = tuple[asyncio.Future, Any, "BaseException | None"]
 _STOP = object()
-_MAX_BATCH = 512
+_MAX_BATCH = 4096
+_ROWS_PER_STATEMENT = 1000  # two parameters a row, well inside SQLite's variable limit
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -61,8 +69,27 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+class _Contact:
+    """A queued first-contact write."""
+
+    __slots__ = ("domain", "stamp", "future")
+
+    def __init__(self, domain: str, stamp: int, future: asyncio.Future[Any]) -> None:
+        self.domain = domain
+        self.stamp = stamp
+        self.future = future
+
+
+class _Job:
+    __slots__ = ("run", "future")
+
+    def __init__(self, run: Callable[[sqlite3.Connection], Any], future: asyncio.Future[Any]) -> None:
+        self.run = run
+        self.future = future
+
+
 class _Writer(threading.Thread):
-    """Owns the only writing connection; runs queued jobs in batched transactions."""
+    """Owns the only writing connection; runs whatever has queued up in one transaction."""
 
     def __init__(self, path: Path) -> None:
         super().__init__(name="domain-stats-sqlite-writer", daemon=True)
@@ -70,13 +97,20 @@ class _Writer(threading.Thread):
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._stopping = False
 
-    def submit(self, job: _Job) -> asyncio.Future[Any]:
+    def submit(self, run: Callable[[sqlite3.Connection], Any]) -> asyncio.Future[Any]:
+        future = self._new_future()
+        self._queue.put(_Job(run, future))
+        return future
+
+    def submit_contact(self, domain: str, stamp: int) -> asyncio.Future[Any]:
+        future = self._new_future()
+        self._queue.put(_Contact(domain, stamp, future))
+        return future
+
+    def _new_future(self) -> asyncio.Future[Any]:
         if self._stopping:
             raise StorageError("the database is closed")
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        self._queue.put((job, future, loop))
-        return future
+        return asyncio.get_running_loop().create_future()
 
     def stop(self) -> None:
         self._stopping = True
@@ -84,6 +118,7 @@ class _Writer(threading.Thread):
 
     def run(self) -> None:
         conn = _connect(self._path)
+        conn.execute("PRAGMA busy_timeout = 0")  # _begin_immediate waits for other processes, finely
         try:
             while True:
                 item = self._queue.get()
@@ -100,43 +135,110 @@ class _Writer(threading.Thread):
                         stop_after = True
                         break
                     batch.append(more)
-                self._run_batch(conn, batch)
+                _settle_batch(self._run_batch(conn, batch))
                 if stop_after:
                     return
         finally:
             conn.close()
 
     @staticmethod
-    def _run_batch(conn: sqlite3.Connection, batch: list[Any]) -> None:
-        outcomes: list[tuple[Any, BaseException | None]] = []
+    def _run_batch(conn: sqlite3.Connection, batch: list[Any]) -> list[_Outcome]:
+        contacts = [item for item in batch if type(item) is _Contact]
+        jobs = [item for item in batch if type(item) is _Job]
+        outcomes: list[_Outcome] = []
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            for job, _future, _loop in batch:
+            _begin_immediate(conn)
+            if contacts:
+                decided = _record_contacts(conn, contacts)
+                outcomes += [(c.future, decided[c.domain].pop(0), None) for c in contacts]
+            for job in jobs:
                 conn.execute("SAVEPOINT job")
                 try:
-                    outcomes.append((job(conn), None))
+                    outcomes.append((job.future, job.run(conn), None))
                     conn.execute("RELEASE job")
                 except Exception as err:  # one bad job must not spoil the batch
                     conn.execute("ROLLBACK TO job")
                     conn.execute("RELEASE job")
-                    outcomes.append((None, err))
+                    outcomes.append((job.future, None, err))
             conn.execute("COMMIT")
         except sqlite3.Error as err:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             log.error("database write failed: %s", err)
-            outcomes = [(None, StorageError(f"database write failed: {err}"))] * len(batch)
-        for (_job, future, loop), (result, error) in zip(batch, outcomes):
-            loop.call_soon_threadsafe(_settle, future, result, error)
+            failure = StorageError(f"database write failed: {err}")
+            outcomes = [(item.future, None, failure) for item in batch]
+        return outcomes
 
 
-def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
+def _begin_immediate(conn: sqlite3.Connection, patience: float = 5.0) -> None:
+    """BEGIN IMMEDIATE, retrying every fraction of a millisecond while another process writes.
+
+    SQLite's own busy handler sleeps in steps of up to 100 ms, which is what several workers
+    on one database would otherwise wait for.
+    """
+    deadline = time.monotonic() + patience
+    pause = 0.0002
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) and "busy" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 1.5, 0.005)
+
+
+def _record_contacts(conn: sqlite3.Connection, contacts: list[_Contact]) -> dict[str, list[tuple[int, bool]]]:
+    """Insert a batch of first contacts; per domain, ``(seen_by_you, first)`` for each asker in order."""
+    earliest: dict[str, int] = {}
+    for c in contacts:
+        earliest.setdefault(c.domain, c.stamp)
+    rows = list(earliest.items())
+    won: set[str] = set()
+    stamps: dict[str, int] = {}
+    for i in range(0, len(rows), _ROWS_PER_STATEMENT):
+        chunk = rows[i : i + _ROWS_PER_STATEMENT]
+        inserted = conn.execute(
+            "INSERT INTO contacts (domain, seen_by_you) VALUES "
+            + ",".join(["(?, ?)"] * len(chunk))
+            + " ON CONFLICT (domain) DO NOTHING RETURNING domain, seen_by_you",
+            [value for row in chunk for value in row],
+        ).fetchall()
+        for domain, stamp in inserted:
+            won.add(domain)
+            stamps[domain] = stamp
+        others = [domain for domain, _ in chunk if domain not in won]
+        if others:
+            marks = ",".join(["?"] * len(others))
+            stamps.update(conn.execute(f"SELECT domain, seen_by_you FROM contacts WHERE domain IN ({marks})", others))
+    decided: dict[str, list[tuple[int, bool]]] = {}
+    for c in contacts:
+        answers = decided.setdefault(c.domain, [])
+        answers.append((stamps[c.domain], c.domain in won and not answers))
+    return decided
+
+
+def _settle_batch(outcomes: list[_Outcome]) -> None:
+    """Hand results back with one wake-up per event loop, not one per future."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+    for outcome in outcomes:
+        by_loop.setdefault(outcome[0].get_loop(), []).append(outcome)
+    for loop, group in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle_all, group)
+        except RuntimeError:  # that loop is closed: nobody is waiting any more
+            pass
+
+
+def _settle_all(outcomes: list[_Outcome]) -> None:
+    for future, result, error in outcomes:
+        if future.done():
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
 
 
 class SqliteStorage:
@@ -171,33 +273,15 @@ class SqliteStorage:
 
     async def get(self, domain: str) -> StoredDomain:
         try:
-            reg = self._reader.execute(
-                "SELECT created, expires, origin, seen_by_isc FROM domains WHERE domain = ?", (domain,)
-            ).fetchone()
-            contact = self._reader.execute(
-                "SELECT seen_by_you FROM contacts WHERE domain = ?", (domain,)
-            ).fetchone()
+            created, expires, origin, isc, seen_by_you = self._reader.execute(_GET, (domain, domain)).fetchone()
         except sqlite3.Error as err:
             raise StorageError(f"database read failed: {err}") from None
         return StoredDomain(
-            Registration(*reg) if reg is not None else None,
-            contact[0] if contact is not None else None,
+            Registration(created, expires, origin, isc) if created is not None else None, seen_by_you
         )
 
     async def record_contact(self, domain: str, when: float) -> tuple[float, bool]:
-        stamp = int(when)
-
-        def job(conn: sqlite3.Connection) -> tuple[float, bool]:
-            cur = conn.execute(
-                "INSERT INTO contacts (domain, seen_by_you) VALUES (?, ?) ON CONFLICT (domain) DO NOTHING",
-                (domain, stamp),
-            )
-            if cur.rowcount == 1:
-                return stamp, True
-            row = conn.execute("SELECT seen_by_you FROM contacts WHERE domain = ?", (domain,)).fetchone()
-            return row[0], False
-
-        return await self._writer.submit(job)
+        return await self._writer.submit_contact(domain, int(when))
 
     async def save_registration(self, domain: str, registration: Registration) -> None:
         row = _row(domain, registration)
