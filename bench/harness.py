@@ -9,6 +9,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -82,15 +83,19 @@ def free_port() -> int:
 
 
 def wait_for_port(port: int, proc: Proc, timeout: float) -> None:
+    """Until the server answers HTTP (a listening socket alone may still be loading its cache)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not proc.alive():
-            raise SystemExit(f"{proc.name} exited before listening (see its log)")
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
+            raise SystemExit(f"{proc.name} exited before answering (see its log)")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5):
                 return
-        time.sleep(0.1)
-    raise SystemExit(f"{proc.name} did not listen on {port} within {timeout:.0f}s")
+        except urllib.error.HTTPError:
+            return  # it answered, if not with 200
+        except (OSError, urllib.error.URLError):
+            time.sleep(0.1)
+    raise SystemExit(f"{proc.name} did not answer on {port} within {timeout:.0f}s")
 
 
 def get_json(url: str) -> Any:
