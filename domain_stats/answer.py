@@ -10,8 +10,7 @@ body is never served past the moment its ``category`` would change.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -49,8 +48,7 @@ ORIGIN_RDAP = "rdap"  # our own RDAP lookup: "RDAP"
 ORIGIN_ISC = "isc"  # the central server: the community's first-contact date
 
 
-@dataclass(frozen=True, slots=True)
-class Facts:
+class Facts(NamedTuple):
     """What we know about one registered domain, as cached in memory.
 
     ``created is None`` means the upstream lookup failed and ``alerts`` says why.
@@ -69,8 +67,7 @@ class Facts:
         return self.created is None
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
+class Answer(NamedTuple):
     seen_by_web: str
     seen_by_isc: str
     seen_by_you: str

@@ -9,8 +9,9 @@ number, never silently.
 from __future__ import annotations
 
 import asyncio
+import calendar
 import csv
-import io
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -47,8 +48,40 @@ class ImportSummary:
             self.problems.append((where, reason))
 
 
+_PLAIN_DATE = re.compile(r"(\d{4})-(\d\d)-(\d\d) ([01]\d|2[0-3]):([0-5]\d):([0-5]\d)\Z")
+# Imports repeat days and times of day a lot: remember what each "YYYY-MM-DD" and "HH:MM:SS" is worth.
+_DAYS: dict[str, int] = {}
+_TIMES: dict[str, int] = {}
+
+
+def _plain_date(value: str) -> float | None:
+    """The feed's own ``%Y-%m-%d %H:%M:%S``, fast; None when ``value`` is in another form."""
+    midnight = _DAYS.get(value[:10])
+    seconds = _TIMES.get(value[11:])
+    if midnight is not None and seconds is not None and value[10] == " ":
+        return float(midnight + seconds)
+    match = _PLAIN_DATE.match(value)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second = (int(g) for g in match.groups())
+    try:
+        datetime(year, month, day)  # refuses February 30th
+    except ValueError:
+        raise ValueError(f"not a date: {value!r}") from None
+    midnight = calendar.timegm((year, month, day, 0, 0, 0))
+    seconds = hour * 3600 + minute * 60 + second
+    if len(_DAYS) < 100_000:
+        _DAYS[value[:10]] = midnight
+    _TIMES[value[11:]] = seconds
+    return float(midnight + seconds)
+
+
 def parse_date_value(value: Any) -> float:
     """Epoch seconds from the date forms import files use; dates without a zone are UTC."""
+    if type(value) is str and len(value) == 19:
+        plain = _plain_date(value)
+        if plain is not None:
+            return plain
     if isinstance(value, bool):
         raise ValueError(f"not a date: {value!r}")
     if isinstance(value, (int, float)):
@@ -82,12 +115,14 @@ async def import_file(
     """Import ``path`` into ``storage`` in transactions of :data:`BATCH` rows."""
     path = Path(path)
     try:
-        raw = await asyncio.to_thread(path.read_bytes)
+        with open(path, "rb") as fh:
+            start = fh.read(4096).lstrip()
+        rows = _json_rows(await asyncio.to_thread(path.read_bytes), path) if start[:1] == b"[" else _csv_rows(path)
     except OSError as err:
         raise ImportFileError(f"cannot read {path}: {err.strerror}") from None
-    rows = _json_rows(raw, path) if raw.lstrip()[:1] == b"[" else _csv_rows(raw, path)
     summary = ImportSummary()
     batch: list[tuple[str, Registration]] = []
+    writing: asyncio.Task[None] | None = None  # the previous batch is written while this one is read
     now = time.time()
     for where, domain, created, expires, problem in rows:
         if problem is not None:
@@ -97,12 +132,17 @@ async def import_file(
         if registration is not None:
             batch.append(registration)
         if len(batch) >= BATCH:
-            await _flush(storage, batch, summary, progress)
-    await _flush(storage, batch, summary, progress)
+            if writing is not None:
+                await writing
+            writing = asyncio.ensure_future(_write(storage, batch, summary, progress))
+            batch = []
+    if writing is not None:
+        await writing
+    await _write(storage, batch, summary, progress)
     return summary
 
 
-async def _flush(
+async def _write(
     storage: Storage, batch: list[tuple[str, Registration]], summary: ImportSummary, progress: Progress | None
 ) -> None:
     if batch:
@@ -111,36 +151,35 @@ async def _flush(
         summary.updated += counts.updated
         if progress is not None:
             progress(len(batch))
-        batch.clear()
 
 
 def _registration(
     summary: ImportSummary, names: NameReducer, where: int, domain: Any, created: Any, expires: Any, now: float
 ) -> tuple[str, Registration] | None:
-    if not isinstance(domain, str) or not domain.strip():
+    if type(domain) is not str or not domain:
         summary.skip(where, "no domain")
         return None
     try:
-        name = names.reduce(domain)
+        registered = names.registered_domain(domain)
     except InvalidName as err:
         summary.skip(where, f"{domain!r}: {err}")
         return None
-    if name.domain is None:
+    if registered is None:
         summary.skip(where, f"{domain!r} is under a prohibited suffix")
         return None
-    if name.domain != domain.strip().rstrip(".").lower():
-        summary.skip(where, f"{domain!r} is not a registered domain (it reduces to {name.domain!r})")
+    if registered != domain and registered != domain.strip().rstrip(".").lower():
+        summary.skip(where, f"{domain!r} is not a registered domain (it reduces to {registered!r})")
         return None
     try:
         created_at = parse_date_value(created)
-        expires_at = None if expires in (None, "") else parse_date_value(expires)
+        expires_at = parse_date_value(expires) if expires else None
     except ValueError as err:
         summary.skip(where, f"{domain!r}: {err}")
         return None
     if created_at > now + 86400:
         summary.skip(where, f"{domain!r}: creation date is in the future")
         return None
-    return name.domain, Registration(created_at, expires_at, ORIGIN_LOCAL)
+    return registered, Registration(created_at, expires_at, ORIGIN_LOCAL)
 
 
 def _json_rows(raw: bytes, path: Path) -> Iterator[Row]:
@@ -158,18 +197,24 @@ def _json_rows(raw: bytes, path: Path) -> Iterator[Row]:
         yield number, entry.get("domain"), entry.get("seen_by_web"), entry.get("expires"), None
 
 
-def _csv_rows(raw: bytes, path: Path) -> Iterator[Row]:
-    """``domain,created[,expires]``, with or without a header line."""
+def _csv_rows(path: Path) -> Iterator[Row]:
+    """``domain,created[,expires]``, with or without a header line, streamed line by line."""
     try:
-        text = raw.decode("utf-8-sig")
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            for number, line in enumerate(fh, start=1):
+                if '"' in line:
+                    fields = next(csv.reader([line]), [])  # quoted fields: let csv read them
+                else:
+                    fields = line.rstrip("\r\n").split(",")
+                if len(fields) == 1 and not fields[0].strip():
+                    continue
+                if number == 1 and fields[0].strip().lower() == "domain":
+                    continue
+                if len(fields) == 2:
+                    yield number, fields[0], fields[1], None, None
+                elif len(fields) == 3:
+                    yield number, fields[0], fields[1], fields[2], None
+                else:
+                    yield number, None, None, None, f"expected domain,created[,expires]; got {len(fields)} fields"
     except UnicodeDecodeError as err:
         raise ImportFileError(f"{path} is neither JSON nor UTF-8 CSV: {err}") from None
-    for number, fields in enumerate(csv.reader(io.StringIO(text)), start=1):
-        if not fields or all(not f.strip() for f in fields):
-            continue
-        if number == 1 and fields[0].strip().lower() == "domain":
-            continue
-        if len(fields) not in (2, 3):
-            yield number, None, None, None, f"expected domain,created[,expires]; got {len(fields)} fields"
-            continue
-        yield number, fields[0], fields[1], fields[2] if len(fields) == 3 else None, None

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 import idna
 from publicsuffixlist import PublicSuffixList
@@ -39,8 +38,7 @@ class InvalidName(ValueError):
     """The request is not a domain name; the message says why, in words for the operator."""
 
 
-@dataclass(frozen=True, slots=True)
-class Name:
+class Name(NamedTuple):
     """A reduced name: ``domain`` is the registered domain, or ``None`` when prohibited."""
 
     domain: str | None
@@ -74,13 +72,15 @@ class NameReducer:
         """Return the registered domain for ``raw``; raise :class:`InvalidName` when it is not a name."""
         name = self._memo.get(raw)
         if name is None:
-            name = self._reduce(raw)
+            domain = self.registered_domain(raw)
+            name = Name(domain, domain is None)
             if len(self._memo) >= _MEMO_SIZE:
                 self._memo.clear()
             self._memo[raw] = name
         return name
 
-    def _reduce(self, raw: str) -> Name:
+    def registered_domain(self, raw: str) -> str | None:
+        """:meth:`reduce` without the memo (bulk imports see each name once): None when prohibited."""
         lowered = raw.lower()
         if len(lowered) <= MAX_NAME_OCTETS and "xn--" not in lowered and _FAST_NAME.match(lowered):
             host = lowered[:-1] if lowered.endswith(".") else lowered
@@ -89,7 +89,7 @@ class NameReducer:
         else:
             host = _to_ascii(raw)
         if self._is_prohibited(host):
-            return Name(None, prohibited=True)
+            return None
         registered = self._psl.privatesuffix(host)
         if registered is None:
             if self._psl.is_public(host):
@@ -99,7 +99,7 @@ class NameReducer:
             for label in registered.split("."):
                 if not _LDH_LABEL.match(label):
                     raise InvalidName(f"label {label!r} is not a valid domain label")
-        return Name(registered)
+        return registered
 
     def _is_prohibited(self, host: str) -> bool:
         if host in self._prohibited:

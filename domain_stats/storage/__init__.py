@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Protocol
+from typing import Iterable, NamedTuple, Protocol
 
 __all__ = [
     "ImportCounts",
@@ -26,8 +26,7 @@ class StorageError(RuntimeError):
     """The database could not answer; lookups turn this into an ERROR answer."""
 
 
-@dataclass(frozen=True, slots=True)
-class Registration:
+class Registration(NamedTuple):
     """Registration facts for one domain, UTC epoch seconds."""
 
     created: float
@@ -39,8 +38,7 @@ class Registration:
         return self.expires is not None and self.expires <= now
 
 
-@dataclass(frozen=True, slots=True)
-class StoredDomain:
+class StoredDomain(NamedTuple):
     registration: Registration | None
     seen_by_you: float | None
 

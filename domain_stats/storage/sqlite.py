@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 INITIAL_DATABASE_VERSION = "1.0"
 
-# Portable SQL: the PostgreSQL backend uses the same statements with $n placeholders.
+# Portable SQL (the PostgreSQL backend uses the same statements with $n placeholders), but for
+# WITHOUT ROWID: the tables are stored in domain order, one B-tree each instead of two.
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS meta (
         key TEXT PRIMARY KEY,
@@ -40,10 +41,10 @@ _SCHEMA = [
         expires BIGINT,
         origin TEXT NOT NULL,
         seen_by_isc BIGINT,
-        updated BIGINT NOT NULL)""",
+        updated BIGINT NOT NULL) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS contacts (
         domain TEXT PRIMARY KEY,
-        seen_by_you BIGINT NOT NULL)""",
+        seen_by_you BIGINT NOT NULL) WITHOUT ROWID""",
 ]
 
 _UPSERT_DOMAIN = """INSERT INTO domains (domain, created, expires, origin, seen_by_isc, updated)
@@ -291,10 +292,15 @@ class SqliteStorage:
         prepared = [_row(domain, reg) for domain, reg in rows]
 
         def job(conn: sqlite3.Connection) -> ImportCounts:
-            before = conn.execute("SELECT count(*) FROM domains").fetchone()[0]
+            unique = list({row[0] for row in prepared})
+            known = 0
+            for i in range(0, len(unique), _ROWS_PER_STATEMENT):
+                names = unique[i : i + _ROWS_PER_STATEMENT]
+                marks = ",".join(["?"] * len(names))
+                known += conn.execute(f"SELECT count(*) FROM domains WHERE domain IN ({marks})", names).fetchone()[0]
             conn.executemany(_UPSERT_DOMAIN, prepared)
-            after = conn.execute("SELECT count(*) FROM domains").fetchone()[0]
-            return ImportCounts(added=after - before, updated=len(prepared) - (after - before))
+            added = len(unique) - known
+            return ImportCounts(added=added, updated=len(prepared) - added)
 
         return await self._writer.submit(job)
 
