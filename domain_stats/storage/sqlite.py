@@ -1,12 +1,13 @@
-"""SQLite backend: WAL, reads inline on the event loop, every write through one batching thread.
+"""SQLite backend: WAL, reads and first contacts on the event loop, bulk writes on one thread.
 
 A point read in WAL mode costs a few microseconds, less than handing it to a thread, so
-reads run inline. Writes queue to a single writer thread that commits whatever has queued
-up in one transaction. First contacts, the hot write, become one multi-row ``INSERT ... ON
-CONFLICT DO NOTHING RETURNING`` per batch: the rows it returns are the winners, so "first
-contact exactly once" holds within a process (one writer) and across processes (SQLite's
-write lock). Other jobs run each inside a SAVEPOINT, so one failing job changes nothing and
-does not spoil the batch.
+reads run inline. First contacts, the hot write, are batched per loop turn into one
+multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING``: the rows it returns are the
+winners, so "first contact exactly once" holds within a process (one loop) and across
+processes (SQLite's write lock). Registrations and imports queue to a writer thread that
+commits whatever has queued up in one transaction, each job inside a SAVEPOINT so one
+failing job changes nothing; that thread also checkpoints the WAL, the only part that waits
+on the disk.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ _GET = """SELECT d.created, d.expires, d.origin, d.seen_by_isc,
 _Outcome = tuple[asyncio.Future, Any, "BaseException | None"]
 _STOP = object()
 _MAX_BATCH = 4096
+_LOCK_PATIENCE = 5.0  # seconds a write waits for another process's lock before it fails
+_CHECKPOINT_EVERY = 1.0  # seconds between passive WAL checkpoints by the writer thread
 _ROWS_PER_STATEMENT = 1000  # two parameters a row, well inside SQLite's variable limit
 
 
@@ -89,8 +92,75 @@ class _Job:
         self.future = future
 
 
+class _LoopContacts:
+    """First contacts written from the event loop itself, all that arrive in one loop turn at once.
+
+    A WAL append without fsync (``synchronous = NORMAL``) costs microseconds, less than a thread
+    hand-off and its GIL ping-pong, and this is the write every new domain needs. The lock is
+    taken without waiting (``busy_timeout = 0``): while another process holds it, the flush is
+    retried a fraction of a millisecond later instead of blocking the loop. Checkpoints, the
+    part that does real I/O, are left to the writer thread.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._pending: list[_Contact] = []
+        self._scheduled = False
+        self._waiting_since = 0.0
+        self.closed = False
+
+    def record(self, domain: str, stamp: int) -> asyncio.Future[Any]:
+        if self.closed:
+            raise StorageError("the database is closed")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._pending.append(_Contact(domain, stamp, future))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush)
+        return future
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as err:
+            self._retry_later(batch, err)
+            return
+        self._waiting_since = 0.0
+        try:
+            decided = _record_contacts(self._conn, batch)
+            self._conn.execute("COMMIT")
+        except sqlite3.Error as err:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            log.error("recording first contacts failed: %s", err)
+            _settle_all([(c.future, None, StorageError(f"database write failed: {err}")) for c in batch])
+            return
+        _settle_all([(c.future, decided[c.domain].pop(0), None) for c in batch])
+
+    def close(self) -> None:
+        self._flush()  # whatever is queued was promised an answer
+        self._conn.close()
+
+    def _retry_later(self, batch: list[_Contact], err: sqlite3.OperationalError) -> None:
+        now = time.monotonic()
+        self._waiting_since = self._waiting_since or now
+        if now - self._waiting_since > _LOCK_PATIENCE or ("locked" not in str(err) and "busy" not in str(err)):
+            self._waiting_since = 0.0
+            _settle_all([(c.future, None, StorageError(f"database write failed: {err}")) for c in batch])
+            return
+        self._pending = batch + self._pending
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_later(0.0005, self._flush)
+
+
 class _Writer(threading.Thread):
-    """Owns the only writing connection; runs whatever has queued up in one transaction."""
+    """Runs queued jobs (registrations, imports) in batched transactions, and checkpoints the WAL."""
 
     def __init__(self, path: Path) -> None:
         super().__init__(name="domain-stats-sqlite-writer", daemon=True)
@@ -101,11 +171,6 @@ class _Writer(threading.Thread):
     def submit(self, run: Callable[[sqlite3.Connection], Any]) -> asyncio.Future[Any]:
         future = self._new_future()
         self._queue.put(_Job(run, future))
-        return future
-
-    def submit_contact(self, domain: str, stamp: int) -> asyncio.Future[Any]:
-        future = self._new_future()
-        self._queue.put(_Contact(domain, stamp, future))
         return future
 
     def _new_future(self) -> asyncio.Future[Any]:
@@ -122,7 +187,11 @@ class _Writer(threading.Thread):
         conn.execute("PRAGMA busy_timeout = 0")  # _begin_immediate waits for other processes, finely
         try:
             while True:
-                item = self._queue.get()
+                try:
+                    item = self._queue.get(timeout=_CHECKPOINT_EVERY)
+                except queue.Empty:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")  # the loop's writes never checkpoint
+                    continue
                 if item is _STOP:
                     return
                 batch = [item]
@@ -143,16 +212,11 @@ class _Writer(threading.Thread):
             conn.close()
 
     @staticmethod
-    def _run_batch(conn: sqlite3.Connection, batch: list[Any]) -> list[_Outcome]:
-        contacts = [item for item in batch if type(item) is _Contact]
-        jobs = [item for item in batch if type(item) is _Job]
+    def _run_batch(conn: sqlite3.Connection, batch: list[_Job]) -> list[_Outcome]:
         outcomes: list[_Outcome] = []
         try:
             _begin_immediate(conn)
-            if contacts:
-                decided = _record_contacts(conn, contacts)
-                outcomes += [(c.future, decided[c.domain].pop(0), None) for c in contacts]
-            for job in jobs:
+            for job in batch:
                 conn.execute("SAVEPOINT job")
                 try:
                     outcomes.append((job.future, job.run(conn), None))
@@ -171,7 +235,7 @@ class _Writer(threading.Thread):
         return outcomes
 
 
-def _begin_immediate(conn: sqlite3.Connection, patience: float = 5.0) -> None:
+def _begin_immediate(conn: sqlite3.Connection, patience: float = _LOCK_PATIENCE) -> None:
     """BEGIN IMMEDIATE, retrying every fraction of a millisecond while another process writes.
 
     SQLite's own busy handler sleeps in steps of up to 100 ms, which is what several workers
@@ -245,9 +309,10 @@ def _settle_all(outcomes: list[_Outcome]) -> None:
 class SqliteStorage:
     """The embedded default; see the module docstring for the threading model."""
 
-    def __init__(self, path: Path, reader: sqlite3.Connection, writer: _Writer) -> None:
+    def __init__(self, path: Path, reader: sqlite3.Connection, contacts: _LoopContacts, writer: _Writer) -> None:
         self.path = path
         self._reader = reader
+        self._contacts = contacts
         self._writer = writer
 
     @classmethod
@@ -266,11 +331,14 @@ class SqliteStorage:
             )
             setup.close()
             reader = _connect(path)
+            loop_writer = _connect(path)
+            loop_writer.execute("PRAGMA busy_timeout = 0")
+            loop_writer.execute("PRAGMA wal_autocheckpoint = 0")
         except sqlite3.Error as err:
             raise StorageError(f"cannot open database {path}: {err}") from None
         writer = _Writer(path)
         writer.start()
-        return cls(path, reader, writer)
+        return cls(path, reader, _LoopContacts(loop_writer), writer)
 
     async def get(self, domain: str) -> StoredDomain:
         try:
@@ -282,7 +350,7 @@ class SqliteStorage:
         )
 
     async def record_contact(self, domain: str, when: float) -> tuple[float, bool]:
-        return await self._writer.submit_contact(domain, int(when))
+        return await self._contacts.record(domain, int(when))
 
     async def save_registration(self, domain: str, registration: Registration) -> None:
         row = _row(domain, registration)
@@ -312,8 +380,10 @@ class SqliteStorage:
         return self._reader.execute("SELECT count(*) FROM domains").fetchone()[0]
 
     async def close(self) -> None:
+        self._contacts.closed = True
         self._writer.stop()
         await asyncio.to_thread(self._writer.join)
+        self._contacts.close()
         self._reader.close()
 
 
