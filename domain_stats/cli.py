@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import logging.config
 import sys
 from pathlib import Path
 from typing import Any, Awaitable, Callable, TypeVar
@@ -18,6 +19,7 @@ import orjson
 
 from domain_stats import __version__
 from domain_stats.config import ConfigError, Settings, load_settings
+from domain_stats.logs import log_config
 from domain_stats.names import NameReducer
 from domain_stats.rdap.bootstrap import BootstrapError
 from domain_stats.storage import StorageError, open_storage
@@ -25,7 +27,6 @@ from domain_stats.storage import StorageError, open_storage
 __all__ = ["main"]
 
 T = TypeVar("T")
-_LOG_LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}
 _USER_ERRORS = (ConfigError, StorageError, BootstrapError, OSError)
 
 
@@ -55,11 +56,7 @@ def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _settings(data_dir: Path) -> Settings:
     settings = load_settings(data_dir)
-    logging.basicConfig(
-        level=_LOG_LEVELS[settings.log_detail],
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logging.config.dictConfig(log_config(settings.log_detail))
     return settings
 
 
@@ -86,32 +83,18 @@ def main() -> None:
 @_user_errors
 def serve(data_dir: Path, workers: int) -> None:
     """Serve lookups over HTTP from DATA_DIR (created with a default configuration on first use)."""
-    from domain_stats.server import bind_socket
-    from domain_stats.workers import supervise
+    from domain_stats import server
 
     settings = _settings(data_dir)
-    sock = bind_socket(settings.local_address, settings.local_port)
+    server.check_port_free(settings.local_address, settings.local_port)
+    _run(server.preflight(settings, data_dir))
     host = f"[{settings.local_address}]" if ":" in settings.local_address else settings.local_address
     click.echo(
         f"domain-stats {__version__} listening on http://{host}:{settings.local_port} "
         f"(data: {data_dir}, workers: {workers})",
         err=True,
     )
-    if workers == 1:
-        _run_worker(settings, data_dir, sock, None)
-    else:
-        sys.exit(supervise(settings, data_dir, sock, workers, _run_worker))
-
-
-def _run_worker(settings: Settings, data_dir: Path, sock: Any, worker: int | None) -> None:
-    from domain_stats.server import serve_forever
-
-    try:
-        _run(serve_forever(settings, data_dir, sock, worker))
-    except _USER_ERRORS as err:
-        # In a forked worker there is no click context to print through.
-        click.echo(f"Error: {err}", err=True)
-        sys.exit(1)
+    server.serve(settings, data_dir, workers)
 
 
 @main.command()

@@ -60,6 +60,7 @@ class Runtime:
         refresh_bootstrap: bool = True,
         clock: Callable[[], float] = time.time,
         worker: int | None = None,
+        reload_cache: bool = True,
     ) -> "Runtime":
         """Open the database, pick the bootstrap, reload the cache. ``clock`` is wall-clock UTC seconds.
 
@@ -86,7 +87,9 @@ class Runtime:
         cache_file = settings.data_path(data_dir, settings.memory_cache)
         if worker is not None:
             cache_file = cache_file.with_name(f"{cache_file.stem}.{worker}{cache_file.suffix}")
-        loaded = await asyncio.to_thread(load_cache, cache, cache_file, clock(), formatter.fingerprint)
+        loaded = 0
+        if reload_cache:
+            loaded = await asyncio.to_thread(load_cache, cache, cache_file, clock(), formatter.fingerprint)
         if loaded:
             log.info("reloaded %d cached answers from %s", loaded, cache_file)
         service = LookupService(
@@ -113,19 +116,24 @@ class Runtime:
                 self.rdap.bootstrap = fresh
             await asyncio.sleep(REFRESH_AFTER_SECONDS)
 
-    async def close(self) -> None:
+    async def close(self, *, keep_cache: bool = True) -> None:
+        """Stop background work, save the memory cache (unless ``keep_cache`` is False), close."""
         for task in self._background:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if keep_cache:
+            await self._save_cache()
+        await self.service.close()
+        await self.service.storage.close()
+
+    async def _save_cache(self) -> None:
         cache, fingerprint = self.service.cache, self.service.formatter.fingerprint
         try:
             saved = await asyncio.to_thread(save_cache, cache, self.cache_file, self.clock(), fingerprint)
             log.info("saved %d cached answers to %s", saved, self.cache_file)
         except OSError as err:
             log.warning("could not save the memory cache to %s: %s", self.cache_file, err)
-        await self.service.close()
-        await self.service.storage.close()
 
 
 async def _initial_bootstrap(settings: Settings, data_dir: Path) -> Bootstrap:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import time
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -12,7 +14,7 @@ import yaml
 
 from domain_stats.config import CONFIG_NAME, load_settings
 from domain_stats.runtime import Runtime
-from domain_stats.server import ServiceServer, bind_socket
+from tests.http_server import ServiceServer
 from tests.rdap_server import RdapTestServer, write_bootstrap
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -85,7 +87,7 @@ class Clock:
 async def start_service(data_dir: Path, clock: Clock | None = None, **overrides: Any) -> RunningService:
     settings = load_settings(data_dir, overrides)
     runtime = await Runtime.start(settings, data_dir, clock=clock or time.time)
-    server = ServiceServer(runtime, bind_socket("127.0.0.1", 0))
+    server = ServiceServer(runtime)
     server.start()
     return RunningService(server, aiohttp.ClientSession())
 
@@ -95,3 +97,17 @@ async def service(data_dir: Path) -> AsyncIterator[RunningService]:
     running = await start_service(data_dir)
     yield running
     await running.stop()
+
+
+async def serve_subprocess(data_dir: Path, *args: str, workers: int = 1) -> "asyncio.subprocess.Process":
+    """``domain-stats serve DATA_DIR ARGS`` as a user runs it; returns once every worker said it is ready."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "domain_stats", "serve", str(data_dir), *args, stderr=asyncio.subprocess.PIPE
+    )
+    seen = b""
+    while seen.count(b"worker ready to answer lookups") < workers:
+        line = await proc.stderr.readline()
+        if not line:
+            raise AssertionError(f"serve exited before listening:\n{seen.decode()}")
+        seen += line
+    return proc

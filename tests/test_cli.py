@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from domain_stats import __version__
 from domain_stats.cli import main
-from tests.conftest import SHARED, needs_shared, write_config
+from tests.conftest import SHARED, needs_shared, serve_subprocess, write_config
 from tests.rdap_server import RdapTestServer
 
 
@@ -103,18 +103,15 @@ async def test_serve_answers_and_stops_cleanly_on_sigterm(data_dir: Path, rdap_s
     config = data_dir / "domain_stats.yaml"
     config.write_text(config.read_text() + f"local_port: {port}\n")
     rdap_server.add_domain("example.com", "1995-08-14T04:00:00Z", "2099-08-13T04:00:00Z")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "domain_stats", "serve", str(data_dir), stderr=asyncio.subprocess.PIPE
-    )
+    proc = await serve_subprocess(data_dir)
     try:
-        banner = await proc.stderr.readline()
-        assert b"listening on http://127.0.0.1:%d" % port in banner
         async with aiohttp.ClientSession() as client:
             async with client.get(f"http://127.0.0.1:{port}/www.example.com") as resp:
                 answer = await resp.json()
         assert answer["seen_by_web"] == "1995-08-14 04:00:00"
         proc.send_signal(signal.SIGTERM)
-        assert await proc.wait() == 0
+        await proc.communicate()  # drain its log while it stops
+        assert proc.returncode == 0
     finally:
         if proc.returncode is None:
             proc.kill()

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
-import sys
 from collections import Counter
 from pathlib import Path
 
 import aiohttp
 
+from tests.conftest import serve_subprocess
 from tests.rdap_server import RdapTestServer
 
 
@@ -27,12 +27,8 @@ async def test_two_workers_share_the_port_and_first_contact(data_dir: Path, rdap
     domains = [f"worker-test-{i}.com" for i in range(50)]
     for domain in domains:
         rdap_server.add_domain(domain, "2010-01-01T00:00:00Z", "2099-01-01T00:00:00Z")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "domain_stats", "serve", str(data_dir), "--workers", "2",
-        stderr=asyncio.subprocess.PIPE,
-    )
+    proc = await serve_subprocess(data_dir, "--workers", "2", workers=2)
     try:
-        assert b"workers: 2" in await proc.stderr.readline()
         connector = aiohttp.TCPConnector(limit=100, force_close=True)  # new connections: spread over workers
         async with aiohttp.ClientSession(connector=connector) as client:
 
@@ -43,7 +39,8 @@ async def test_two_workers_share_the_port_and_first_contact(data_dir: Path, rdap
             asked = [d for d in domains for _ in range(4)]
             answers = await asyncio.gather(*(ask(f"h{n}.{d}") for n, d in enumerate(asked)))
         proc.send_signal(signal.SIGTERM)
-        assert await proc.wait() == 0
+        await proc.communicate()
+        assert proc.returncode == 0
     finally:
         if proc.returncode is None:
             proc.kill()
