@@ -117,3 +117,26 @@ async def test_serve_answers_and_stops_cleanly_on_sigterm(data_dir: Path, rdap_s
             proc.kill()
             await proc.wait()
     assert "example.com" in (data_dir / "memory_cache.json").read_text()
+
+
+async def test_restart_right_after_stop_finds_the_port_free(data_dir: Path, rdap_server: RdapTestServer) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = data_dir / "domain_stats.yaml"
+    config.write_text(config.read_text() + f"local_port: {port}\n")
+    for _ in range(2):
+        proc = await serve_subprocess(data_dir)
+        try:
+            async with aiohttp.ClientSession() as client:
+                async with client.get(f"http://127.0.0.1:{port}/health") as resp:
+                    assert resp.status == 200
+                # Stop while the keep-alive connection is open: the server closes it first, which
+                # leaves it in TIME_WAIT on the service's port for the next start to cope with.
+                proc.send_signal(signal.SIGTERM)
+                await proc.communicate()
+            assert proc.returncode == 0
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
