@@ -110,8 +110,8 @@ def post_json(url: str, payload: Any) -> Any:
         return orjson.loads(resp.read())
 
 
-def rss_of_tree(pid: int) -> int:
-    """Resident bytes of ``pid`` and all its descendants."""
+def rss_of_tree(pid: int, field: str = "VmRSS") -> int:
+    """Resident bytes of ``pid`` and all its descendants (``RssAnon``: heap only, no file cache)."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -126,7 +126,7 @@ def rss_of_tree(pid: int) -> int:
         todo += children.get(current, [])
         try:
             for line in Path(f"/proc/{current}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     total += int(line.split()[1]) * 1024
         except OSError:
             pass
