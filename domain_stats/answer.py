@@ -49,7 +49,7 @@ ORIGIN_ISC = "isc"  # the central server: the community's first-contact date
 
 
 class Facts(NamedTuple):
-    """What we know about one registered domain, as cached in memory.
+    """What we know about one registered domain, ready to be rendered.
 
     ``created is None`` means the upstream lookup failed and ``alerts`` says why.
     ``seen_by_you`` is always set: an answer only exists after the contact is recorded.
@@ -61,10 +61,6 @@ class Facts(NamedTuple):
     seen_by_isc: float | None
     seen_by_you: float
     alerts: tuple[str, ...] = ()
-
-    @property
-    def is_error(self) -> bool:
-        return self.created is None
 
 
 class Answer(NamedTuple):

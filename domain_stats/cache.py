@@ -73,10 +73,6 @@ class MemoryCache:
         if len(self._lru) > self.max_items:
             self._evict()
 
-    def discard(self, key: str) -> None:
-        self._lru.pop(key, None)
-        self._pinned.pop(key, None)
-
     def _evict(self) -> None:
         excess = len(self._lru) - self.max_items
         oldest = []

@@ -14,6 +14,7 @@ import yaml
 
 from domain_stats.config import CONFIG_NAME, load_settings
 from domain_stats.runtime import Runtime
+from domain_stats.service import LookupService
 from tests.http_server import ServiceServer
 from tests.rdap_server import RdapTestServer, write_bootstrap
 
@@ -53,7 +54,7 @@ class RunningService:
         self.url = server.url
 
     @property
-    def service(self):  # noqa: ANN201 - the LookupService under test
+    def service(self) -> LookupService:
         return self.server.runtime.service
 
     async def get(self, path: str, **kwargs: Any) -> tuple[int, Any]:
