@@ -104,12 +104,7 @@ class LookupService:
             return 200, self.formatter.render(facts, now=now).encode()
 
     async def _lookup_uncached(self, domain: str, now: float) -> bytes:
-        stored = await self.storage.get(domain)
-        first = False
-        seen_by_you = stored.seen_by_you
-        if seen_by_you is None:
-            seen_by_you, first = await self.storage.record_contact(domain, now)
-        registration = stored.registration
+        registration, seen_by_you, first = await self.storage.visit(domain, now)
         if registration is not None:
             self.counters.database_hits += 1
         else:

@@ -17,6 +17,7 @@ __all__ = [
     "Storage",
     "StorageError",
     "StoredDomain",
+    "Visit",
     "open_storage",
     "parse_version",
 ]
@@ -43,6 +44,14 @@ class StoredDomain(NamedTuple):
     seen_by_you: float | None
 
 
+class Visit(NamedTuple):
+    """A lookup's view of the database: the registration, and this organisation's first contact."""
+
+    registration: Registration | None
+    seen_by_you: float
+    first: bool  # this visit recorded the first contact
+
+
 @dataclass(frozen=True, slots=True)
 class ImportCounts:
     added: int
@@ -54,6 +63,10 @@ class Storage(Protocol):
 
     async def record_contact(self, domain: str, when: float) -> tuple[float, bool]:
         """Record this organisation's first contact once; returns (seen_by_you, this_call_was_first)."""
+        ...
+
+    async def visit(self, domain: str, when: float) -> Visit:
+        """:meth:`get` and :meth:`record_contact` in one: what a cache miss needs."""
         ...
 
     async def save_registration(self, domain: str, registration: Registration) -> None: ...

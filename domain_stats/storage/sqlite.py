@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from domain_stats.storage import ImportCounts, Registration, StorageError, StoredDomain
+from domain_stats.storage import ImportCounts, Registration, StorageError, StoredDomain, Visit
 
 __all__ = ["SqliteStorage", "SCHEMA_VERSION"]
 
@@ -78,7 +78,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-class _Contact:
+class _Visit:
     """A queued first-contact write."""
 
     __slots__ = ("domain", "stamp", "future")
@@ -97,29 +97,43 @@ class _Job:
         self.future = future
 
 
-class _LoopContacts:
-    """First contacts written from the event loop itself, all that arrive in one loop turn at once.
+class _Visit:
+    """A queued lookup that records first contact: answered with (registration, seen_by_you, first)."""
 
-    A WAL append without fsync (``synchronous = NORMAL``) costs microseconds, less than a thread
-    hand-off and its GIL ping-pong, and this is the write every new domain needs. The lock is
-    taken without waiting (``busy_timeout = 0``): while another process holds it, the flush is
-    retried a fraction of a millisecond later instead of blocking the loop. Checkpoints, the
-    part that does real I/O, are left to the writer thread.
+    __slots__ = ("domain", "stamp", "future")
+
+    def __init__(self, domain: str, stamp: int, future: asyncio.Future[Any]) -> None:
+        self.domain = domain
+        self.stamp = stamp
+        self.future = future
+
+
+class _LoopVisits:
+    """Reads and first-contact writes for every domain asked in one loop turn, at once.
+
+    Every domain the memory cache cannot answer needs its registration and its first-contact
+    record. Doing that per request costs a query each, and each query hands the GIL to the
+    HTTP server's thread and waits to get it back; one turn's worth together is two ``IN``
+    reads and, for the domains never seen, one ``INSERT ... RETURNING``. A WAL append without
+    fsync (``synchronous = NORMAL``) costs microseconds. The write lock is taken without
+    waiting (``busy_timeout = 0``): while another process holds it, the turn is retried a
+    fraction of a millisecond later instead of blocking the loop. Checkpoints, the part that
+    does real I/O, are left to the writer thread.
     """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
-        self._pending: list[_Contact] = []
+        self._pending: list[_Visit] = []
         self._scheduled = False
         self._waiting_since = 0.0
         self.closed = False
 
-    def record(self, domain: str, stamp: int) -> asyncio.Future[Any]:
+    def visit(self, domain: str, stamp: int) -> asyncio.Future[Any]:
         if self.closed:
             raise StorageError("the database is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._pending.append(_Contact(domain, stamp, future))
+        self._pending.append(_Visit(domain, stamp, future))
         if not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._flush)
@@ -131,37 +145,72 @@ class _LoopContacts:
         if not batch:
             return
         try:
-            self._conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as err:
-            self._retry_later(batch, err)
+            registrations, known = self._read(list({v.domain for v in batch}))
+            new = [v for v in batch if v.domain not in known]
+            decided = self._write(new) if new else {}
+        except _LockBusy as busy:
+            self._retry_later(batch, busy.error)
+            return
+        except sqlite3.Error as err:
+            log.error("database lookup failed: %s", err)
+            _settle_all([(v.future, None, StorageError(f"database failed: {err}")) for v in batch])
             return
         self._waiting_since = 0.0
+        outcomes: list[_Outcome] = []
+        for v in batch:
+            seen, first = (known[v.domain], False) if v.domain in known else decided[v.domain].pop(0)
+            outcomes.append((v.future, (registrations.get(v.domain), seen, first), None))
+        _settle_all(outcomes)
+
+    def _read(self, domains: list[str]) -> tuple[dict[str, Registration], dict[str, int]]:
+        registrations: dict[str, Registration] = {}
+        known: dict[str, int] = {}
+        for i in range(0, len(domains), _ROWS_PER_STATEMENT):
+            chunk = domains[i : i + _ROWS_PER_STATEMENT]
+            marks = ",".join(["?"] * len(chunk))
+            for domain, *fields in self._conn.execute(
+                f"SELECT domain, created, expires, origin, seen_by_isc FROM domains WHERE domain IN ({marks})", chunk
+            ):
+                registrations[domain] = Registration(*fields)
+            known.update(self._conn.execute(f"SELECT domain, seen_by_you FROM contacts WHERE domain IN ({marks})", chunk))
+        return registrations, known
+
+    def _write(self, new: list[_Visit]) -> dict[str, list[tuple[int, bool]]]:
         try:
-            decided = _record_contacts(self._conn, batch)
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as err:
+            if "locked" in str(err) or "busy" in str(err):
+                raise _LockBusy(err) from None
+            raise
+        try:
+            decided = _record_contacts(self._conn, new)
             self._conn.execute("COMMIT")
-        except sqlite3.Error as err:
+        except sqlite3.Error:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
-            log.error("recording first contacts failed: %s", err)
-            _settle_all([(c.future, None, StorageError(f"database write failed: {err}")) for c in batch])
-            return
-        _settle_all([(c.future, decided[c.domain].pop(0), None) for c in batch])
+            raise
+        return decided
 
     def close(self) -> None:
         self._flush()  # whatever is queued was promised an answer
         self._conn.close()
 
-    def _retry_later(self, batch: list[_Contact], err: sqlite3.OperationalError) -> None:
+    def _retry_later(self, batch: list[_Visit], err: sqlite3.OperationalError) -> None:
         now = time.monotonic()
         self._waiting_since = self._waiting_since or now
-        if now - self._waiting_since > _LOCK_PATIENCE or ("locked" not in str(err) and "busy" not in str(err)):
+        if now - self._waiting_since > _LOCK_PATIENCE:
             self._waiting_since = 0.0
-            _settle_all([(c.future, None, StorageError(f"database write failed: {err}")) for c in batch])
+            _settle_all([(v.future, None, StorageError(f"database write failed: {err}")) for v in batch])
             return
         self._pending = batch + self._pending
         if not self._scheduled:
             self._scheduled = True
             asyncio.get_running_loop().call_later(0.0005, self._flush)
+
+
+class _LockBusy(Exception):
+    def __init__(self, error: sqlite3.OperationalError) -> None:
+        self.error = error
 
 
 class _Writer(threading.Thread):
@@ -259,7 +308,7 @@ def _begin_immediate(conn: sqlite3.Connection, patience: float = _LOCK_PATIENCE)
             pause = min(pause * 1.5, 0.005)
 
 
-def _record_contacts(conn: sqlite3.Connection, contacts: list[_Contact]) -> dict[str, list[tuple[int, bool]]]:
+def _record_contacts(conn: sqlite3.Connection, contacts: list[_Visit]) -> dict[str, list[tuple[int, bool]]]:
     """Insert a batch of first contacts; per domain, ``(seen_by_you, first)`` for each asker in order."""
     earliest: dict[str, int] = {}
     for c in contacts:
@@ -314,10 +363,10 @@ def _settle_all(outcomes: list[_Outcome]) -> None:
 class SqliteStorage:
     """The embedded default; see the module docstring for the threading model."""
 
-    def __init__(self, path: Path, reader: sqlite3.Connection, contacts: _LoopContacts, writer: _Writer) -> None:
+    def __init__(self, path: Path, reader: sqlite3.Connection, visits: _LoopVisits, writer: _Writer) -> None:
         self.path = path
         self._reader = reader
-        self._contacts = contacts
+        self._visits = visits
         self._writer = writer
 
     @classmethod
@@ -343,7 +392,7 @@ class SqliteStorage:
             raise StorageError(f"cannot open database {path}: {err}") from None
         writer = _Writer(path)
         writer.start()
-        return cls(path, reader, _LoopContacts(loop_writer), writer)
+        return cls(path, reader, _LoopVisits(loop_writer), writer)
 
     async def get(self, domain: str) -> StoredDomain:
         try:
@@ -355,7 +404,11 @@ class SqliteStorage:
         )
 
     async def record_contact(self, domain: str, when: float) -> tuple[float, bool]:
-        return await self._contacts.record(domain, int(when))
+        _registration, seen_by_you, first = await self._visits.visit(domain, int(when))
+        return seen_by_you, first
+
+    async def visit(self, domain: str, when: float) -> Visit:
+        return Visit(*await self._visits.visit(domain, int(when)))
 
     async def save_registration(self, domain: str, registration: Registration) -> None:
         row = _row(domain, registration)
@@ -385,10 +438,10 @@ class SqliteStorage:
         return self._reader.execute("SELECT count(*) FROM domains").fetchone()[0]
 
     async def close(self) -> None:
-        self._contacts.closed = True
+        self._visits.closed = True
         self._writer.stop()
         await asyncio.to_thread(self._writer.join)
-        self._contacts.close()
+        self._visits.close()
         self._reader.close()
 
 
