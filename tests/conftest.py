@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -112,3 +114,25 @@ async def serve_subprocess(data_dir: Path, *args: str, workers: int = 1) -> "asy
             raise AssertionError(f"serve exited before listening:\n{seen.decode()}")
         seen += line
     return proc
+
+
+def listen_on_free_port(data_dir: Path) -> int:
+    """Point the data directory's configuration at a free port on 127.0.0.1; returns it."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = data_dir / CONFIG_NAME
+    config.write_text(config.read_text() + f"local_port: {port}\n")
+    return port
+
+
+async def stop_subprocess(proc: "asyncio.subprocess.Process") -> int:
+    """SIGTERM, drain its log while it stops, and return its exit status (killing it if need be)."""
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.communicate(), timeout=60)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+    return proc.returncode

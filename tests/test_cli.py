@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from domain_stats import __version__
 from domain_stats.cli import main
-from tests.conftest import SHARED, needs_shared, serve_subprocess, write_config
+from tests.conftest import SHARED, listen_on_free_port, needs_shared, serve_subprocess, stop_subprocess, write_config
 from tests.rdap_server import RdapTestServer
 
 
@@ -97,34 +97,22 @@ def test_missing_import_file(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 async def test_serve_answers_and_stops_cleanly_on_sigterm(data_dir: Path, rdap_server: RdapTestServer) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = data_dir / "domain_stats.yaml"
-    config.write_text(config.read_text() + f"local_port: {port}\n")
+    port = listen_on_free_port(data_dir)
     rdap_server.add_domain("example.com", "1995-08-14T04:00:00Z", "2099-08-13T04:00:00Z")
     proc = await serve_subprocess(data_dir)
     try:
         async with aiohttp.ClientSession() as client:
             async with client.get(f"http://127.0.0.1:{port}/www.example.com") as resp:
                 answer = await resp.json()
-        assert answer["seen_by_web"] == "1995-08-14 04:00:00"
-        proc.send_signal(signal.SIGTERM)
-        await proc.communicate()  # drain its log while it stops
-        assert proc.returncode == 0
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        status = await stop_subprocess(proc)
+    assert answer["seen_by_web"] == "1995-08-14 04:00:00"
+    assert status == 0
     assert "example.com" in (data_dir / "memory_cache.json").read_text()
 
 
-async def test_restart_right_after_stop_finds_the_port_free(data_dir: Path, rdap_server: RdapTestServer) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = data_dir / "domain_stats.yaml"
-    config.write_text(config.read_text() + f"local_port: {port}\n")
+async def test_restart_right_after_stop_finds_the_port_free(data_dir: Path) -> None:
+    port = listen_on_free_port(data_dir)
     for _ in range(2):
         proc = await serve_subprocess(data_dir)
         try:
@@ -133,10 +121,7 @@ async def test_restart_right_after_stop_finds_the_port_free(data_dir: Path, rdap
                     assert resp.status == 200
                 # Stop while the keep-alive connection is open: the server closes it first, which
                 # leaves it in TIME_WAIT on the service's port for the next start to cope with.
-                proc.send_signal(signal.SIGTERM)
-                await proc.communicate()
-            assert proc.returncode == 0
+                status = await stop_subprocess(proc)
         finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
+            await stop_subprocess(proc)
+        assert status == 0

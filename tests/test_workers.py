@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import signal
-import socket
 from collections import Counter
 from pathlib import Path
 
 import aiohttp
 
-from tests.conftest import serve_subprocess
+from tests.conftest import listen_on_free_port, serve_subprocess, stop_subprocess
 from tests.rdap_server import RdapTestServer
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 async def test_two_workers_share_the_port_and_first_contact(data_dir: Path, rdap_server: RdapTestServer) -> None:
-    port = free_port()
-    config = data_dir / "domain_stats.yaml"
-    config.write_text(config.read_text() + f"local_port: {port}\n")
+    port = listen_on_free_port(data_dir)
     domains = [f"worker-test-{i}.com" for i in range(50)]
     for domain in domains:
         rdap_server.add_domain(domain, "2010-01-01T00:00:00Z", "2099-01-01T00:00:00Z")
@@ -38,13 +28,9 @@ async def test_two_workers_share_the_port_and_first_contact(data_dir: Path, rdap
 
             asked = [d for d in domains for _ in range(4)]
             answers = await asyncio.gather(*(ask(f"h{n}.{d}") for n, d in enumerate(asked)))
-        proc.send_signal(signal.SIGTERM)
-        await proc.communicate()
-        assert proc.returncode == 0
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        status = await stop_subprocess(proc)
+    assert status == 0
     firsts = Counter(d for d, a in zip(asked, answers) if "YOUR-FIRST-CONTACT" in a["alerts"])
     assert firsts == Counter(domains)  # exactly one first contact per domain, whichever worker answered
     assert all(a["seen_by_web"] == "2010-01-01 00:00:00" for a in answers)

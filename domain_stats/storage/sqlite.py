@@ -49,7 +49,7 @@ _SCHEMA = [
 ]
 
 _UPSERT_DOMAIN = """INSERT INTO domains (domain, created, expires, origin, seen_by_isc, updated)
-    VALUES (?, ?, ?, ?, ?, strftime('%s', 'now'))
+    VALUES (?, ?, ?, ?, ?, ?)
     ON CONFLICT (domain) DO UPDATE SET created = excluded.created, expires = excluded.expires,
         origin = excluded.origin, seen_by_isc = excluded.seen_by_isc, updated = excluded.updated"""
 
@@ -76,17 +76,6 @@ def _connect(path: Path) -> sqlite3.Connection:
     # kernel's file cache, shared between workers and reclaimable, not process heap.
     conn.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}")
     return conn
-
-
-class _Visit:
-    """A queued first-contact write."""
-
-    __slots__ = ("domain", "stamp", "future")
-
-    def __init__(self, domain: str, stamp: int, future: asyncio.Future[Any]) -> None:
-        self.domain = domain
-        self.stamp = stamp
-        self.future = future
 
 
 class _Job:
@@ -411,11 +400,12 @@ class SqliteStorage:
         return Visit(*await self._visits.visit(domain, int(when)))
 
     async def save_registration(self, domain: str, registration: Registration) -> None:
-        row = _row(domain, registration)
+        row = _row(domain, registration, int(time.time()))
         await self._writer.submit(lambda conn: conn.execute(_UPSERT_DOMAIN, row))
 
     async def import_registrations(self, rows: Iterable[tuple[str, Registration]]) -> ImportCounts:
-        prepared = [_row(domain, reg) for domain, reg in rows]
+        updated = int(time.time())
+        prepared = [_row(domain, reg, updated) for domain, reg in rows]
 
         def job(conn: sqlite3.Connection) -> ImportCounts:
             unique = list({row[0] for row in prepared})
@@ -445,11 +435,13 @@ class SqliteStorage:
         self._reader.close()
 
 
-def _row(domain: str, reg: Registration) -> tuple[Any, ...]:
+def _row(domain: str, reg: Registration, updated: int) -> tuple[Any, ...]:
+    created, expires, origin, isc = reg
     return (
         domain,
-        int(reg.created),
-        None if reg.expires is None else int(reg.expires),
-        reg.origin,
-        None if reg.seen_by_isc is None else int(reg.seen_by_isc),
+        int(created),
+        None if expires is None else int(expires),
+        origin,
+        None if isc is None else int(isc),
+        updated,
     )
