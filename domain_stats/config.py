@@ -46,7 +46,7 @@ class Settings(BaseModel):
     rdap_timeout_seconds: float = Field(10.0, gt=0, le=120, description="Whole time budget of one RDAP lookup, including waits for rate limits and Retry-After.")
     rdap_server_concurrency: int = Field(10, ge=1, le=1000, description="Most simultaneous requests to one RDAP server.")
     rdap_server_rate: float = Field(20.0, gt=0, description="Most requests per second to one RDAP server.")
-    rdap_error_ttl_hours: float = Field(1.0, ge=0, description="How long an RDAP error answer is cached before the domain is tried again (also how long a failed refresh of an expired record waits).")
+    rdap_error_ttl_hours: float = Field(1.0, ge=0, description="How long an RDAP error answer is cached before the domain is tried again; also how long a failed refresh of an expired record, or a registration the registry reports as expired, waits before the next query.")
     admin_key: str = Field("", description="Key for /stats and /showcache (Authorization: Bearer KEY). Required for them when local_address is not a loopback address. Never logged.")
 
     @field_validator("prohibited_tlds")

@@ -99,6 +99,7 @@ class Runtime:
             cache=cache,
             formatter=formatter,
             cache_max_seconds=settings.cache_max_hours * 3600,
+            retry_seconds=settings.rdap_error_ttl_hours * 3600,
             clock=clock,
         )
         runtime = cls(settings, data_dir, service, rdap, clock, cache_file)

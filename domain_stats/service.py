@@ -47,6 +47,7 @@ class LookupService:
         cache: MemoryCache,
         formatter: AnswerFormatter,
         cache_max_seconds: float,
+        retry_seconds: float = 3600.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.names = names
@@ -56,6 +57,7 @@ class LookupService:
         self.formatter = formatter
         self.counters = ServiceCounters(started=clock())
         self._cache_max = cache_max_seconds
+        self._retry = retry_seconds
         self._clock = clock
         self._inflight: dict[str, asyncio.Task[Resolution]] = {}
 
@@ -130,6 +132,10 @@ class LookupService:
         return self._answer(domain, facts, now, first, until)
 
     def _good_until(self, now: float, expires: float | None) -> float:
+        """Cache a good answer until the registration expires (at most ``cache_max``). A registration
+        that upstream itself reports as expired (a lapsed domain) is asked again after ``retry``."""
+        if expires is not None and expires <= now:
+            return now + self._retry
         until = now + self._cache_max
         return until if expires is None else min(until, expires)
 

@@ -434,3 +434,11 @@ async def test_cached_answer_turns_established_on_time(data_dir: Path, rdap_serv
         await running.stop()
     assert [young["category"], still_young["category"], grown["category"]] == ["NEW", "NEW", "ESTABLISHED"]
     assert rdap_server.count("coming-of-age.com") == 1
+
+
+async def test_a_lapsed_registration_is_not_asked_for_again_at_once(service: RunningService, rdap_server: RdapTestServer) -> None:
+    rdap_server.add_domain("lapsed-at-registry.com", iso(OLD), iso(NOW - timedelta(days=30)))
+    first = await service.lookup("lapsed-at-registry.com")
+    second = await service.lookup("lapsed-at-registry.com")
+    assert first["seen_by_web"] == second["seen_by_web"] == shown(OLD)
+    assert rdap_server.count("lapsed-at-registry.com") == 1
