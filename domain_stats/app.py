@@ -47,7 +47,7 @@ class LookupApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            return  # lifespan is handled by the runner, not here
+            return  # lifespan belongs to ServiceApp (domain_stats.asgi), which wraps this app
         try:
             status, body = await self._route(scope, receive)
         except Exception:
