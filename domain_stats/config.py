@@ -8,6 +8,7 @@ A file names only the keys it changes; the rest take their defaults.
 from __future__ import annotations
 
 import ipaddress
+import ssl
 from pathlib import Path
 from typing import Any, Literal
 
@@ -43,6 +44,7 @@ class Settings(BaseModel):
     established_days_age: int = Field(730, ge=0, description="A domain registered fewer days ago than this is NEW, otherwise ESTABLISHED. Applied at answer time, never stored.")
     rdap_bootstrap: str = Field("", description="An RDAP bootstrap file (path or http(s) URL) to use as it is instead of the IANA registry. Empty: the packaged IANA snapshot, refreshed in the background.")
     rdap_bootstrap_refresh_url: str = Field(IANA_BOOTSTRAP_URL, description="Where the background refresh of the IANA bootstrap comes from (daily). Empty disables the refresh, e.g. on an isolated sensor.")
+    rdap_ca_file: str = Field("", description="A CA bundle (PEM) to verify https RDAP servers and a bootstrap URL with, for a TLS-inspecting proxy or a private registry mirror. Empty: the system's CAs. Verification is never turned off.")
     rdap_timeout_seconds: float = Field(10.0, gt=0, le=120, description="Whole time budget of one RDAP lookup, including waits for rate limits and Retry-After.")
     rdap_server_concurrency: int = Field(10, ge=1, le=1000, description="Most simultaneous requests to one RDAP server.")
     rdap_server_rate: float = Field(20.0, gt=0, description="Most requests per second to one RDAP server.")
@@ -67,6 +69,16 @@ class Settings(BaseModel):
     @property
     def is_loopback(self) -> bool:
         return self.local_address == "localhost" or ipaddress.ip_address(self.local_address).is_loopback
+
+    def rdap_ssl_context(self, data_dir: Path) -> "ssl.SSLContext | None":
+        """The TLS context for RDAP, or None for the system's defaults."""
+        if not self.rdap_ca_file:
+            return None
+        path = self.data_path(data_dir, self.rdap_ca_file)
+        try:
+            return ssl.create_default_context(cafile=str(path))
+        except (OSError, ssl.SSLError) as err:
+            raise ConfigError(f"rdap_ca_file: cannot load {path}: {err}") from None
 
     def data_path(self, data_dir: Path, value: str) -> Path:
         """A setting's file, relative to the data directory unless absolute."""

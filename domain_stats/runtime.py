@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
 from pathlib import Path
 from typing import Callable
@@ -69,13 +70,15 @@ class Runtime:
         data_dir = Path(data_dir)
         storage = await open_storage(settings.data_path(data_dir, settings.database_file))
         try:
+            tls = settings.rdap_ssl_context(data_dir)
             rdap = RdapClient(
-                await _initial_bootstrap(settings, data_dir),
+                await _initial_bootstrap(settings, data_dir, tls),
                 RdapLimits(
                     timeout=settings.rdap_timeout_seconds,
                     per_server_concurrency=settings.rdap_server_concurrency,
                     per_server_rate=settings.rdap_server_rate,
                 ),
+                ssl_context=tls,
             )
         except BaseException:
             await storage.close()
@@ -137,12 +140,12 @@ class Runtime:
             log.warning("could not save the memory cache to %s: %s", self.cache_file, err)
 
 
-async def _initial_bootstrap(settings: Settings, data_dir: Path) -> Bootstrap:
+async def _initial_bootstrap(settings: Settings, data_dir: Path, tls: ssl.SSLContext | None) -> Bootstrap:
     source = settings.rdap_bootstrap
     if not source:
         return await asyncio.to_thread(Bootstrap.best_local, data_dir)
     if source.startswith(("http://", "https://")):
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tls if tls is not None else True)) as session:
             bootstrap, _ = await fetch_bootstrap(session, source)
         return bootstrap
     return await asyncio.to_thread(Bootstrap.from_path, settings.data_path(data_dir, source))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import ssl
 import socket
 import sys
 import time
@@ -12,6 +13,7 @@ from typing import Any, AsyncIterator
 
 import aiohttp
 import pytest
+import trustme
 import yaml
 
 from domain_stats.config import CONFIG_NAME, load_settings
@@ -36,6 +38,19 @@ def write_config(data_dir: Path, **settings: Any) -> Path:
     path = data_dir / CONFIG_NAME
     path.write_text(yaml.safe_dump(settings), encoding="utf-8")
     return path
+
+
+@pytest.fixture
+async def https_rdap_server(tmp_path: Path) -> AsyncIterator[tuple[RdapTestServer, Path]]:
+    """An RDAP server on https://127.0.0.1 with a certificate from a throwaway CA (and that CA's PEM)."""
+    ca = trustme.CA()
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_tls)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    server = await RdapTestServer().start(tls=server_tls)
+    yield server, ca_file
+    await server.close()
 
 
 @pytest.fixture
@@ -103,7 +118,12 @@ async def service(data_dir: Path) -> AsyncIterator[RunningService]:
 
 
 async def serve_subprocess(data_dir: Path, *args: str, workers: int = 1) -> "asyncio.subprocess.Process":
-    """``domain-stats serve DATA_DIR ARGS`` as a user runs it; returns once every worker said it is ready."""
+    """``domain-stats serve DATA_DIR ARGS`` as a user runs it; returns once it answers on its port.
+
+    Each worker logs when its runtime is ready, but granian opens the worker's listening socket
+    (SO_REUSEPORT, one per worker) only after that, and nothing announces the moment: so after
+    the last "ready" line the port is polled until ``/health`` answers (bounded, 10 s).
+    """
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "domain_stats", "serve", str(data_dir), *args, stderr=asyncio.subprocess.PIPE
     )
@@ -111,9 +131,18 @@ async def serve_subprocess(data_dir: Path, *args: str, workers: int = 1) -> "asy
     while seen.count(b"worker ready to answer lookups") < workers:
         line = await proc.stderr.readline()
         if not line:
-            raise AssertionError(f"serve exited before listening:\n{seen.decode()}")
+            raise AssertionError(f"serve exited before it was ready:\n{seen.decode()}")
         seen += line
-    return proc
+    port = load_settings(data_dir).local_port
+    async with aiohttp.ClientSession() as client:
+        for _ in range(500):
+            try:
+                async with client.get(f"http://127.0.0.1:{port}/health") as resp:
+                    if resp.status == 200:
+                        return proc
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.02)
+    raise AssertionError("serve said it was ready but did not answer within 10 s")
 
 
 def listen_on_free_port(data_dir: Path) -> int:

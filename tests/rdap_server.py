@@ -7,6 +7,7 @@ be given a canned body, a status, a one-off 429, or a hang that lasts until rele
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,15 +60,16 @@ class RdapTestServer:
         self._runner: web.AppRunner | None = None
         self.url = ""
 
-    async def start(self) -> "RdapTestServer":
+    async def start(self, tls: ssl.SSLContext | None = None) -> "RdapTestServer":
+        """Listen on 127.0.0.1 (over https when ``tls`` is a server context)."""
         app = web.Application()
         app.router.add_get("/domain/{name}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=tls)
         await site.start()
         port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}/"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{port}/"
         return self
 
     async def close(self) -> None:

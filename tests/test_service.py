@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Clock, RunningService, start_service
-from tests.rdap_server import Canned, RdapTestServer
+from tests.conftest import Clock, RunningService, start_service, write_config
+from tests.rdap_server import Canned, RdapTestServer, write_bootstrap
 
 FMT = "%Y-%m-%d %H:%M:%S"
 
@@ -442,3 +442,18 @@ async def test_a_lapsed_registration_is_not_asked_for_again_at_once(service: Run
     second = await service.lookup("lapsed-at-registry.com")
     assert first["seen_by_web"] == second["seen_by_web"] == shown(OLD)
     assert rdap_server.count("lapsed-at-registry.com") == 1
+
+
+async def test_https_rdap_through_a_private_ca(tmp_path: Path, https_rdap_server: tuple[RdapTestServer, Path]) -> None:
+    server, ca_file = https_rdap_server
+    server.add_domain("tls-only.com", iso(OLD), iso(FUTURE))
+    data_dir = tmp_path / "tls"
+    write_config(data_dir, rdap_bootstrap=str(write_bootstrap(tmp_path / "b.json", server.url)),
+                 rdap_bootstrap_refresh_url="", rdap_ca_file=str(ca_file))
+    running = await start_service(data_dir)
+    try:
+        answer = await running.lookup("tls-only.com")
+    finally:
+        await running.stop()
+    assert server.url.startswith("https://")
+    assert answer["seen_by_web"] == shown(OLD) and answer["seen_by_isc"] == "RDAP"

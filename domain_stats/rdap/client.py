@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -87,10 +88,13 @@ class RdapClient:
         bootstrap: Bootstrap,
         limits: RdapLimits = RdapLimits(),
         *,
+        ssl_context: ssl.SSLContext | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``ssl_context``: to trust a private CA (``rdap_ca_file``); None verifies with the system's."""
         self.bootstrap = bootstrap
         self.limits = limits
+        self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
         self.stats = RdapStats()
         self._clock = clock
         self._servers: dict[str, _Server] = {}
@@ -100,7 +104,7 @@ class RdapClient:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(
-                    limit=0, limit_per_host=self.limits.per_server_concurrency, ttl_dns_cache=300
+                    limit=0, limit_per_host=self.limits.per_server_concurrency, ttl_dns_cache=300, ssl=self._ssl
                 ),
                 headers={"Accept": _ACCEPT, "User-Agent": f"domain-stats/{__version__}"},
                 timeout=aiohttp.ClientTimeout(total=self.limits.timeout, connect=self.limits.connect_timeout),

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from pathlib import Path
 
 import pytest
 
+from domain_stats.config import ConfigError, Settings
 from domain_stats.rdap import Bootstrap, RdapClient, RdapLimits
 from domain_stats.rdap.errors import RdapBackedOff, RdapNoServer, RdapRateLimited, RdapServerError, RdapTransportError
 from tests.rdap_server import Canned, RdapTestServer, write_bootstrap
 
 
-def client_for(server: RdapTestServer, tmp_path: Path, **limits: float) -> RdapClient:
+def client_for(server: RdapTestServer, tmp_path: Path, ssl_context: ssl.SSLContext | None = None,
+               **limits: float) -> RdapClient:
     bootstrap = Bootstrap.from_path(write_bootstrap(tmp_path / "b.json", server.url))
-    return RdapClient(bootstrap, RdapLimits(**limits))
+    return RdapClient(bootstrap, RdapLimits(**limits), ssl_context=ssl_context)
 
 
 async def test_failing_server_is_backed_off(rdap_server: RdapTestServer, tmp_path: Path) -> None:
@@ -76,3 +79,25 @@ async def test_unknown_tld_and_unreachable_server(tmp_path: Path) -> None:
             await client.lookup("example.com")  # port 9 (discard) is closed on loopback
     finally:
         await client.close()
+
+
+async def test_https_rdap_server_with_a_private_ca(https_rdap_server: tuple[RdapTestServer, Path], tmp_path: Path) -> None:
+    server, ca_file = https_rdap_server
+    server.add_domain("secure.com", "2001-01-01T00:00:00Z")
+    settings = Settings(rdap_ca_file=str(ca_file))
+    trusted = client_for(server, tmp_path, ssl_context=settings.rdap_ssl_context(tmp_path))
+    untrusted = client_for(server, tmp_path)  # the system's CAs do not know the test CA
+    try:
+        assert (await trusted.lookup("secure.com")).created == 978307200.0
+        with pytest.raises(RdapTransportError):
+            await untrusted.lookup("secure.com")
+    finally:
+        await trusted.close()
+        await untrusted.close()
+    assert server.requests == ["secure.com"]  # the refused handshake never reached the handler
+
+
+def test_unreadable_ca_file_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_text("not a certificate")
+    with pytest.raises(ConfigError, match="rdap_ca_file"):
+        Settings(rdap_ca_file="ca.pem").rdap_ssl_context(tmp_path)
