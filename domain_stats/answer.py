@@ -20,6 +20,7 @@ __all__ = [
     "Facts",
     "PROHIBITED_BODY",
     "error_answer",
+    "with_first_contact",
     "format_date",
     "invalid_name_answer",
     "prohibited_answer",
@@ -93,6 +94,21 @@ def prohibited_answer() -> Answer:
 
 
 PROHIBITED_BODY = prohibited_answer().encode()
+
+_ALERTS_OPEN = b'"alerts":['
+_FIRST = b'"YOUR-FIRST-CONTACT"'
+
+
+def with_first_contact(body: bytes) -> bytes:
+    """The same encoded answer with ``YOUR-FIRST-CONTACT`` first in its alerts.
+
+    Cheaper than rendering again on the first-sight path; it relies on our own encoding
+    (:meth:`Answer.encode`: compact JSON, ``alerts`` the last key), which a test pins.
+    """
+    head, sep, tail = body.rpartition(_ALERTS_OPEN)
+    if not sep:
+        raise ValueError("not an encoded answer")
+    return head + sep + _FIRST + (b"]}" if tail == b"]}" else b"," + tail)
 
 
 def error_answer(alert: str, status: int) -> Answer:

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import orjson
 
-from domain_stats.answer import PROHIBITED_BODY, AnswerFormatter, Facts, invalid_name_answer
+from domain_stats.answer import PROHIBITED_BODY, AnswerFormatter, Facts, invalid_name_answer, with_first_contact
 from domain_stats.cache import MemoryCache
 from domain_stats.names import InvalidName, NameReducer
 from domain_stats.storage import Registration, Storage, StorageError
@@ -145,9 +145,7 @@ class LookupService:
         if cache_until is not None:
             stable = self.formatter.stable_until(facts, now)
             self.cache.set(domain, body, cache_until if stable is None else min(cache_until, stable))
-        if first:
-            return self.formatter.render(facts, now=now, first_contact=True).encode()
-        return body
+        return with_first_contact(body) if first else body
 
     async def _resolve_once(self, domain: str) -> Resolution:
         """One upstream query per domain at a time; later askers share the first one's result."""

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from domain_stats.answer import AnswerFormatter, Facts
+from domain_stats.answer import AnswerFormatter, Facts, with_first_contact
 
 DAY = 86400.0
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc).timestamp()
@@ -44,3 +44,12 @@ def test_stable_until_is_the_category_flip() -> None:
     assert fmt.stable_until(facts(NOW - 3 * DAY), NOW) == NOW + 7 * DAY
     assert fmt.stable_until(facts(NOW - 30 * DAY), NOW) is None
     assert fmt.stable_until(facts(None), NOW) is None
+
+
+def test_first_contact_added_to_an_encoded_answer_equals_rendering_it() -> None:
+    fmt = AnswerFormatter()
+    for alerts in [(), ("RDAP-TIMEOUT",), ("A", "B")]:
+        for created in (NOW - 3 * DAY, None):
+            f = facts(created, alerts=alerts)
+            plain = fmt.render(f, now=NOW).encode()
+            assert with_first_contact(plain) == fmt.render(f, now=NOW, first_contact=True).encode()
