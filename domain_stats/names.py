@@ -12,7 +12,7 @@ import re
 from typing import Iterable, NamedTuple
 
 import idna
-from publicsuffixlist import PublicSuffixList
+from publicsuffixlist import PSLFILE, PublicSuffixList, encode_idn
 
 __all__ = ["InvalidName", "Name", "NameReducer", "DEFAULT_PROHIBITED"]
 
@@ -54,6 +54,8 @@ class NameReducer:
 
     def __init__(self, prohibited: Iterable[str] = DEFAULT_PROHIBITED, *, only_icann: bool = True) -> None:
         self._psl = PublicSuffixList(only_icann=only_icann, accept_unknown=False)
+        self._with_child_rules = _suffixes_with_child_rules(only_icann)
+        self._flat: dict[str, bool] = {}  # suffix -> "a public suffix with no rule below it"
         self._prohibited: frozenset[str] = frozenset()
         self._memo: dict[str, Name] = {}  # host name as asked -> result; logs repeat names a lot
         self.add_prohibited(prohibited)
@@ -86,6 +88,12 @@ class NameReducer:
             host = lowered[:-1] if lowered.endswith(".") else lowered
             if host.rpartition(".")[2].isdigit() and _looks_like_ip(host):
                 raise InvalidName(f"{host!r} is an IP address, not a domain name")
+            if self._is_prohibited(host):
+                return None
+            # The common case, "label.tld" with nothing special under the TLD, without a PSL walk.
+            label, _, parent = host.partition(".")
+            if parent and "_" not in label and self._is_flat(parent):
+                return host
         else:
             host = _to_ascii(raw)
         if self._is_prohibited(host):
@@ -100,6 +108,16 @@ class NameReducer:
                 if not _LDH_LABEL.match(label):
                     raise InvalidName(f"label {label!r} is not a valid domain label")
         return registered
+
+    def _is_flat(self, suffix: str) -> bool:
+        """Is ``suffix`` public with no PSL rule below it? Then every ``label.suffix`` is registered."""
+        flat = self._flat.get(suffix)
+        if flat is None:
+            flat = suffix not in self._with_child_rules and self._psl.is_public(suffix)
+            if len(self._flat) >= _MEMO_SIZE:
+                self._flat.clear()
+            self._flat[suffix] = flat
+        return flat
 
     def _is_prohibited(self, host: str) -> bool:
         if host in self._prohibited:
@@ -168,3 +186,25 @@ def _looks_like_ip(name: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _suffixes_with_child_rules(only_icann: bool) -> frozenset[str]:
+    """Suffixes under which the Public Suffix List has a rule (``uk`` for ``co.uk``, ``ck`` for
+    ``*.ck``), read from the list publicsuffixlist itself uses."""
+    parents: set[str] = set()
+    icann = False
+    with open(PSLFILE, encoding="utf-8") as fh:
+        for line in fh:
+            line = line.strip()
+            if line.startswith("// ===BEGIN ICANN DOMAINS==="):
+                icann = True
+            elif line.startswith("// ===END ICANN DOMAINS==="):
+                icann = False
+            elif line and not line.startswith("//") and (icann or not only_icann):
+                rule = line.split()[0].lstrip("!").lower()
+                parent = rule[2:] if rule.startswith("*.") else rule.partition(".")[2]
+                if parent:
+                    parents.add(parent)
+                    if not parent.isascii():
+                        parents.add(encode_idn(parent))
+    return frozenset(parents)

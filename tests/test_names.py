@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import json
+
 import pytest
+from publicsuffixlist import PublicSuffixList
 
 from domain_stats.names import InvalidName, NameReducer
+from tests.conftest import SHARED
 
 
 @pytest.fixture(scope="module")
@@ -56,3 +60,27 @@ def test_operator_zones_and_merged_lists() -> None:
     assert names.reduce("www.example.com").domain == "example.com"
     names.add_prohibited([".Partner.Example.Net."])
     assert names.reduce("a.partner.example.net").prohibited
+
+
+def _oracle_names() -> list[str]:
+    names = ["example.com", "www.example.com", "example.co.uk", "co.uk", "uk", "www.ck", "foo.ck", "a.foo.ck",
+             "city.kawasaki.jp", "x.city.kawasaki.jp", "kawasaki.jp", "a.b.kawasaki.jp", "github.io", "x.github.io",
+             "blogspot.com", "a.blogspot.com", "example.notatld", "amazonaws.com", "s3.amazonaws.com", "gov.uk",
+             "example.gov.uk", "example.jp", "example.tokyo.jp", "tokyo.jp", "example.ac.jp", "bar.com.au"]
+    top1m = SHARED / "data" / "top1m.import"
+    if top1m.exists():
+        names += [row["domain"] for row in json.loads(top1m.read_text())]
+    return names
+
+
+@pytest.mark.parametrize("only_icann", [True, False])
+def test_shortcut_agrees_with_the_public_suffix_list(only_icann: bool) -> None:
+    """registered_domain takes a shortcut for label.tld; the library's own walk is the oracle."""
+    names = NameReducer(prohibited=(), only_icann=only_icann)
+    psl = PublicSuffixList(only_icann=only_icann, accept_unknown=False)
+    for name in _oracle_names():
+        try:
+            ours = names.registered_domain(name)
+        except InvalidName:
+            ours = None
+        assert ours == psl.privatesuffix(name), name
