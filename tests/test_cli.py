@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import asyncio
 import json
-import signal
 import socket
 import sys
 from pathlib import Path
