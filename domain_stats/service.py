@@ -159,7 +159,11 @@ class LookupService:
     async def _resolve_and_store(self, domain: str) -> Resolution:
         resolution = await self.upstream.resolve(domain)
         if resolution.commit:
-            await self.storage.save_registration(domain, resolution.registration)
+            try:
+                await self.storage.save_registration(domain, resolution.registration)
+            except StorageError as err:
+                # The answer is still good (and cached); the next miss asks upstream again.
+                log.warning("could not store the registration of %s: %s", domain, err)
         return resolution
 
     async def close(self) -> None:

@@ -457,3 +457,19 @@ async def test_https_rdap_through_a_private_ca(tmp_path: Path, https_rdap_server
         await running.stop()
     assert server.url.startswith("https://")
     assert answer["seen_by_web"] == shown(OLD) and answer["seen_by_isc"] == "RDAP"
+
+
+async def test_a_failed_registration_write_still_answers_with_first_contact(
+    service: RunningService, rdap_server: RdapTestServer, data_dir: Path
+) -> None:
+    import sqlite3
+
+    rdap_server.add_domain("unsaved.com", iso(OLD), iso(FUTURE))
+    db = sqlite3.connect(data_dir / "domain_stats.db")
+    db.execute("CREATE TRIGGER refuse BEFORE INSERT ON domains BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    db.commit()
+    db.close()
+    answer = await service.lookup("unsaved.com")
+    assert answer["seen_by_web"] == shown(OLD)
+    assert answer["alerts"] == ["YOUR-FIRST-CONTACT"]
+    assert (await service.service.storage.get("unsaved.com")).registration is None

@@ -267,7 +267,7 @@ class _Writer(threading.Thread):
                 except Exception as err:  # one bad job must not spoil the batch
                     conn.execute("ROLLBACK TO job")
                     conn.execute("RELEASE job")
-                    outcomes.append((job.future, None, err))
+                    outcomes.append((job.future, None, StorageError(f"database write failed: {err}")))
             conn.execute("COMMIT")
         except sqlite3.Error as err:
             if conn.in_transaction:

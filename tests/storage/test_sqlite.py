@@ -69,7 +69,7 @@ async def test_a_failing_write_changes_nothing_and_spares_the_batch(storage: Sql
     bad = storage.import_registrations([("ok.com", Registration(1.0, None, "local")), ("bad.com", Registration(2.0**64, None, "local"))])
     good = storage.record_contact("other.com", 7.0)
     results = await asyncio.gather(bad, good, return_exceptions=True)
-    assert isinstance(results[0], Exception)
+    assert isinstance(results[0], StorageError)
     assert results[1] == (7, True)
     assert (await storage.get("ok.com")).registration is None
 
