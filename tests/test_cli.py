@@ -127,3 +127,22 @@ async def test_restart_right_after_stop_finds_the_port_free(data_dir: Path) -> N
         finally:
             await stop_subprocess(proc)
         assert status == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "code", "message"),
+    [
+        (b'[{"domain": ', 1, "not valid JSON"),
+        (b"\xff\xfe\x00bad,2001-01-01\n", 1, "neither JSON nor UTF-8 CSV"),
+        (b'{"domain": "a.com"}', 0, "bad.import:1: skipped: expected domain,created[,expires]"),
+    ],
+)
+def test_bad_import_files_are_reported_without_a_traceback(
+    tmp_path: Path, content: bytes, code: int, message: str
+) -> None:
+    bad = tmp_path / "bad.import"
+    bad.write_bytes(content)
+    status, _out, err = run("import", str(bad), "--data", str(tmp_path / "d"))
+    assert status == code
+    assert message in err
+    assert "Traceback" not in err
