@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -72,8 +73,8 @@ class Proc:
         except subprocess.TimeoutExpired:
             os.killpg(self.popen.pid, signal.SIGKILL)
             self.popen.wait()
-        except ProcessLookupError:
-            pass
+        except ProcessLookupError:  # it exited between the check and the signal
+            self.popen.wait()
 
 
 def free_port() -> int:
@@ -124,12 +125,10 @@ def rss_of_tree(pid: int, field: str = "VmRSS") -> int:
     while todo:
         current = todo.pop()
         todo += children.get(current, [])
-        try:
+        with contextlib.suppress(OSError):  # the process exited while we looked
             for line in Path(f"/proc/{current}/status").read_text().splitlines():
                 if line.startswith(field + ":"):
                     total += int(line.split()[1]) * 1024
-        except OSError:
-            pass
     return total
 
 

@@ -8,6 +8,7 @@ number, never silently.
 
 from __future__ import annotations
 
+import contextlib
 import asyncio
 import calendar
 import csv
@@ -89,10 +90,8 @@ def parse_date_value(value: Any) -> float:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"not a date: {value!r}")
     text = value.strip()
-    try:
+    with contextlib.suppress(ValueError):  # epoch seconds written as text
         return float(text)
-    except ValueError:
-        pass
     try:
         stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:

@@ -8,6 +8,7 @@ is and never replaced.
 
 from __future__ import annotations
 
+import contextlib
 import asyncio
 import logging
 import os
@@ -125,11 +126,9 @@ async def fetch_bootstrap(session: aiohttp.ClientSession, url: str, timeout: flo
 async def refresh_cached_bootstrap(session: aiohttp.ClientSession, url: str, data_dir: Path) -> Bootstrap | None:
     """Fetch a fresh registry into ``data_dir`` if the cached one is a day old; None if not needed or failed."""
     cached_path = Path(data_dir) / CACHED_NAME
-    try:
+    with contextlib.suppress(FileNotFoundError):  # no cached copy yet: fetch one
         if time.time() - cached_path.stat().st_mtime < REFRESH_AFTER_SECONDS:
             return None
-    except FileNotFoundError:
-        pass
     try:
         bootstrap, data = await fetch_bootstrap(session, url)
     except BootstrapError as err:

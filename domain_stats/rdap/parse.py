@@ -8,6 +8,7 @@ an exception of another kind.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -97,9 +98,7 @@ def _check_name(data: dict[str, Any], domain: str) -> None:
     if domain in given:
         return
     if "xn--" in domain:
-        try:
+        with contextlib.suppress(idna.IDNAError, UnicodeError):
             if idna.decode(domain) in given:
                 return
-        except (idna.IDNAError, UnicodeError):
-            pass
     raise RdapBadResponse(f"response is about {given[0]!r}, not {domain!r}")

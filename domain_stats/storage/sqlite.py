@@ -12,6 +12,7 @@ on the disk.
 
 from __future__ import annotations
 
+import contextlib
 import asyncio
 import logging
 import queue
@@ -333,10 +334,8 @@ def _settle_batch(outcomes: list[_Outcome]) -> None:
     for outcome in outcomes:
         by_loop.setdefault(outcome[0].get_loop(), []).append(outcome)
     for loop, group in by_loop.items():
-        try:
+        with contextlib.suppress(RuntimeError):  # that loop is closed: nobody is waiting any more
             loop.call_soon_threadsafe(_settle_all, group)
-        except RuntimeError:  # that loop is closed: nobody is waiting any more
-            pass
 
 
 def _settle_all(outcomes: list[_Outcome]) -> None:
