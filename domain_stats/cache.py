@@ -84,10 +84,14 @@ class MemoryCache:
             del self._lru[key]
 
     def entries(self, now: float) -> Iterator[tuple[str, bytes, float | None, bool]]:
-        """Live entries, most recently used last: ``(key, value, expires_at, pinned)``."""
-        for key, value in list(self._pinned.items()):
+        """Live entries, most recently used last: ``(key, value, expires_at, pinned)``.
+
+        Iterates the cache itself, no copy (a page of /showcache must not cost a copy of a
+        million entries): finish iterating before the cache changes again.
+        """
+        for key, value in self._pinned.items():
             yield key, value, None, True
-        for key, item in list(self._lru.items()):
+        for key, item in self._lru.items():
             expires_at = _HEADER.unpack_from(item)[0]
             if expires_at == _NEVER:
                 yield key, item[4:], None, False
@@ -104,6 +108,8 @@ def _stamp(expires_at: float | None) -> int:
 
 def save_cache(cache: MemoryCache, path: Path, now: float, fingerprint: dict[str, Any]) -> int:
     """Write live entries as JSON lines (atomic rename); returns how many were written.
+
+    Called at shutdown, once nothing serves from the cache any more (it may run in a thread).
 
     ``fingerprint`` names the settings the encoded answers depend on; a reload under other
     settings discards the file instead of serving answers rendered for another configuration.

@@ -2,13 +2,14 @@
 
 Order (DESIGN.md): reduce the name -> memory cache -> local database -> upstream. The
 organisation's first contact is written to the database before anything is answered, so
-``YOUR-FIRST-CONTACT`` appears in exactly one answer per domain, ever; the cache only
-ever holds facts whose contact is already recorded.
+``YOUR-FIRST-CONTACT`` appears in exactly one answer per domain, ever; the memory cache only
+ever holds encoded answers (without that alert) for domains whose contact is recorded.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -190,15 +191,11 @@ class LookupService:
 
     def cached_answers(self, offset: int, limit: int) -> list[dict[str, Any]]:
         """A page of what the memory cache holds, as answers (no first-contact alerts)."""
-        now = self._clock()
-        page = []
-        for i, (domain, body, expires_at, _pinned) in enumerate(self.cache.entries(now)):
-            if i < offset:
-                continue
-            if len(page) >= limit:
-                break
-            page.append({"domain": domain, "cached_until": expires_at, **orjson.loads(body)})
-        return page
+        entries = itertools.islice(self.cache.entries(self._clock()), offset, offset + limit)
+        return [
+            {"domain": domain, "cached_until": expires_at, **orjson.loads(body)}
+            for domain, body, expires_at, _pinned in entries
+        ]
 
 
 def _facts(registration: Registration, seen_by_you: float, alerts: tuple[str, ...] = ()) -> Facts:

@@ -59,14 +59,13 @@ class ImportCounts:
 
 
 class Storage(Protocol):
-    async def get(self, domain: str) -> StoredDomain: ...
-
-    async def record_contact(self, domain: str, when: float) -> tuple[float, bool]:
-        """Record this organisation's first contact once; returns (seen_by_you, this_call_was_first)."""
+    async def get(self, domain: str) -> StoredDomain:
+        """A read that records nothing (for inspection; lookups use :meth:`visit`)."""
         ...
 
     async def visit(self, domain: str, when: float) -> Visit:
-        """:meth:`get` and :meth:`record_contact` in one: what a cache miss needs."""
+        """What a cache miss needs: the registration, and this organisation's first contact,
+        recorded now if there is none (exactly once, whoever asks concurrently)."""
         ...
 
     async def save_registration(self, domain: str, registration: Registration) -> None: ...

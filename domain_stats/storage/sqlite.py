@@ -391,10 +391,6 @@ class SqliteStorage:
             Registration(created, expires, origin, isc) if created is not None else None, seen_by_you
         )
 
-    async def record_contact(self, domain: str, when: float) -> tuple[float, bool]:
-        _registration, seen_by_you, first = await self._visits.visit(domain, int(when))
-        return seen_by_you, first
-
     async def visit(self, domain: str, when: float) -> Visit:
         return Visit(*await self._visits.visit(domain, int(when)))
 

@@ -25,17 +25,17 @@ async def test_new_database_is_wal_and_version_1_0(storage: SqliteStorage) -> No
 
 
 async def test_first_contact_is_recorded_once_under_concurrency(storage: SqliteStorage) -> None:
-    results = await asyncio.gather(*(storage.record_contact("race.com", 1000.0 + i) for i in range(100)))
-    winners = [r for r in results if r[1]]
+    results = await asyncio.gather(*(storage.visit("race.com", 1000.0 + i) for i in range(100)))
+    winners = [r for r in results if r.first]
     assert len(winners) == 1
-    assert {r[0] for r in results} == {winners[0][0]}
-    assert (await storage.get("race.com")).seen_by_you == winners[0][0]
+    assert {r.seen_by_you for r in results} == {winners[0].seen_by_you}
+    assert (await storage.get("race.com")).seen_by_you == winners[0].seen_by_you
 
 
 async def test_contacts_and_registrations_survive_reopen(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite"
     store = await SqliteStorage.open(path)
-    await store.record_contact("kept.com", 1234.0)
+    await store.visit("kept.com", 1234.0)
     await store.save_registration("kept.com", Registration(1.0e9, 2.0e9, "rdap"))
     await store.close()
     store = await SqliteStorage.open(path)
@@ -43,13 +43,15 @@ async def test_contacts_and_registrations_survive_reopen(tmp_path: Path) -> None
         stored = await store.get("kept.com")
         assert stored.seen_by_you == 1234
         assert stored.registration == Registration(1_000_000_000, 2_000_000_000, "rdap", None)
-        assert (await store.record_contact("kept.com", 9999.0)) == (1234, False)
+        again = await store.visit("kept.com", 9999.0)
+        assert (again.seen_by_you, again.first) == (1234, False)
+        assert again.registration == stored.registration
     finally:
         await store.close()
 
 
 async def test_refreshing_a_registration_keeps_the_contact(storage: SqliteStorage) -> None:
-    await storage.record_contact("x.com", 5.0)
+    await storage.visit("x.com", 5.0)
     await storage.save_registration("x.com", Registration(100.0, 200.0, "local"))
     await storage.save_registration("x.com", Registration(300.0, None, "rdap"))
     stored = await storage.get("x.com")
@@ -67,10 +69,10 @@ async def test_import_counts_added_and_updated(storage: SqliteStorage) -> None:
 
 async def test_a_failing_write_changes_nothing_and_spares_the_batch(storage: SqliteStorage) -> None:
     bad = storage.import_registrations([("ok.com", Registration(1.0, None, "local")), ("bad.com", Registration(2.0**64, None, "local"))])
-    good = storage.record_contact("other.com", 7.0)
+    good = storage.visit("other.com", 7.0)
     results = await asyncio.gather(bad, good, return_exceptions=True)
     assert isinstance(results[0], StorageError)
-    assert results[1] == (7, True)
+    assert (results[1].seen_by_you, results[1].first) == (7, True)
     assert (await storage.get("ok.com")).registration is None
 
 
