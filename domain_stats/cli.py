@@ -19,6 +19,7 @@ import orjson
 
 from domain_stats import __version__
 from domain_stats.config import ConfigError, Settings, load_settings
+from domain_stats.importer import ImportFileError, import_file
 from domain_stats.logs import log_config
 from domain_stats.names import NameReducer
 from domain_stats.rdap.bootstrap import BootstrapError
@@ -27,7 +28,7 @@ from domain_stats.storage import StorageError, open_storage
 __all__ = ["main"]
 
 T = TypeVar("T")
-_USER_ERRORS = (ConfigError, StorageError, BootstrapError, OSError)
+_USER_ERRORS = (ConfigError, StorageError, BootstrapError, ImportFileError, OSError)
 
 
 def _run(coro: Awaitable[T]) -> T:
@@ -42,13 +43,11 @@ def _run(coro: Awaitable[T]) -> T:
 
 
 def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    from domain_stats.importer import ImportFileError
-
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (*_USER_ERRORS, ImportFileError) as err:
+        except _USER_ERRORS as err:
             raise click.ClickException(str(err)) from None
 
     return wrapper
@@ -129,8 +128,6 @@ def lookup(names: tuple[str, ...], data_dir: Path) -> None:
 def import_(file: Path, data_dir: Path) -> None:
     """Import established domains from FILE: top1m.import JSON or CSV domain,created[,expires]."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from domain_stats.importer import import_file
 
     settings = _settings(data_dir)
     names = NameReducer(settings.prohibited_tlds, only_icann=not settings.psl_private)

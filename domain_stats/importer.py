@@ -8,9 +8,9 @@ number, never silently.
 
 from __future__ import annotations
 
-import contextlib
 import asyncio
 import calendar
+import contextlib
 import csv
 import re
 import time

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import ssl
 import socket
+import ssl
 import sys
 import time
 from pathlib import Path

@@ -31,7 +31,7 @@ async def test_two_workers_share_the_port_and_first_contact(data_dir: Path, rdap
     finally:
         status = await stop_subprocess(proc)
     assert status == 0
-    firsts = Counter(d for d, a in zip(asked, answers) if "YOUR-FIRST-CONTACT" in a["alerts"])
+    firsts = Counter(d for d, a in zip(asked, answers, strict=True) if "YOUR-FIRST-CONTACT" in a["alerts"])
     assert firsts == Counter(domains)  # exactly one first contact per domain, whichever worker answered
     assert all(a["seen_by_web"] == "2010-01-01 00:00:00" for a in answers)
     assert (data_dir / "memory_cache.0.json").exists() and (data_dir / "memory_cache.1.json").exists()

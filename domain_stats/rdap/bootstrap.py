@@ -8,8 +8,8 @@ is and never replaced.
 
 from __future__ import annotations
 
-import contextlib
 import asyncio
+import contextlib
 import logging
 import os
 import time

@@ -12,8 +12,8 @@ on the disk.
 
 from __future__ import annotations
 
-import contextlib
 import asyncio
+import contextlib
 import logging
 import queue
 import sqlite3
