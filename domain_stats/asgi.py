@@ -68,7 +68,7 @@ class ServiceApp:
         if self.workers > 1:
             worker, self._slot = _claim_slot(self.data_dir, self.workers)
         self.runtime = await Runtime.start(settings, self.data_dir, worker=worker)
-        self._app = LookupApp(self.runtime.service, admin_key=settings.admin_key, admin_open=settings.is_loopback)
+        self._app = self.runtime.http_app()
         log.info("worker ready to answer lookups (process %d)", os.getpid())
 
 

@@ -18,6 +18,7 @@ from typing import Callable
 import aiohttp
 
 from domain_stats.answer import AnswerFormatter
+from domain_stats.app import LookupApp
 from domain_stats.cache import MemoryCache, load_cache, save_cache
 from domain_stats.config import Settings
 from domain_stats.names import NameReducer
@@ -109,6 +110,11 @@ class Runtime:
         if refresh_bootstrap and not settings.rdap_bootstrap and settings.rdap_bootstrap_refresh_url:
             runtime._background.append(asyncio.create_task(runtime._refresh_bootstrap()))
         return runtime
+
+    def http_app(self) -> LookupApp:
+        """The ASGI app over this runtime's service, with the admin rule its settings call for."""
+        settings = self.settings
+        return LookupApp(self.service, admin_key=settings.admin_key, admin_open=settings.is_loopback)
 
     async def _refresh_bootstrap(self) -> None:
         """Check once at start, then daily; a failure has already been logged and changes nothing."""

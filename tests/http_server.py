@@ -14,7 +14,6 @@ from typing import Iterator
 
 import uvicorn
 
-from domain_stats.app import LookupApp
 from domain_stats.runtime import Runtime
 
 
@@ -32,9 +31,7 @@ class ServiceServer:
         self.socket = socket.socket()
         self.socket.bind(("127.0.0.1", 0))
         self.socket.listen(1024)
-        settings = runtime.settings
-        app = LookupApp(runtime.service, admin_key=settings.admin_key, admin_open=settings.is_loopback)
-        config = uvicorn.Config(app, lifespan="off", access_log=False, log_config=None, proxy_headers=False)
+        config = uvicorn.Config(runtime.http_app(), lifespan="off", access_log=False, log_config=None, proxy_headers=False)
         self._server = _Uvicorn(config)
         self._task: asyncio.Task[None] | None = None
 
