@@ -19,7 +19,7 @@ from domain_stats.app import LookupApp, Receive, Scope, Send
 from domain_stats.config import load_settings
 from domain_stats.runtime import Runtime
 
-__all__ = ["ServiceApp", "create_app", "DATA_ENV", "WORKERS_ENV"]
+__all__ = ["LifespanApp", "ServiceApp", "create_app", "DATA_ENV", "WORKERS_ENV"]
 
 log = logging.getLogger(__name__)
 
@@ -27,15 +27,14 @@ DATA_ENV = "DOMAIN_STATS_DATA"
 WORKERS_ENV = "DOMAIN_STATS_WORKERS"
 
 
-class ServiceApp:
-    """Lifespan around :class:`LookupApp`: the runtime lives exactly as long as the worker serves."""
+class LifespanApp:
+    """An ASGI app whose runtime lives exactly as long as the worker serves (ASGI lifespan).
 
-    def __init__(self, data_dir: Path, workers: int = 1) -> None:
-        self.data_dir = data_dir
-        self.workers = workers
-        self.runtime: Runtime | None = None
-        self._app: LookupApp | None = None
-        self._slot: IO[Any] | None = None
+    Subclasses say how to start (returning the HTTP app to route to) and how to stop.
+    """
+
+    def __init__(self) -> None:
+        self._app: Any = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -48,28 +47,48 @@ class ServiceApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
-                    await self._start()
+                    self._app = await self.start()
                 except Exception as err:  # the server logs it and stops this worker
                     log.error("cannot start: %s", err)
                     await send({"type": "lifespan.startup.failed", "message": str(err)})
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                if self.runtime is not None:
-                    await self.runtime.close()
-                if self._slot is not None:
-                    self._slot.close()
+                await self.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _start(self) -> None:
+    async def start(self) -> Any:
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        raise NotImplementedError
+
+
+class ServiceApp(LifespanApp):
+    """The lookup service in one worker process."""
+
+    def __init__(self, data_dir: Path, workers: int = 1) -> None:
+        super().__init__()
+        self.data_dir = data_dir
+        self.workers = workers
+        self.runtime: Runtime | None = None
+        self._slot: IO[Any] | None = None
+
+    async def start(self) -> LookupApp:
         settings = load_settings(self.data_dir)
         worker = None
         if self.workers > 1:
             worker, self._slot = _claim_slot(self.data_dir, self.workers)
         self.runtime = await Runtime.start(settings, self.data_dir, worker=worker)
-        self._app = self.runtime.http_app()
         log.info("worker ready to answer lookups (process %d)", os.getpid())
+        return self.runtime.http_app()
+
+    async def stop(self) -> None:
+        if self.runtime is not None:
+            await self.runtime.close()
+        if self._slot is not None:
+            self._slot.close()
 
 
 def _claim_slot(data_dir: Path, workers: int) -> tuple[int | None, IO[Any] | None]:

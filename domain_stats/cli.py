@@ -1,56 +1,28 @@
-"""``domain-stats`` command line: serve, lookup, import.
+"""``domain-stats`` command line: serve, lookup, import, and ``central`` (the community server).
 
-User errors (bad configuration, busy port, unreadable file) print one clear line and exit
-non-zero; tracebacks are for bugs only.
+User errors print one clear line and exit non-zero (:mod:`domain_stats.console`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
 import logging.config
 import sys
 from pathlib import Path
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any
 
 import click
 import orjson
 
 from domain_stats import __version__
-from domain_stats.config import ConfigError, Settings, load_settings
-from domain_stats.importer import ImportFileError, import_file
+from domain_stats.config import Settings, load_settings
+from domain_stats.console import run_async, user_errors
+from domain_stats.importer import import_file
 from domain_stats.logs import log_config
 from domain_stats.names import NameReducer
-from domain_stats.rdap.bootstrap import BootstrapError
-from domain_stats.storage import StorageError, open_storage
+from domain_stats.storage import open_storage
 
 __all__ = ["main"]
-
-T = TypeVar("T")
-_USER_ERRORS = (ConfigError, StorageError, BootstrapError, ImportFileError, OSError)
-
-
-def _run(coro: Awaitable[T]) -> T:
-    try:
-        import uvloop
-
-        loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = uvloop.new_event_loop
-    except ImportError:  # pragma: no cover - uvloop is optional on some platforms
-        loop_factory = None
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        return runner.run(coro)
-
-
-def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except _USER_ERRORS as err:
-            raise click.ClickException(str(err)) from None
-
-    return wrapper
 
 
 def _settings(data_dir: Path) -> Settings:
@@ -79,14 +51,14 @@ def main() -> None:
 @click.argument("data_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Processes answering on the same port (each with its own memory cache).")
-@_user_errors
+@user_errors
 def serve(data_dir: Path, workers: int) -> None:
     """Serve lookups over HTTP from DATA_DIR (created with a default configuration on first use)."""
     from domain_stats import server
 
     settings = _settings(data_dir)
     server.check_port_free(settings.local_address, settings.local_port)
-    _run(server.preflight(settings, data_dir))
+    run_async(server.preflight(settings, data_dir))
     host = f"[{settings.local_address}]" if ":" in settings.local_address else settings.local_address
     click.echo(
         f"domain-stats {__version__} listening on http://{host}:{settings.local_port} "
@@ -99,7 +71,7 @@ def serve(data_dir: Path, workers: int) -> None:
 @main.command()
 @click.argument("names", nargs=-1, required=True)
 @data_option
-@_user_errors
+@user_errors
 def lookup(names: tuple[str, ...], data_dir: Path) -> None:
     """Look NAMES up with the same rules as the service and print one JSON line each."""
     from domain_stats.runtime import Runtime
@@ -118,13 +90,13 @@ def lookup(names: tuple[str, ...], data_dir: Path) -> None:
             await runtime.close()
         return status
 
-    sys.exit(_run(run()))
+    sys.exit(run_async(run()))
 
 
 @main.command(name="import")
 @click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @data_option
-@_user_errors
+@user_errors
 def import_(file: Path, data_dir: Path) -> None:
     """Import established domains from FILE: top1m.import JSON or CSV domain,created[,expires]."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -144,9 +116,18 @@ def import_(file: Path, data_dir: Path) -> None:
         finally:
             await storage.close()
 
-    summary = _run(run())
+    summary = run_async(run())
     for where, reason in summary.problems:
         click.echo(f"{file}:{where}: skipped: {reason}", err=True)
     if summary.skipped > len(summary.problems):
         click.echo(f"... and {summary.skipped - len(summary.problems)} more skipped rows", err=True)
     click.echo(f"added {summary.added}, updated {summary.updated}, skipped {summary.skipped}")
+
+
+def _add_central() -> None:
+    from domain_stats.central.cli import central
+
+    main.add_command(central)
+
+
+_add_central()

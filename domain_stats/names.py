@@ -70,6 +70,11 @@ class NameReducer:
         self._prohibited = self._prohibited | {s for s in cleaned if s}
         self._memo.clear()
 
+    def set_prohibited(self, suffixes: Iterable[str]) -> None:
+        """Replace the prohibited set (the central server's operators may shorten its list too)."""
+        self._prohibited = frozenset()
+        self.add_prohibited(suffixes)
+
     def reduce(self, raw: str) -> Name:
         """Return the registered domain for ``raw``; raise :class:`InvalidName` when it is not a name."""
         name = self._memo.get(raw)

@@ -1,7 +1,9 @@
 """Builds a running lookup service from a data directory, and takes it down in order.
 
-Start-up never waits on the network: the bootstrap comes from disk (the configured file,
-the cached copy or the packaged snapshot) and the IANA refresh runs in the background.
+Start-up never waits on RDAP: the bootstrap comes from disk (the configured file, the cached
+copy or the packaged snapshot) and the IANA refresh runs in the background. In ``mode: isc``
+it asks the central server for its configuration once (bounded by ``server_timeout_seconds``;
+an unreachable server does not stop the start, it is asked again with the status reports).
 Shutdown saves the memory cache, then closes the database and the HTTP pool.
 """
 
@@ -17,18 +19,21 @@ from typing import Callable
 
 import aiohttp
 
+from domain_stats import __version__
 from domain_stats.answer import AnswerFormatter
 from domain_stats.app import LookupApp
 from domain_stats.cache import MemoryCache, load_cache, save_cache
-from domain_stats.config import Settings
+from domain_stats.central.protocol import StatusReport
+from domain_stats.central_client import CentralClient, CommunityLink, CommunityRefused, IscUpstream
+from domain_stats.config import CommonSettings, Settings
 from domain_stats.names import NameReducer
 from domain_stats.rdap import Bootstrap, RdapClient, RdapLimits
 from domain_stats.rdap.bootstrap import REFRESH_AFTER_SECONDS, fetch_bootstrap, refresh_cached_bootstrap
 from domain_stats.service import LookupService
-from domain_stats.storage import open_storage
-from domain_stats.upstream import RdapUpstream
+from domain_stats.storage import StorageError, open_storage
+from domain_stats.upstream import RdapUpstream, Upstream
 
-__all__ = ["Runtime"]
+__all__ = ["Runtime", "keep_bootstrap_fresh", "open_rdap_client"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +56,11 @@ class Runtime:
         self.data_dir = Path(data_dir)
         self.service = service
         self.rdap = rdap
+        self.community: CommunityLink | None = None
+        self._database_version = "1.0"
+        #: Why the central server stopped this service (set once, then ``on_refused`` is called).
+        self.refusal: str | None = None
+        self.on_refused: Callable[[str], None] = lambda message: None
         self._background: list[asyncio.Task[None]] = []
 
     @classmethod
@@ -63,24 +73,19 @@ class Runtime:
         clock: Callable[[], float] = time.time,
         worker: int | None = None,
         reload_cache: bool = True,
+        report_status: bool = True,
     ) -> "Runtime":
         """Open the database, pick the bootstrap, reload the cache. ``clock`` is wall-clock UTC seconds.
 
         ``worker`` (one of several processes on one port) gives this process its own saved cache file.
+        In ``mode: isc`` it asks the central server for its ``config`` (raising
+        :class:`CommunityRefused` if this software is too old) and, with ``report_status``, sends
+        ``status`` reports in the background.
         """
         data_dir = Path(data_dir)
         storage = await open_storage(settings.data_path(data_dir, settings.database_file))
         try:
-            tls = settings.rdap_ssl_context(data_dir)
-            rdap = RdapClient(
-                await _initial_bootstrap(settings, data_dir, tls),
-                RdapLimits(
-                    timeout=settings.rdap_timeout_seconds,
-                    per_server_concurrency=settings.rdap_server_concurrency,
-                    per_server_rate=settings.rdap_server_rate,
-                ),
-                ssl_context=tls,
-            )
+            rdap = await open_rdap_client(settings, data_dir)
         except BaseException:
             await storage.close()
             raise
@@ -96,10 +101,30 @@ class Runtime:
             loaded = await asyncio.to_thread(load_cache, cache, cache_file, clock(), formatter.fingerprint)
         if loaded:
             log.info("reloaded %d cached answers from %s", loaded, cache_file)
+        names = NameReducer(settings.prohibited_tlds, only_icann=not settings.psl_private)
+        rdap_upstream = RdapUpstream(rdap, settings.rdap_error_ttl_hours * 3600)
+        upstream: Upstream = rdap_upstream
+        community = None
+        if settings.mode == "isc":
+            central = CentralClient(
+                settings.server_url,
+                settings.api_key,
+                timeout=settings.server_timeout_seconds,
+                ssl_context=settings.server_ssl_context(data_dir),
+            )
+            upstream = IscUpstream(central, rdap_upstream if settings.isc_fallback_rdap else None)
+            community = CommunityLink(central, names)
+            try:
+                await community.join(await storage.database_version())
+            except BaseException:
+                await upstream.close()
+                await rdap.close()
+                await storage.close()
+                raise
         service = LookupService(
-            names=NameReducer(settings.prohibited_tlds, only_icann=not settings.psl_private),
+            names=names,
             storage=storage,
-            upstream=RdapUpstream(rdap, settings.rdap_error_ttl_hours * 3600),
+            upstream=upstream,
             cache=cache,
             formatter=formatter,
             cache_max_seconds=settings.cache_max_hours * 3600,
@@ -107,24 +132,56 @@ class Runtime:
             clock=clock,
         )
         runtime = cls(settings, data_dir, service, rdap, clock, cache_file)
-        if refresh_bootstrap and not settings.rdap_bootstrap and settings.rdap_bootstrap_refresh_url:
-            runtime._background.append(asyncio.create_task(runtime._refresh_bootstrap()))
+        runtime.community = community
+        if refresh_bootstrap:
+            runtime._background.append(asyncio.create_task(keep_bootstrap_fresh(rdap, settings, data_dir)))
+        if community is not None and report_status:
+            runtime._background.append(asyncio.create_task(runtime._keep_reporting()))
         return runtime
+
+    def status_report(self) -> StatusReport:
+        """What ``status`` tells the central server: versions, cache and database efficiency."""
+        cache, counters = self.service.cache, self.service.counters
+        return StatusReport(
+            client_version=__version__,
+            database_version=self._database_version,
+            cache_efficiency=(cache.hits, cache.misses, cache.expired),
+            database_efficiency=(counters.database_hits, counters.database_misses),
+        )
+
+    async def report_status(self) -> None:
+        """One ``status`` (joining first if the server was unreachable at start); raises
+        :class:`CommunityRefused` when the server denies this client or requires newer software."""
+        community = self.community
+        if community is None:
+            return
+        self._database_version = await self.service.storage.database_version()
+        if not community.joined:
+            await community.join(self._database_version)
+        await community.report(self.status_report())
+
+    async def _keep_reporting(self) -> None:
+        """``status`` now and every ``interval`` minutes (a minute after a failure); stop when refused."""
+        assert self.community is not None
+        while True:
+            try:
+                await self.report_status()
+            except CommunityRefused as refused:
+                self.refusal = str(refused)
+                log.critical("%s", refused)
+                self.on_refused(str(refused))
+                return
+            except StorageError as err:
+                log.warning("status report skipped: %s", err)
+            minutes = self.community.interval_minutes
+            if not self.community.joined:
+                minutes = min(minutes, 1.0)
+            await asyncio.sleep(minutes * 60)
 
     def http_app(self) -> LookupApp:
         """The ASGI app over this runtime's service, with the admin rule its settings call for."""
         settings = self.settings
         return LookupApp(self.service, admin_key=settings.admin_key, admin_open=settings.is_loopback)
-
-    async def _refresh_bootstrap(self) -> None:
-        """Check once at start, then daily; a failure has already been logged and changes nothing."""
-        while True:
-            fresh = await refresh_cached_bootstrap(
-                self.rdap.session, self.settings.rdap_bootstrap_refresh_url, self.data_dir
-            )
-            if fresh is not None:
-                self.rdap.bootstrap = fresh
-            await asyncio.sleep(REFRESH_AFTER_SECONDS)
 
     async def close(self, *, keep_cache: bool = True) -> None:
         """Stop background work, save the memory cache (unless ``keep_cache`` is False), close."""
@@ -135,6 +192,7 @@ class Runtime:
         if keep_cache:
             await self._save_cache()
         await self.service.close()
+        await self.rdap.close()
         await self.service.storage.close()
 
     async def _save_cache(self) -> None:
@@ -146,7 +204,35 @@ class Runtime:
             log.warning("could not save the memory cache to %s: %s", self.cache_file, err)
 
 
-async def _initial_bootstrap(settings: Settings, data_dir: Path, tls: ssl.SSLContext | None) -> Bootstrap:
+async def open_rdap_client(settings: CommonSettings, data_dir: Path) -> RdapClient:
+    """The RDAP engine as the settings describe it (the lookup service and the central server share it)."""
+    tls = settings.rdap_ssl_context(data_dir)
+    return RdapClient(
+        await _initial_bootstrap(settings, data_dir, tls),
+        RdapLimits(
+            timeout=settings.rdap_timeout_seconds,
+            per_server_concurrency=settings.rdap_server_concurrency,
+            per_server_rate=settings.rdap_server_rate,
+        ),
+        ssl_context=tls,
+    )
+
+
+async def keep_bootstrap_fresh(rdap: RdapClient, settings: CommonSettings, data_dir: Path) -> None:
+    """Refresh the IANA bootstrap at start, then daily (unless the settings name their own).
+
+    A failure has already been logged and changes nothing.
+    """
+    if settings.rdap_bootstrap or not settings.rdap_bootstrap_refresh_url:
+        return
+    while True:
+        fresh = await refresh_cached_bootstrap(rdap.session, settings.rdap_bootstrap_refresh_url, data_dir)
+        if fresh is not None:
+            rdap.bootstrap = fresh
+        await asyncio.sleep(REFRESH_AFTER_SECONDS)
+
+
+async def _initial_bootstrap(settings: CommonSettings, data_dir: Path, tls: ssl.SSLContext | None) -> Bootstrap:
     source = settings.rdap_bootstrap
     if not source:
         return await asyncio.to_thread(Bootstrap.best_local, data_dir)

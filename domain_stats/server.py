@@ -16,10 +16,10 @@ import socket
 from pathlib import Path
 
 from domain_stats.asgi import DATA_ENV, WORKERS_ENV
-from domain_stats.config import Settings
+from domain_stats.config import CommonSettings, Settings
 from domain_stats.logs import LEVELS, log_config
 
-__all__ = ["BindError", "check_port_free", "preflight", "serve"]
+__all__ = ["BindError", "check_port_free", "preflight", "run_asgi", "serve"]
 
 
 
@@ -47,15 +47,20 @@ async def preflight(settings: Settings, data_dir: Path) -> None:
 
 
 def serve(settings: Settings, data_dir: Path, workers: int) -> None:
-    """Serve until SIGINT/SIGTERM (blocking)."""
-    from granian.constants import HTTPModes, Interfaces, Loops
+    """Serve lookups until SIGINT/SIGTERM (blocking)."""
+    os.environ[DATA_ENV] = str(Path(data_dir).resolve())
+    os.environ[WORKERS_ENV] = str(workers)
+    run_asgi("domain_stats.asgi:create_app", settings, workers)
+
+
+def run_asgi(target: str, settings: CommonSettings, workers: int, *, tls: tuple[Path, Path] | None = None) -> None:
+    """Run the ASGI app factory ``target`` under granian until SIGINT/SIGTERM; ``tls`` is (cert, key)."""
+    from granian.constants import HTTPModes, Interfaces, Loops, SSLProtocols
     from granian.log import LogLevels
     from granian.server.mp import MPServer
 
-    os.environ[DATA_ENV] = str(Path(data_dir).resolve())
-    os.environ[WORKERS_ENV] = str(workers)
     server = MPServer(
-        "domain_stats.asgi:create_app",
+        target,
         factory=True,
         address=settings.local_address,
         port=settings.local_port,
@@ -68,5 +73,8 @@ def serve(settings: Settings, data_dir: Path, workers: int) -> None:
         log_dictconfig=log_config(settings.log_detail),
         workers_kill_timeout=30,
         respawn_failed_workers=True,
+        ssl_cert=tls[0] if tls else None,
+        ssl_key=tls[1] if tls else None,
+        ssl_protocol_min=SSLProtocols.tls12,
     )
     server.serve()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -116,21 +117,22 @@ class LookupService:
             facts = _facts(registration, seen_by_you)
             return self._answer(domain, facts, now, first, self._good_until(now, registration.expires))
         try:
-            resolution = await self._resolve_once(domain)
+            resolution, asked = await self._resolve_once(domain)
         except UpstreamError as err:
             if registration is not None:
                 # Stale beats ERROR: serve what we had, try the refresh again later.
-                log.info("refresh of expired %s failed (%s); serving stored facts", domain, err.alert)
+                log.info("refresh of expired %s failed (%s); serving stored facts", domain, err.alerts[0])
                 facts = _facts(registration, seen_by_you)
-            else:
-                facts = Facts(None, None, "", None, seen_by_you, (err.alert,))
-            return self._answer(domain, facts, now, first, now + err.cache_for if err.cache_for > 0 else None)
+                return self._answer(domain, facts, now, first, now + self._retry)
+            facts = Facts(None, None, "", None, seen_by_you, err.alerts)
+            until = now + err.cache_for if err.cache_for > 0 else None
+            return self._answer(domain, facts, now, first, until, pinned=err.pinned)
         facts = _facts(resolution.registration, seen_by_you, resolution.alerts)
         if resolution.commit:
             until = self._good_until(now, resolution.registration.expires)
         else:
             until = now + resolution.cache_for if resolution.cache_for else None
-        return self._answer(domain, facts, now, first, until)
+        return self._answer(domain, facts, now, first, until, once=resolution.once if asked else ())
 
     def _good_until(self, now: float, expires: float | None) -> float:
         """Cache a good answer until the registration expires (at most ``cache_max``). A registration
@@ -140,22 +142,43 @@ class LookupService:
         until = now + self._cache_max
         return until if expires is None else min(until, expires)
 
-    def _answer(self, domain: str, facts: Facts, now: float, first: bool, cache_until: float | None) -> bytes:
-        """Encode the answer; cache the plain form (never the first-contact one) until ``cache_until``."""
+    def _answer(
+        self,
+        domain: str,
+        facts: Facts,
+        now: float,
+        first: bool,
+        cache_until: float | None,
+        *,
+        pinned: bool = False,
+        once: tuple[str, ...] = (),
+    ) -> bytes:
+        """Encode the answer; cache the plain form (no first-contact alerts) until ``cache_until``.
+
+        ``cache_until`` None: not cached; ``math.inf``: no expiry. ``once`` alerts go first into
+        this answer only.
+        """
         body = self.formatter.render(facts, now=now).encode()
         if cache_until is not None:
             stable = self.formatter.stable_until(facts, now)
-            self.cache.set(domain, body, cache_until if stable is None else min(cache_until, stable))
+            until = cache_until if stable is None else min(cache_until, stable)
+            self.cache.set(domain, body, None if until == math.inf else until, pinned=pinned)
+        if once:
+            body = self.formatter.render(facts._replace(alerts=once + facts.alerts), now=now).encode()
         return with_first_contact(body) if first else body
 
-    async def _resolve_once(self, domain: str) -> Resolution:
-        """One upstream query per domain at a time; later askers share the first one's result."""
+    async def _resolve_once(self, domain: str) -> tuple[Resolution, bool]:
+        """One upstream query per domain at a time; later askers share the first one's result.
+
+        The second value says whether this caller's lookup is the one that asked upstream.
+        """
         task = self._inflight.get(domain)
+        asked = task is None
         if task is None:
             task = asyncio.ensure_future(self._resolve_and_store(domain))
             self._inflight[domain] = task
             task.add_done_callback(lambda _t: self._inflight.pop(domain, None))
-        return await asyncio.shield(task)
+        return await asyncio.shield(task), asked
 
     async def _resolve_and_store(self, domain: str) -> Resolution:
         resolution = await self.upstream.resolve(domain)

@@ -18,25 +18,32 @@ __all__ = ["Resolution", "Upstream", "UpstreamError", "RdapUpstream"]
 
 @dataclass(frozen=True, slots=True)
 class Resolution:
-    """A good upstream answer. ``commit`` False: cache for ``cache_for`` seconds, do not store."""
+    """A good upstream answer. ``commit`` False: cache for ``cache_for`` seconds, do not store.
+
+    ``alerts`` stay with the cached answer; ``once`` (``ISC-FIRST-CONTACT``) goes into exactly
+    one answer, the one whose lookup asked upstream, and is never cached or stored.
+    """
 
     registration: Registration
     alerts: tuple[str, ...] = ()
     commit: bool = True
     cache_for: float | None = None
+    once: tuple[str, ...] = ()
 
 
 class UpstreamError(Exception):
-    """The upstream could not answer; ``alert`` goes into the ERROR answer.
+    """The upstream could not answer; ``alerts`` go into the ERROR answer.
 
-    ``cache_for`` is seconds to cache the error; ``0`` means do not cache.
+    ``cache_for`` is seconds to cache the error: ``0`` not cached, ``math.inf`` without expiry
+    (the LRU may still evict it); ``pinned`` never evicted either.
     """
 
-    def __init__(self, alert: str, cache_for: float, detail: str = "") -> None:
-        super().__init__(detail or alert)
-        self.alert = alert
+    def __init__(self, alerts: tuple[str, ...], cache_for: float, detail: str = "", *, pinned: bool = False) -> None:
+        super().__init__(detail or alerts[0])
+        self.alerts = alerts
         self.cache_for = cache_for
         self.detail = detail
+        self.pinned = pinned
 
 
 class Upstream(Protocol):
@@ -60,7 +67,7 @@ class RdapUpstream:
         try:
             dates = await self.client.lookup(domain)
         except RdapError as err:
-            raise UpstreamError(err.alert, self._error_ttl, str(err)) from None
+            raise UpstreamError((err.alert,), self._error_ttl, str(err)) from None
         return Resolution(Registration(dates.created, dates.expires, ORIGIN_RDAP))
 
     def stats(self) -> dict[str, int]:

@@ -1,0 +1,103 @@
+"""The central server's HTTP layer: ``POST /api`` (authenticated) and ``GET /health``.
+
+Thin on purpose: it reads the body, checks the key, parses the request with
+:mod:`domain_stats.central.protocol` and hands it to :class:`CentralService`. Every failure
+answers ``{"error": "..."}``: 401 for a missing, unknown or revoked key (before the body is
+even read, so an outsider learns nothing), 400 for a malformed request, 413 for an
+oversized one, 503 while the database fails.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+
+from domain_stats.app import Receive, Scope, Send
+from domain_stats.central.protocol import API_PATH, MAX_REQUEST_BYTES, ProtocolError, parse_request
+from domain_stats.central.service import CentralService
+from domain_stats.storage import StorageError
+
+__all__ = ["CentralApp"]
+
+log = logging.getLogger(__name__)
+
+_JSON = (b"content-type", b"application/json")
+
+
+class _Refusal(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class CentralApp:
+    def __init__(self, service: CentralService) -> None:
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return  # lifespan belongs to the wrapper that owns the runtime
+        extra: list[tuple[bytes, bytes]] = []
+        try:
+            status, answer = await self._route(scope, receive)
+        except _Refusal as refusal:
+            status, answer = refusal.status, {"error": str(refusal)}
+            if status == 401:
+                extra.append((b"www-authenticate", b"Bearer"))
+        except StorageError as err:
+            log.error("central database failed: %s", err)
+            status, answer = 503, {"error": "the server's database is unavailable; try again later"}
+        except Exception:
+            log.exception("unexpected error answering %s", scope.get("path"))
+            status, answer = 500, {"error": "internal error; see the server log"}
+        body = orjson.dumps(answer)
+        headers = [_JSON, (b"content-length", str(len(body)).encode()), *extra]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _route(self, scope: Scope, receive: Receive) -> tuple[int, Any]:
+        path, method = scope["path"], scope["method"]
+        if path == "/health" and method == "GET":
+            return 200, {"status": "ok"}
+        if path != API_PATH:
+            raise _Refusal(404, f"not found; the endpoint is POST {API_PATH}")
+        if method != "POST":
+            raise _Refusal(405, f"use POST {API_PATH}")
+        client = await self.service.client_for(_bearer(scope))
+        if client is None:
+            raise _Refusal(401, "a valid API key is required (Authorization: Bearer KEY)")
+        body = await _read_body(receive)
+        try:
+            command, request = parse_request(body)
+            if command == "config":
+                return 200, (await self.service.config()).to_json()
+            if command == "status":
+                address = (scope.get("client") or ("", 0))[0]
+                return 200, (await self.service.status(client, request["report"], address)).to_json()
+            return 200, (await self.service.query(client, request["domain"])).to_json()
+        except ProtocolError as err:
+            raise _Refusal(400, str(err)) from None
+
+
+def _bearer(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, key = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer":
+                return key.strip()
+    return ""
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_REQUEST_BYTES:
+            raise _Refusal(413, f"a request body may be at most {MAX_REQUEST_BYTES} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)

@@ -1,0 +1,73 @@
+"""Builds a running central server from its data directory, and takes it down in order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from pathlib import Path
+from typing import Callable
+
+from domain_stats.central.app import CentralApp
+from domain_stats.central.config import CentralSettings
+from domain_stats.central.service import CentralService
+from domain_stats.central.store import CentralStore
+from domain_stats.names import DEFAULT_PROHIBITED, NameReducer
+from domain_stats.runtime import keep_bootstrap_fresh, open_rdap_client
+
+__all__ = ["CentralRuntime", "open_central_store"]
+
+log = logging.getLogger(__name__)
+
+
+async def open_central_store(settings: CentralSettings, data_dir: Path) -> CentralStore:
+    """The server's database, as the server and the admin commands open it."""
+    return await CentralStore.open(settings.data_path(data_dir, settings.database_file))
+
+
+class CentralRuntime:
+    def __init__(self, settings: CentralSettings, service: CentralService) -> None:
+        self.settings = settings
+        self.service = service
+        self._background: list[asyncio.Task[None]] = []
+
+    @classmethod
+    async def start(
+        cls,
+        settings: CentralSettings,
+        data_dir: Path,
+        *,
+        refresh_bootstrap: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> "CentralRuntime":
+        data_dir = Path(data_dir)
+        store = await open_central_store(settings, data_dir)
+        try:
+            rdap = await open_rdap_client(settings, data_dir)
+        except BaseException:
+            await store.close()
+            raise
+        service = CentralService(
+            store=store,
+            rdap=rdap,
+            names=NameReducer(DEFAULT_PROHIBITED, only_icann=not settings.psl_private),
+            rdap_error_ttl_hours=settings.rdap_error_ttl_hours,
+            clock=clock,
+        )
+        runtime = cls(settings, service)
+        if refresh_bootstrap:
+            runtime._background.append(asyncio.create_task(keep_bootstrap_fresh(rdap, settings, data_dir)))
+        return runtime
+
+    def http_app(self) -> CentralApp:
+        return CentralApp(self.service)
+
+    async def close(self) -> None:
+        for task in self._background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.service.close()
+        await self.service.rdap.close()
+        await self.service.store.close()

@@ -1,0 +1,149 @@
+"""The central server's rules, in plain Python: who is asking, and what to answer them.
+
+The HTTP layer (:mod:`domain_stats.central.app`) only parses and authenticates; tests and
+the app drive :class:`CentralService` the same way. Unknown domains are resolved with the
+lookup service's own RDAP engine; the community's first contact is recorded once a domain
+has a good answer, so ``ISC-FIRST-CONTACT`` reaches exactly one client that can use it
+(an RDAP failure is not anyone's first contact).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+import time
+from typing import Callable
+
+from domain_stats.answer import ISC_FIRST_CONTACT, PROHIBITED_TLD
+from domain_stats.central.policy import Policy
+from domain_stats.central.protocol import (
+    TTL_NO_EXPIRY,
+    TTL_NOT_CACHED,
+    TTL_PERMANENT,
+    ConfigAnswer,
+    ProtocolError,
+    QueryAnswer,
+    QueryError,
+    StatusAnswer,
+    StatusReport,
+)
+from domain_stats.central.store import CentralStore
+from domain_stats.names import DEFAULT_PROHIBITED, InvalidName, NameReducer
+from domain_stats.rdap import RdapClient, RdapDates, RdapError
+from domain_stats.rdap.errors import RdapNoServer, RdapNotFound
+
+__all__ = ["CentralService", "hash_key"]
+
+
+def hash_key(key: str) -> str:
+    """What the server stores of an API key. Keys are 256 random bits, so a plain SHA-256 is enough."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class CentralService:
+    def __init__(
+        self,
+        *,
+        store: CentralStore,
+        rdap: RdapClient,
+        names: NameReducer,
+        rdap_error_ttl_hours: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.rdap = rdap
+        self.names = names
+        self._error_ttl_hours = rdap_error_ttl_hours
+        self._clock = clock
+        self._inflight: dict[str, asyncio.Task[RdapDates]] = {}
+        self._applied_prohibited: tuple[str, ...] | None = None
+        self.queries = 0
+
+    async def client_for(self, api_key: str) -> str | None:
+        """The client an API key belongs to, or None for a missing, unknown or revoked key."""
+        if not api_key:
+            return None
+        return await self.store.client_for_key(hash_key(api_key))
+
+    async def policy(self) -> Policy:
+        policy = Policy.from_stored(await self.store.policy_values())
+        if policy.prohibited_tlds != self._applied_prohibited:
+            self.names.set_prohibited([*DEFAULT_PROHIBITED, *policy.prohibited_tlds])
+            self._applied_prohibited = policy.prohibited_tlds
+        return policy
+
+    async def config(self) -> ConfigAnswer:
+        return (await self.policy()).config_answer()
+
+    async def status(self, client: str, report: StatusReport, address: str) -> StatusAnswer:
+        policy = await self.policy()
+        denied = await self.store.record_status(client, report, address, self._clock())
+        return StatusAnswer(policy.status_interval, denied)
+
+    async def query(self, client: str, raw: str) -> QueryAnswer | QueryError:
+        """Facts about ``raw``'s registered domain, recording the community's first contact."""
+        self.queries += 1
+        await self.policy()
+        try:
+            domain = self.names.reduce(raw).domain
+        except InvalidName as err:
+            raise ProtocolError(f"domain: {err}") from None
+        if domain is None:
+            return QueryError(TTL_PERMANENT, (PROHIBITED_TLD,))
+        now = self._clock()
+        known = await self.store.known(domain)
+        created, expires = known.created, known.expires
+        if created is None or self._needs_refresh(expires, known.updated, now):
+            try:
+                dates = await self._resolve_once(domain)
+            except RdapError as err:
+                if created is None:
+                    return QueryError(self.error_ttl(err), (err.alert, *known.alerts))
+                # Stale beats ERROR: the stored facts stand until a refresh succeeds.
+            else:
+                created, expires = dates.created, dates.expires
+        seen, first = await self.store.record_query(domain, client, now)
+        alerts = ((ISC_FIRST_CONTACT,) if first else ()) + known.alerts
+        return QueryAnswer(float(created), None if expires is None else float(expires), float(seen), alerts)
+
+    def _needs_refresh(self, expires: float | None, updated: float | None, now: float) -> bool:
+        """An expired registration is asked again, at most once per error TTL (lapsed domains stay lapsed)."""
+        if expires is None or expires > now:
+            return False
+        return updated is None or now - updated >= self._error_ttl_hours * 3600
+
+    def error_ttl(self, err: RdapError) -> int:
+        """How long clients may cache an RDAP failure, in the protocol's terms.
+
+        Not found: the configured RDAP error TTL, in whole hours. No RDAP server for the TLD:
+        no expiry (it will not change soon) but evictable. Anything else is transient (a
+        timeout, a failing or rate-limiting registry): not cached, so clients ask again and
+        get the answer as soon as the registry does; the RDAP client's back-off keeps the
+        registry from being hammered meanwhile.
+        """
+        if isinstance(err, RdapNotFound):
+            return math.ceil(self._error_ttl_hours) if self._error_ttl_hours > 0 else TTL_NOT_CACHED
+        if isinstance(err, RdapNoServer):
+            return TTL_NO_EXPIRY
+        return TTL_NOT_CACHED
+
+    async def _resolve_once(self, domain: str) -> RdapDates:
+        """One RDAP query per domain at a time, whichever clients ask; the result is stored."""
+        task = self._inflight.get(domain)
+        if task is None:
+            task = asyncio.ensure_future(self._resolve_and_store(domain))
+            self._inflight[domain] = task
+            task.add_done_callback(lambda _t: self._inflight.pop(domain, None))
+        return await asyncio.shield(task)
+
+    async def _resolve_and_store(self, domain: str) -> RdapDates:
+        dates = await self.rdap.lookup(domain)
+        await self.store.save_registration(domain, dates.created, dates.expires, self._clock())
+        return dates
+
+    async def close(self) -> None:
+        pending = list(self._inflight.values())
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)

@@ -1,0 +1,45 @@
+"""How every command talks to its user: one event loop per command, user errors as one line.
+
+User errors (bad configuration, busy port, unreadable file, a refused value) print one clear
+line and exit non-zero; tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import Any, Awaitable, Callable, TypeVar
+
+import click
+
+from domain_stats.config import ConfigError
+from domain_stats.importer import ImportFileError
+from domain_stats.rdap.bootstrap import BootstrapError
+from domain_stats.storage import StorageError
+
+__all__ = ["run_async", "user_errors", "USER_ERRORS"]
+
+T = TypeVar("T")
+USER_ERRORS: tuple[type[Exception], ...] = (ConfigError, StorageError, BootstrapError, ImportFileError, OSError)
+
+
+def run_async(coro: Awaitable[T]) -> T:
+    try:
+        import uvloop
+
+        loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = uvloop.new_event_loop
+    except ImportError:  # pragma: no cover - uvloop is optional on some platforms
+        loop_factory = None
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        return runner.run(coro)  # type: ignore[arg-type]
+
+
+def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except USER_ERRORS as err:
+            raise click.ClickException(str(err)) from None
+
+    return wrapper
