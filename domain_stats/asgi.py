@@ -4,7 +4,9 @@
 (``DOMAIN_STATS_DATA``, ``DOMAIN_STATS_WORKERS``) and starts the server with
 ``domain_stats.asgi:create_app``. ASGI lifespan starts this worker's runtime and saves its
 memory cache at shutdown. With several workers each claims a slot number (a lock file in
-the data directory) so that it saves and reloads its own cache file across restarts.
+the data directory) so that it saves and reloads its own cache file across restarts. When
+the central server refuses the client (``mode: isc``), the worker leaves the message in the
+data directory and stops the whole server, and ``serve`` exits with it.
 """
 
 from __future__ import annotations
@@ -12,19 +14,22 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import signal
 from pathlib import Path
 from typing import IO, Any
 
 from domain_stats.app import LookupApp, Receive, Scope, Send
+from domain_stats.central_client import CommunityRefused
 from domain_stats.config import load_settings
 from domain_stats.runtime import Runtime
 
-__all__ = ["LifespanApp", "ServiceApp", "create_app", "DATA_ENV", "WORKERS_ENV"]
+__all__ = ["LifespanApp", "ServiceApp", "create_app", "record_refusal", "take_refusal", "DATA_ENV", "WORKERS_ENV"]
 
 log = logging.getLogger(__name__)
 
 DATA_ENV = "DOMAIN_STATS_DATA"
 WORKERS_ENV = "DOMAIN_STATS_WORKERS"
+REFUSAL_FILE = ".refused-by-central"
 
 
 class LifespanApp:
@@ -80,9 +85,20 @@ class ServiceApp(LifespanApp):
         worker = None
         if self.workers > 1:
             worker, self._slot = _claim_slot(self.data_dir, self.workers)
-        self.runtime = await Runtime.start(settings, self.data_dir, worker=worker)
+        try:
+            # One status reporter per service: the first worker (its figures stand for the service's).
+            self.runtime = await Runtime.start(settings, self.data_dir, worker=worker, report_status=worker in (None, 0))
+        except CommunityRefused as refused:
+            self._stop_server(str(refused))
+            raise
+        self.runtime.on_refused = self._stop_server
         log.info("worker ready to answer lookups (process %d)", os.getpid())
         return self.runtime.http_app()
+
+    def _stop_server(self, message: str) -> None:
+        """The central server refused this client: stop every worker, and let ``serve`` exit with the message."""
+        record_refusal(self.data_dir, message)
+        os.kill(os.getppid(), signal.SIGTERM)
 
     async def stop(self) -> None:
         if self.runtime is not None:
@@ -102,6 +118,21 @@ def _claim_slot(data_dir: Path, workers: int) -> tuple[int | None, IO[Any] | Non
             continue
         return index, handle
     return None, None  # a respawned worker while the old one still exits: share the default file
+
+
+def record_refusal(data_dir: Path, message: str) -> None:
+    (Path(data_dir) / REFUSAL_FILE).write_text(message, encoding="utf-8")
+
+
+def take_refusal(data_dir: Path) -> str | None:
+    """The message a worker left when the central server refused it (and forget it)."""
+    path = Path(data_dir) / REFUSAL_FILE
+    try:
+        message = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    path.unlink(missing_ok=True)
+    return message
 
 
 def create_app() -> ServiceApp:

@@ -12,6 +12,7 @@ from typing import Any, Awaitable, Callable, TypeVar
 
 import click
 
+from domain_stats.central_client import CommunityRefused
 from domain_stats.config import ConfigError
 from domain_stats.importer import ImportFileError
 from domain_stats.rdap.bootstrap import BootstrapError
@@ -20,7 +21,9 @@ from domain_stats.storage import StorageError
 __all__ = ["run_async", "user_errors", "USER_ERRORS"]
 
 T = TypeVar("T")
-USER_ERRORS: tuple[type[Exception], ...] = (ConfigError, StorageError, BootstrapError, ImportFileError, OSError)
+USER_ERRORS: tuple[type[Exception], ...] = (
+    ConfigError, StorageError, BootstrapError, ImportFileError, CommunityRefused, OSError,
+)
 
 
 def run_async(coro: Awaitable[T]) -> T:

@@ -15,7 +15,8 @@ import os
 import socket
 from pathlib import Path
 
-from domain_stats.asgi import DATA_ENV, WORKERS_ENV
+from domain_stats.asgi import DATA_ENV, WORKERS_ENV, take_refusal
+from domain_stats.central_client import CommunityRefused
 from domain_stats.config import CommonSettings, Settings
 from domain_stats.logs import LEVELS, log_config
 
@@ -39,18 +40,29 @@ def check_port_free(address: str, port: int) -> None:
 
 
 async def preflight(settings: Settings, data_dir: Path) -> None:
-    """Open the database and the bootstrap once: bad files fail here, with their own message."""
+    """Open the database and the bootstrap once: bad files fail here, with their own message.
+
+    In ``mode: isc`` also the first ``config`` and ``status``: a client the central server
+    refuses (too old, denied) stops here with the server's message.
+    """
     from domain_stats.runtime import Runtime
 
-    runtime = await Runtime.start(settings, data_dir, refresh_bootstrap=False, reload_cache=False)
-    await runtime.close(keep_cache=False)
+    runtime = await Runtime.start(settings, data_dir, refresh_bootstrap=False, reload_cache=False, report_status=False)
+    try:
+        await runtime.report_status()  # mode isc: a denied client stops here, before it listens
+    finally:
+        await runtime.close(keep_cache=False)
 
 
 def serve(settings: Settings, data_dir: Path, workers: int) -> None:
     """Serve lookups until SIGINT/SIGTERM (blocking)."""
     os.environ[DATA_ENV] = str(Path(data_dir).resolve())
     os.environ[WORKERS_ENV] = str(workers)
+    take_refusal(data_dir)  # a message left by an earlier run is not this run's
     run_asgi("domain_stats.asgi:create_app", settings, workers)
+    refusal = take_refusal(data_dir)
+    if refusal is not None:
+        raise CommunityRefused(refusal)
 
 
 def run_asgi(target: str, settings: CommonSettings, workers: int, *, tls: tuple[Path, Path] | None = None) -> None:

@@ -16,9 +16,11 @@ import pytest
 import trustme
 import yaml
 
+from domain_stats.central.config import CENTRAL_CONFIG_NAME
 from domain_stats.config import CONFIG_NAME, load_settings
 from domain_stats.runtime import Runtime
 from domain_stats.service import LookupService
+from tests.central_server import CentralTestServer
 from tests.http_server import ServiceServer
 from tests.rdap_server import RdapTestServer, write_bootstrap
 
@@ -54,12 +56,46 @@ async def https_rdap_server(tmp_path: Path) -> AsyncIterator[tuple[RdapTestServe
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path, rdap_server: RdapTestServer) -> Path:
+def bootstrap_file(tmp_path: Path, rdap_server: RdapTestServer) -> Path:
+    """An RDAP bootstrap sending every TLD (but .tv, which has no server) to the test RDAP server."""
+    return write_bootstrap(tmp_path / "bootstrap.json", rdap_server.url, without=("tv",))
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, bootstrap_file: Path) -> Path:
     """A data directory whose bootstrap sends every TLD (but .tv) to the test RDAP server."""
     directory = tmp_path / "data"
-    bootstrap = write_bootstrap(tmp_path / "bootstrap.json", rdap_server.url, without=("tv",))
-    write_config(directory, rdap_bootstrap=str(bootstrap), rdap_bootstrap_refresh_url="")
+    write_config(directory, rdap_bootstrap=str(bootstrap_file), rdap_bootstrap_refresh_url="")
     return directory
+
+
+@pytest.fixture
+async def central(tmp_path: Path, bootstrap_file: Path) -> AsyncIterator[CentralTestServer]:
+    """A real central server on 127.0.0.1 whose RDAP engine asks the test RDAP server; its own clock."""
+    directory = tmp_path / "central"
+    directory.mkdir()
+    (directory / CENTRAL_CONFIG_NAME).write_text(
+        yaml.safe_dump({"rdap_bootstrap": str(bootstrap_file), "rdap_bootstrap_refresh_url": "", "rdap_error_ttl_hours": 1})
+    )
+    server = await CentralTestServer(directory, Clock()).start()
+    yield server
+    await server.stop()
+
+
+async def start_isc_client(
+    tmp_path: Path, name: str, central: CentralTestServer, clock: "Clock | None" = None, key: str | None = None, **overrides: Any
+) -> RunningService:
+    """A lookup service in mode isc with its own data directory and a fresh key for ``name``."""
+    directory = tmp_path / f"client-{name}"
+    write_config(
+        directory,
+        mode="isc",
+        server_url=central.url,
+        api_key=key or await central.add_key(name),
+        rdap_bootstrap_refresh_url="",
+        **overrides,
+    )
+    return await start_service(directory, clock)
 
 
 class RunningService:

@@ -26,10 +26,11 @@ class _Uvicorn(uvicorn.Server):
 class ServiceServer:
     """A started runtime served over HTTP on 127.0.0.1 until :meth:`stop`."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, port: int = 0) -> None:
         self.runtime = runtime
         self.socket = socket.socket()
-        self.socket.bind(("127.0.0.1", 0))
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.socket.bind(("127.0.0.1", port))
         self.socket.listen(1024)
         config = uvicorn.Config(runtime.http_app(), lifespan="off", access_log=False, log_config=None, proxy_headers=False)
         self._server = _Uvicorn(config)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging.config
 import re
-import secrets
 import sys
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ from domain_stats.answer import format_date
 from domain_stats.central.config import CentralSettings, load_central_settings
 from domain_stats.central.policy import POLICY_KEYS, Policy, PolicyError, parse_policy_value
 from domain_stats.central.runtime import open_central_store
-from domain_stats.central.service import hash_key
+from domain_stats.central.service import new_api_key
 from domain_stats.central.store import CentralStore
 from domain_stats.console import run_async, user_errors
 from domain_stats.logs import log_config
@@ -133,8 +132,8 @@ def key() -> None:
 def key_add(name: str, data_dir: Path) -> None:
     """Create NAME's API key; the key is printed once, alone on the last line (only its hash is stored)."""
     name = _client_name(name)
-    new_key = secrets.token_urlsafe(32)
-    if not _with_store(data_dir, lambda store: store.add_key(name, hash_key(new_key), time.time())):
+    new_key, key_hash = new_api_key()
+    if not _with_store(data_dir, lambda store: store.add_key(name, key_hash, time.time())):
         raise click.ClickException(f"{name} already has a key; revoke it first to issue a new one")
     click.echo(f"API key for {name} (shown only now; put it in the client's domain_stats.yaml as api_key):")
     click.echo(new_key)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import math
+import secrets
 import time
 from typing import Callable
 
@@ -33,7 +34,13 @@ from domain_stats.names import DEFAULT_PROHIBITED, InvalidName, NameReducer
 from domain_stats.rdap import RdapClient, RdapDates, RdapError
 from domain_stats.rdap.errors import RdapNoServer, RdapNotFound
 
-__all__ = ["CentralService", "hash_key"]
+__all__ = ["CentralService", "hash_key", "new_api_key"]
+
+
+def new_api_key() -> tuple[str, str]:
+    """A fresh API key and the hash that is all the server keeps of it."""
+    key = secrets.token_urlsafe(32)
+    return key, hash_key(key)
 
 
 def hash_key(key: str) -> str:

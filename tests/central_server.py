@@ -1,0 +1,111 @@
+"""A real central server for tests: our CentralRuntime served on 127.0.0.1, recording every request.
+
+The recording sits in front of the real app (an ASGI wrapper that keeps each request body),
+so tests can say what reached the server, e.g. that prohibited names never do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import aiohttp
+import orjson
+
+from domain_stats.app import Receive, Scope, Send
+from domain_stats.central.config import load_central_settings
+from domain_stats.central.runtime import CentralRuntime
+from domain_stats.central.service import new_api_key
+from domain_stats.central.store import CentralStore
+from tests.http_server import ServiceServer
+
+
+class _Recording:
+    def __init__(self, app: Any, log: list[dict[str, Any]]) -> None:
+        self.app = app
+        self.log = log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        chunks: list[bytes] = []
+
+        async def recording_receive() -> dict[str, Any]:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                try:
+                    self.log.append(orjson.loads(b"".join(chunks)))
+                except orjson.JSONDecodeError:
+                    self.log.append({"unparsed": b"".join(chunks)})
+            return message
+
+        await self.app(scope, recording_receive, send)
+
+
+class _RecordingRuntime:
+    """What ServiceServer needs (``http_app``, ``close``), with the recorder in front."""
+
+    def __init__(self, runtime: CentralRuntime, log: list[dict[str, Any]]) -> None:
+        self.runtime = runtime
+        self._log = log
+
+    def http_app(self) -> Any:
+        return _Recording(self.runtime.http_app(), self._log)
+
+    async def close(self) -> None:
+        await self.runtime.close()
+
+
+class CentralTestServer:
+    def __init__(self, data_dir: Path, clock: Callable[[], float]) -> None:
+        self.data_dir = data_dir
+        self.clock = clock
+        self.requests: list[dict[str, Any]] = []
+        self._server: ServiceServer | None = None
+        self.runtime: CentralRuntime | None = None
+
+    async def start(self, port: int = 0) -> "CentralTestServer":
+        settings = load_central_settings(self.data_dir)
+        self.runtime = await CentralRuntime.start(settings, self.data_dir, clock=self.clock)
+        self._server = ServiceServer(_RecordingRuntime(self.runtime, self.requests), port=port)  # type: ignore[arg-type]
+        self._server.start()
+        return self
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return self._server.url
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return self._server.socket.getsockname()[1]
+
+    @property
+    def store(self) -> CentralStore:
+        assert self.runtime is not None
+        return self.runtime.service.store
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            await self._server.stop()
+            self._server = None
+
+    async def add_key(self, name: str) -> str:
+        key, key_hash = new_api_key()
+        assert await self.store.add_key(name, key_hash, self.clock())
+        return key
+
+    def queries(self, domain: str | None = None) -> list[str]:
+        """The domains clients asked about (``query`` commands), in order."""
+        return [
+            r["domain"] for r in self.requests
+            if r.get("command") == "query" and (domain is None or r.get("domain") == domain)
+        ]
+
+    async def post(self, body: Any, key: str | None, *, raw: bytes | None = None) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
+        data = raw if raw is not None else orjson.dumps(body)
+        async with aiohttp.ClientSession() as client:
+            async with client.post(self.url + "/api", data=data, headers=headers) as resp:
+                assert resp.headers["Content-Type"] == "application/json"
+                return resp.status, orjson.loads(await resp.read())
