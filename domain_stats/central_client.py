@@ -71,7 +71,7 @@ class CentralClient:
         *,
         timeout: float,
         ssl_context: ssl.SSLContext | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.url = server_url.rstrip("/") + API_PATH
         self._headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}

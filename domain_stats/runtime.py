@@ -111,6 +111,7 @@ class Runtime:
                 settings.api_key,
                 timeout=settings.server_timeout_seconds,
                 ssl_context=settings.server_ssl_context(data_dir),
+                clock=clock,
             )
             upstream = IscUpstream(central, rdap_upstream if settings.isc_fallback_rdap else None)
             community = CommunityLink(central, names)
