@@ -6,6 +6,7 @@ so tests can say what reached the server, e.g. that prohibited names never do.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,9 +22,10 @@ from tests.http_server import ServiceServer
 
 
 class _Recording:
-    def __init__(self, app: Any, log: list[dict[str, Any]]) -> None:
+    def __init__(self, app: Any, log: list[dict[str, Any]], changed: asyncio.Condition) -> None:
         self.app = app
         self.log = log
+        self.changed = changed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         chunks: list[bytes] = []
@@ -38,18 +40,25 @@ class _Recording:
                     self.log.append({"unparsed": b"".join(chunks)})
             return message
 
-        await self.app(scope, recording_receive, send)
+        async def notifying_send(message: dict[str, Any]) -> None:
+            await send(message)
+            if message["type"] == "http.response.body":
+                async with self.changed:
+                    self.changed.notify_all()
+
+        await self.app(scope, recording_receive, notifying_send)
 
 
 class _RecordingRuntime:
     """What ServiceServer needs (``http_app``, ``close``), with the recorder in front."""
 
-    def __init__(self, runtime: CentralRuntime, log: list[dict[str, Any]]) -> None:
+    def __init__(self, runtime: CentralRuntime, log: list[dict[str, Any]], changed: asyncio.Condition) -> None:
         self.runtime = runtime
         self._log = log
+        self._changed = changed
 
     def http_app(self) -> Any:
-        return _Recording(self.runtime.http_app(), self._log)
+        return _Recording(self.runtime.http_app(), self._log, self._changed)
 
     async def close(self) -> None:
         await self.runtime.close()
@@ -60,13 +69,14 @@ class CentralTestServer:
         self.data_dir = data_dir
         self.clock = clock
         self.requests: list[dict[str, Any]] = []
+        self._answered = asyncio.Condition()
         self._server: ServiceServer | None = None
         self.runtime: CentralRuntime | None = None
 
     async def start(self, port: int = 0) -> "CentralTestServer":
         settings = load_central_settings(self.data_dir)
         self.runtime = await CentralRuntime.start(settings, self.data_dir, clock=self.clock)
-        self._server = ServiceServer(_RecordingRuntime(self.runtime, self.requests), port=port)  # type: ignore[arg-type]
+        self._server = ServiceServer(_RecordingRuntime(self.runtime, self.requests, self._answered), port=port)  # type: ignore[arg-type]
         self._server.start()
         return self
 
@@ -94,6 +104,14 @@ class CentralTestServer:
         key, key_hash = new_api_key()
         assert await self.store.add_key(name, key_hash, self.clock())
         return key
+
+    async def answered(self, command: str, count: int = 1) -> None:
+        """Until the server has answered ``count`` requests with this command."""
+        async with self._answered:
+            await self._answered.wait_for(lambda: self.commands().count(command) >= count)
+
+    def commands(self) -> list[str]:
+        return [r.get("command", "") for r in self.requests]
 
     def queries(self, domain: str | None = None) -> list[str]:
         """The domains clients asked about (``query`` commands), in order."""

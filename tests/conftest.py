@@ -181,12 +181,12 @@ async def serve_subprocess(data_dir: Path, *args: str, workers: int = 1) -> "asy
     raise AssertionError("serve said it was ready but did not answer within 10 s")
 
 
-def listen_on_free_port(data_dir: Path) -> int:
+def listen_on_free_port(data_dir: Path, config_name: str = CONFIG_NAME) -> int:
     """Point the data directory's configuration at a free port on 127.0.0.1; returns it."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    config = data_dir / CONFIG_NAME
+    config = data_dir / config_name
     config.write_text(config.read_text() + f"local_port: {port}\n")
     return port
 
