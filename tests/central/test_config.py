@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from domain_stats.central.config import CENTRAL_CONFIG_NAME, CentralSettings, load_central_settings
+from domain_stats.config import ConfigError
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_default_file_is_written_and_means_the_defaults(tmp_path: Path) -> None:
+    settings = load_central_settings(tmp_path / "c")
+    text = (tmp_path / "c" / CENTRAL_CONFIG_NAME).read_text()
+    assert settings == CentralSettings()
+    assert yaml.safe_load(text) is None
+    assert "central server configuration" in text
+    for name in CentralSettings.model_fields:
+        assert f"# {name}:" in text
+
+
+def test_every_key_is_documented_in_the_community_section() -> None:
+    section = README.read_text().split("## Community server", 1)[1].split("\n## ", 1)[0]
+    for name, field in CentralSettings.model_fields.items():
+        assert field.description, name
+        assert re.search(rf"^\| `{name}` \|", section, re.MULTILINE), f"README's Community server section lacks {name}"
+
+
+@pytest.mark.parametrize(
+    ("content", "named"),
+    [
+        ("tls_cert: a.pem\n", "tls_cert and tls_key go together"),
+        ("cached_max_items: 5\n", "cached_max_items: unknown key"),
+        ("local_port: 0\n", "local_port"),
+    ],
+)
+def test_bad_configuration_names_the_key(tmp_path: Path, content: str, named: str) -> None:
+    (tmp_path / CENTRAL_CONFIG_NAME).write_text(content)
+    with pytest.raises(ConfigError, match=re.escape(named)):
+        load_central_settings(tmp_path)
+
+
+def test_client_mode_isc_needs_a_server_and_a_key(tmp_path: Path) -> None:
+    from domain_stats.config import CONFIG_NAME, load_settings
+
+    (tmp_path / CONFIG_NAME).write_text("mode: isc\nserver_url: https://community.example.org:4100/\n")
+    with pytest.raises(ConfigError, match="mode isc needs api_key"):
+        load_settings(tmp_path)
+    (tmp_path / CONFIG_NAME).write_text("mode: isc\nserver_url: community.example.org\napi_key: k\n")
+    with pytest.raises(ConfigError, match="server_url: .*http"):
+        load_settings(tmp_path)
+    (tmp_path / CONFIG_NAME).write_text(
+        "mode: isc\nserver_url: https://community.example.org:4100/\napi_key: s3cret-Key\nadmin_key: adm1n-Key\n"
+    )
+    settings = load_settings(tmp_path)
+    assert settings.server_url == "https://community.example.org:4100"
+    assert settings.api_key == "s3cret-Key"
+    assert "s3cret" not in repr(settings) and "adm1n" not in repr(settings)  # secrets stay out of reprs and logs
