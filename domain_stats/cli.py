@@ -79,7 +79,7 @@ def lookup(names: tuple[str, ...], data_dir: Path) -> None:
     settings = _settings(data_dir)
 
     async def run() -> int:
-        runtime = await Runtime.start(settings, data_dir, refresh_bootstrap=False)
+        runtime = await Runtime.start(settings, data_dir, refresh_bootstrap=False, report_status=False)
         status = 0
         try:
             for name in names:

@@ -21,6 +21,7 @@ import orjson
 from domain_stats.answer import PROHIBITED_BODY, AnswerFormatter, Facts, invalid_name_answer, with_first_contact
 from domain_stats.cache import MemoryCache
 from domain_stats.names import InvalidName, NameReducer
+from domain_stats.singleflight import SingleFlight
 from domain_stats.storage import Registration, Storage, StorageError
 from domain_stats.upstream import Resolution, Upstream, UpstreamError
 
@@ -61,7 +62,7 @@ class LookupService:
         self._cache_max = cache_max_seconds
         self._retry = retry_seconds
         self._clock = clock
-        self._inflight: dict[str, asyncio.Task[Resolution]] = {}
+        self._inflight: SingleFlight[str, Resolution] = SingleFlight()  # asked: this lookup asked upstream
 
     async def lookup(self, raw: str) -> tuple[int, bytes]:
         """HTTP status and JSON body of the answer for ``raw`` (any host name a log carries)."""
@@ -117,7 +118,7 @@ class LookupService:
             facts = _facts(registration, seen_by_you)
             return self._answer(domain, facts, now, first, self._good_until(now, registration.expires))
         try:
-            resolution, asked = await self._resolve_once(domain)
+            resolution, asked = await self._inflight.run(domain, lambda: self._resolve_and_store(domain))
         except UpstreamError as err:
             if registration is not None:
                 # Stale beats ERROR: serve what we had, try the refresh again later.
@@ -167,19 +168,6 @@ class LookupService:
             body = self.formatter.render(facts._replace(alerts=once + facts.alerts), now=now).encode()
         return with_first_contact(body) if first else body
 
-    async def _resolve_once(self, domain: str) -> tuple[Resolution, bool]:
-        """One upstream query per domain at a time; later askers share the first one's result.
-
-        The second value says whether this caller's lookup is the one that asked upstream.
-        """
-        task = self._inflight.get(domain)
-        asked = task is None
-        if task is None:
-            task = asyncio.ensure_future(self._resolve_and_store(domain))
-            self._inflight[domain] = task
-            task.add_done_callback(lambda _t: self._inflight.pop(domain, None))
-        return await asyncio.shield(task), asked
-
     async def _resolve_and_store(self, domain: str) -> Resolution:
         resolution = await self.upstream.resolve(domain)
         if resolution.commit:
@@ -192,10 +180,7 @@ class LookupService:
 
     async def close(self) -> None:
         """Cancel upstream queries nobody waits for any more (their askers went away)."""
-        pending = list(self._inflight.values())
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        await self._inflight.cancel_all()
         await self.upstream.close()
 
     def stats(self) -> dict[str, Any]:

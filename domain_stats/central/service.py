@@ -9,7 +9,6 @@ has a good answer, so ``ISC-FIRST-CONTACT`` reaches exactly one client that can 
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import math
 import secrets
@@ -33,6 +32,7 @@ from domain_stats.central.store import CentralStore
 from domain_stats.names import DEFAULT_PROHIBITED, InvalidName, NameReducer
 from domain_stats.rdap import RdapClient, RdapDates, RdapError
 from domain_stats.rdap.errors import RdapNoServer, RdapNotFound
+from domain_stats.singleflight import SingleFlight
 
 __all__ = ["CentralService", "hash_key", "new_api_key"]
 
@@ -63,7 +63,7 @@ class CentralService:
         self.names = names
         self._error_ttl_hours = rdap_error_ttl_hours
         self._clock = clock
-        self._inflight: dict[str, asyncio.Task[RdapDates]] = {}
+        self._inflight: SingleFlight[str, RdapDates] = SingleFlight()  # one RDAP query per domain
         self._applied_prohibited: tuple[str, ...] | None = None
         self.queries = 0
 
@@ -103,7 +103,7 @@ class CentralService:
         created, expires = known.created, known.expires
         if created is None or self._needs_refresh(expires, known.updated, now):
             try:
-                dates = await self._resolve_once(domain)
+                dates, _ = await self._inflight.run(domain, lambda: self._resolve_and_store(domain))
             except RdapError as err:
                 if created is None:
                     return QueryError(self.error_ttl(err), (err.alert, *known.alerts))
@@ -135,22 +135,10 @@ class CentralService:
             return TTL_NO_EXPIRY
         return TTL_NOT_CACHED
 
-    async def _resolve_once(self, domain: str) -> RdapDates:
-        """One RDAP query per domain at a time, whichever clients ask; the result is stored."""
-        task = self._inflight.get(domain)
-        if task is None:
-            task = asyncio.ensure_future(self._resolve_and_store(domain))
-            self._inflight[domain] = task
-            task.add_done_callback(lambda _t: self._inflight.pop(domain, None))
-        return await asyncio.shield(task)
-
     async def _resolve_and_store(self, domain: str) -> RdapDates:
         dates = await self.rdap.lookup(domain)
         await self.store.save_registration(domain, dates.created, dates.expires, self._clock())
         return dates
 
     async def close(self) -> None:
-        pending = list(self._inflight.values())
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        await self._inflight.cancel_all()
