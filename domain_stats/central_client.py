@@ -11,7 +11,6 @@ background, and stopping the service when the server denies it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import ssl

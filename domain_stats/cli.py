@@ -99,7 +99,13 @@ def lookup(names: tuple[str, ...], data_dir: Path) -> None:
 @user_errors
 def import_(file: Path, data_dir: Path) -> None:
     """Import established domains from FILE: top1m.import JSON or CSV domain,created[,expires]."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     settings = _settings(data_dir)
     names = NameReducer(settings.prohibited_tlds, only_icann=not settings.psl_private)

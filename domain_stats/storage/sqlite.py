@@ -22,7 +22,13 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from domain_stats.storage import ImportCounts, Registration, StorageError, StoredDomain, Visit
+from domain_stats.storage import (
+    ImportCounts,
+    Registration,
+    StorageError,
+    StoredDomain,
+    Visit,
+)
 
 __all__ = ["SqliteStorage", "SCHEMA_VERSION"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from domain_stats.answer import YOUR_FIRST_CONTACT
 from tests.central_server import CentralTestServer
-from tests.conftest import Clock, start_isc_client, write_config, start_service
+from tests.conftest import Clock, start_isc_client, start_service, write_config
 from tests.rdap_server import Canned, RdapTestServer
 
 
