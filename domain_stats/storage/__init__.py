@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, NamedTuple, Protocol
+from typing import Callable, Iterable, NamedTuple, Protocol
 
 __all__ = [
+    "ADD_IF_ABSENT",
+    "Change",
     "ImportCounts",
+    "REMOVE",
+    "UPSERT",
     "Registration",
     "Storage",
     "StorageError",
@@ -56,6 +60,17 @@ class Visit(NamedTuple):
 class ImportCounts:
     added: int
     updated: int
+    removed: int = 0
+
+
+# Change operations (the update feed's + and -, and "add unless known" for the starter set).
+UPSERT, REMOVE, ADD_IF_ABSENT = "+", "-", "?"
+
+
+class Change(NamedTuple):
+    op: str
+    domain: str
+    registration: Registration | None
 
 
 class Storage(Protocol):
@@ -73,6 +88,33 @@ class Storage(Protocol):
     async def import_registrations(self, rows: Iterable[tuple[str, Registration]]) -> ImportCounts:
         """Upsert many rows in one transaction."""
         ...
+
+    async def apply_changes(
+        self, changes: Callable[[], Iterable[Change]], *, version: str | None = None, mark: str | None = None
+    ) -> ImportCounts:
+        """All of ``changes`` in one transaction, or nothing: the iterable is consumed off the event
+        loop, and anything it raises (a malformed feed line) leaves the database as it was. Sets the
+        database ``version`` and the ``mark`` (see :meth:`has_mark`) in the same transaction."""
+        ...
+
+    async def has_mark(self, mark: str) -> bool:
+        """Was a change set applied with this ``mark`` (e.g. the starter data)?"""
+        ...
+
+    async def registrations_page(self, after: str, limit: int, created_before: float) -> list[tuple[str, float, float | None]]:
+        """``(domain, created, expires)`` of registrations created before ``created_before``, in
+        domain order, the ``limit`` after ``after``: an export streams through them a page at a time."""
+        ...
+
+    async def queue_for_resolution(self, domains: list[str], now: float) -> int:
+        """Queue names to be resolved in the background (those not queued yet); returns how many."""
+        ...
+
+    async def queued_for_resolution(self, limit: int) -> list[str]: ...
+
+    async def unqueue(self, domain: str) -> None: ...
+
+    async def queue_length(self) -> int: ...
 
     async def database_version(self) -> str: ...
 

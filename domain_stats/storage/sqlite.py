@@ -1,363 +1,49 @@
-"""SQLite backend: WAL, reads and first contacts on the event loop, bulk writes on one thread.
+"""SQLite backend, the embedded default: WAL, reads and first contacts on the event loop.
 
-A point read in WAL mode costs a few microseconds, less than handing it to a thread, so
-reads run inline. First contacts, the hot write, are batched per loop turn into one
-multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING``: the rows it returns are the
-winners, so "first contact exactly once" holds within a process (one loop) and across
-processes (SQLite's write lock). Registrations and imports queue to a writer thread that
-commits whatever has queued up in one transaction, each job inside a SAVEPOINT so one
-failing job changes nothing; that thread also checkpoints the WAL, the only part that waits
-on the disk.
+:mod:`.sqlite_batching` has the threading model of the lookup path, :mod:`.sqlite_changes`
+the bulk change sets, :mod:`.sqlite_connection` the schema and connection settings.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
-import queue
 import sqlite3
-import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Callable, Iterable
 
 from domain_stats.storage import (
+    Change,
     ImportCounts,
     Registration,
     StorageError,
     StoredDomain,
     Visit,
 )
+from domain_stats.storage.sqlite_batching import LoopVisits, Writer
+from domain_stats.storage.sqlite_changes import apply_changes
+from domain_stats.storage.sqlite_connection import (
+    INITIAL_DATABASE_VERSION,
+    ROWS_PER_STATEMENT,
+    SCHEMA,
+    SCHEMA_VERSION,
+    UPSERT_DOMAIN,
+    connect,
+    domain_row,
+)
 
 __all__ = ["SqliteStorage", "SCHEMA_VERSION"]
-
-log = logging.getLogger(__name__)
-
-SCHEMA_VERSION = 1
-INITIAL_DATABASE_VERSION = "1.0"
-
-# Portable SQL (the PostgreSQL backend uses the same statements with $n placeholders), but for
-# WITHOUT ROWID: the tables are stored in domain order, one B-tree each instead of two.
-_SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS meta (
-        key TEXT PRIMARY KEY,
-        value TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS domains (
-        domain TEXT PRIMARY KEY,
-        created BIGINT NOT NULL,
-        expires BIGINT,
-        origin TEXT NOT NULL,
-        seen_by_isc BIGINT,
-        updated BIGINT NOT NULL) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS contacts (
-        domain TEXT PRIMARY KEY,
-        seen_by_you BIGINT NOT NULL) WITHOUT ROWID""",
-]
-
-_UPSERT_DOMAIN = """INSERT INTO domains (domain, created, expires, origin, seen_by_isc, updated)
-    VALUES (?, ?, ?, ?, ?, ?)
-    ON CONFLICT (domain) DO UPDATE SET created = excluded.created, expires = excluded.expires,
-        origin = excluded.origin, seen_by_isc = excluded.seen_by_isc, updated = excluded.updated"""
 
 # One statement for both facts about a domain: its registration and our first contact.
 _GET = """SELECT d.created, d.expires, d.origin, d.seen_by_isc,
         (SELECT seen_by_you FROM contacts WHERE domain = ?)
     FROM (SELECT 1) AS one LEFT JOIN domains AS d ON d.domain = ?"""
 
-_Outcome = tuple[asyncio.Future, Any, "BaseException | None"]
-_STOP = object()
-_MAX_BATCH = 4096
-_MMAP_BYTES = 1 << 30
-_LOCK_PATIENCE = 5.0  # seconds a write waits for another process's lock before it fails
-_CHECKPOINT_EVERY = 1.0  # seconds between passive WAL checkpoints by the writer thread
-_ROWS_PER_STATEMENT = 1000  # two parameters a row, well inside SQLite's variable limit
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout = 5000")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    # Reads through a memory map: a random point read in a million-domain database drops from
-    # ~38 us (page cache misses, one pread per B-tree level) to ~8 us. The mapped pages are the
-    # kernel's file cache, shared between workers and reclaimable, not process heap.
-    conn.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}")
-    return conn
-
-
-class _Job:
-    __slots__ = ("run", "future")
-
-    def __init__(self, run: Callable[[sqlite3.Connection], Any], future: asyncio.Future[Any]) -> None:
-        self.run = run
-        self.future = future
-
-
-class _Visit:
-    """A queued lookup that records first contact: answered with (registration, seen_by_you, first)."""
-
-    __slots__ = ("domain", "stamp", "future")
-
-    def __init__(self, domain: str, stamp: int, future: asyncio.Future[Any]) -> None:
-        self.domain = domain
-        self.stamp = stamp
-        self.future = future
-
-
-class _LoopVisits:
-    """Reads and first-contact writes for every domain asked in one loop turn, at once.
-
-    Every domain the memory cache cannot answer needs its registration and its first-contact
-    record. Doing that per request costs a query each, and each query hands the GIL to the
-    HTTP server's thread and waits to get it back; one turn's worth together is two ``IN``
-    reads and, for the domains never seen, one ``INSERT ... RETURNING``. A WAL append without
-    fsync (``synchronous = NORMAL``) costs microseconds. The write lock is taken without
-    waiting (``busy_timeout = 0``): while another process holds it, the turn is retried a
-    fraction of a millisecond later instead of blocking the loop. Checkpoints, the part that
-    does real I/O, are left to the writer thread.
-    """
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-        self._pending: list[_Visit] = []
-        self._scheduled = False
-        self._waiting_since = 0.0
-        self.closed = False
-
-    def visit(self, domain: str, stamp: int) -> asyncio.Future[Any]:
-        if self.closed:
-            raise StorageError("the database is closed")
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        self._pending.append(_Visit(domain, stamp, future))
-        if not self._scheduled:
-            self._scheduled = True
-            loop.call_soon(self._flush)
-        return future
-
-    def _flush(self) -> None:
-        self._scheduled = False
-        batch, self._pending = self._pending, []
-        if not batch:
-            return
-        try:
-            registrations, known = self._read(list({v.domain for v in batch}))
-            new = [v for v in batch if v.domain not in known]
-            decided = self._write(new) if new else {}
-        except _LockBusy as busy:
-            self._retry_later(batch, busy.error)
-            return
-        except sqlite3.Error as err:
-            log.error("database lookup failed: %s", err)
-            _settle_all([(v.future, None, StorageError(f"database failed: {err}")) for v in batch])
-            return
-        self._waiting_since = 0.0
-        outcomes: list[_Outcome] = []
-        for v in batch:
-            seen, first = (known[v.domain], False) if v.domain in known else decided[v.domain].pop(0)
-            outcomes.append((v.future, (registrations.get(v.domain), seen, first), None))
-        _settle_all(outcomes)
-
-    def _read(self, domains: list[str]) -> tuple[dict[str, Registration], dict[str, int]]:
-        registrations: dict[str, Registration] = {}
-        known: dict[str, int] = {}
-        for i in range(0, len(domains), _ROWS_PER_STATEMENT):
-            chunk = domains[i : i + _ROWS_PER_STATEMENT]
-            marks = ",".join(["?"] * len(chunk))
-            for domain, *fields in self._conn.execute(
-                f"SELECT domain, created, expires, origin, seen_by_isc FROM domains WHERE domain IN ({marks})", chunk
-            ):
-                registrations[domain] = Registration(*fields)
-            known.update(self._conn.execute(f"SELECT domain, seen_by_you FROM contacts WHERE domain IN ({marks})", chunk))
-        return registrations, known
-
-    def _write(self, new: list[_Visit]) -> dict[str, list[tuple[int, bool]]]:
-        try:
-            self._conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as err:
-            if "locked" in str(err) or "busy" in str(err):
-                raise _LockBusy(err) from None
-            raise
-        try:
-            decided = _record_contacts(self._conn, new)
-            self._conn.execute("COMMIT")
-        except sqlite3.Error:
-            if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
-            raise
-        return decided
-
-    def close(self) -> None:
-        self._flush()  # whatever is queued was promised an answer
-        self._conn.close()
-
-    def _retry_later(self, batch: list[_Visit], err: sqlite3.OperationalError) -> None:
-        now = time.monotonic()
-        self._waiting_since = self._waiting_since or now
-        if now - self._waiting_since > _LOCK_PATIENCE:
-            self._waiting_since = 0.0
-            _settle_all([(v.future, None, StorageError(f"database write failed: {err}")) for v in batch])
-            return
-        self._pending = batch + self._pending
-        if not self._scheduled:
-            self._scheduled = True
-            asyncio.get_running_loop().call_later(0.0005, self._flush)
-
-
-class _LockBusy(Exception):
-    def __init__(self, error: sqlite3.OperationalError) -> None:
-        self.error = error
-
-
-class _Writer(threading.Thread):
-    """Runs queued jobs (registrations, imports) in batched transactions, and checkpoints the WAL."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(name="domain-stats-sqlite-writer", daemon=True)
-        self._path = path
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._stopping = False
-
-    def submit(self, run: Callable[[sqlite3.Connection], Any]) -> asyncio.Future[Any]:
-        future = self._new_future()
-        self._queue.put(_Job(run, future))
-        return future
-
-    def _new_future(self) -> asyncio.Future[Any]:
-        if self._stopping:
-            raise StorageError("the database is closed")
-        return asyncio.get_running_loop().create_future()
-
-    def stop(self) -> None:
-        self._stopping = True
-        self._queue.put(_STOP)
-
-    def run(self) -> None:
-        conn = _connect(self._path)
-        conn.execute("PRAGMA busy_timeout = 0")  # _begin_immediate waits for other processes, finely
-        try:
-            while True:
-                try:
-                    item = self._queue.get(timeout=_CHECKPOINT_EVERY)
-                except queue.Empty:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")  # the loop's writes never checkpoint
-                    continue
-                if item is _STOP:
-                    return
-                batch = [item]
-                stop_after = False
-                while len(batch) < _MAX_BATCH:
-                    try:
-                        more = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if more is _STOP:
-                        stop_after = True
-                        break
-                    batch.append(more)
-                _settle_batch(self._run_batch(conn, batch))
-                if stop_after:
-                    return
-        finally:
-            conn.close()
-
-    @staticmethod
-    def _run_batch(conn: sqlite3.Connection, batch: list[_Job]) -> list[_Outcome]:
-        outcomes: list[_Outcome] = []
-        try:
-            _begin_immediate(conn)
-            for job in batch:
-                conn.execute("SAVEPOINT job")
-                try:
-                    outcomes.append((job.future, job.run(conn), None))
-                    conn.execute("RELEASE job")
-                except Exception as err:  # one bad job must not spoil the batch
-                    conn.execute("ROLLBACK TO job")
-                    conn.execute("RELEASE job")
-                    outcomes.append((job.future, None, StorageError(f"database write failed: {err}")))
-            conn.execute("COMMIT")
-        except sqlite3.Error as err:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            log.error("database write failed: %s", err)
-            failure = StorageError(f"database write failed: {err}")
-            outcomes = [(item.future, None, failure) for item in batch]
-        return outcomes
-
-
-def _begin_immediate(conn: sqlite3.Connection, patience: float = _LOCK_PATIENCE) -> None:
-    """BEGIN IMMEDIATE, retrying every fraction of a millisecond while another process writes.
-
-    SQLite's own busy handler sleeps in steps of up to 100 ms, which is what several workers
-    on one database would otherwise wait for.
-    """
-    deadline = time.monotonic() + patience
-    pause = 0.0002
-    while True:
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            return
-        except sqlite3.OperationalError as err:
-            if "locked" not in str(err) and "busy" not in str(err) or time.monotonic() > deadline:
-                raise
-            time.sleep(pause)
-            pause = min(pause * 1.5, 0.005)
-
-
-def _record_contacts(conn: sqlite3.Connection, contacts: list[_Visit]) -> dict[str, list[tuple[int, bool]]]:
-    """Insert a batch of first contacts; per domain, ``(seen_by_you, first)`` for each asker in order."""
-    earliest: dict[str, int] = {}
-    for c in contacts:
-        earliest.setdefault(c.domain, c.stamp)
-    rows = list(earliest.items())
-    won: set[str] = set()
-    stamps: dict[str, int] = {}
-    for i in range(0, len(rows), _ROWS_PER_STATEMENT):
-        chunk = rows[i : i + _ROWS_PER_STATEMENT]
-        inserted = conn.execute(
-            "INSERT INTO contacts (domain, seen_by_you) VALUES "
-            + ",".join(["(?, ?)"] * len(chunk))
-            + " ON CONFLICT (domain) DO NOTHING RETURNING domain, seen_by_you",
-            [value for row in chunk for value in row],
-        ).fetchall()
-        for domain, stamp in inserted:
-            won.add(domain)
-            stamps[domain] = stamp
-        others = [domain for domain, _ in chunk if domain not in won]
-        if others:
-            marks = ",".join(["?"] * len(others))
-            stamps.update(conn.execute(f"SELECT domain, seen_by_you FROM contacts WHERE domain IN ({marks})", others))
-    decided: dict[str, list[tuple[int, bool]]] = {}
-    for c in contacts:
-        answers = decided.setdefault(c.domain, [])
-        answers.append((stamps[c.domain], c.domain in won and not answers))
-    return decided
-
-
-def _settle_batch(outcomes: list[_Outcome]) -> None:
-    """Hand results back with one wake-up per event loop, not one per future."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
-    for outcome in outcomes:
-        by_loop.setdefault(outcome[0].get_loop(), []).append(outcome)
-    for loop, group in by_loop.items():
-        with contextlib.suppress(RuntimeError):  # that loop is closed: nobody is waiting any more
-            loop.call_soon_threadsafe(_settle_all, group)
-
-
-def _settle_all(outcomes: list[_Outcome]) -> None:
-    for future, result, error in outcomes:
-        if future.done():
-            continue
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)
-
 
 class SqliteStorage:
     """The embedded default; see the module docstring for the threading model."""
 
-    def __init__(self, path: Path, reader: sqlite3.Connection, visits: _LoopVisits, writer: _Writer) -> None:
+    def __init__(self, path: Path, reader: sqlite3.Connection, visits: LoopVisits, writer: Writer) -> None:
         self.path = path
         self._reader = reader
         self._visits = visits
@@ -368,9 +54,9 @@ class SqliteStorage:
         path = Path(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            setup = _connect(path)
+            setup = connect(path)
             setup.execute("PRAGMA journal_mode = WAL")
-            for statement in _SCHEMA:
+            for statement in SCHEMA:
                 setup.execute(statement)
             setup.execute(
                 "INSERT INTO meta (key, value) VALUES ('schema_version', ?), ('database_version', ?) "
@@ -378,15 +64,15 @@ class SqliteStorage:
                 (str(SCHEMA_VERSION), INITIAL_DATABASE_VERSION),
             )
             setup.close()
-            reader = _connect(path)
-            loop_writer = _connect(path)
+            reader = connect(path)
+            loop_writer = connect(path)
             loop_writer.execute("PRAGMA busy_timeout = 0")
             loop_writer.execute("PRAGMA wal_autocheckpoint = 0")
         except sqlite3.Error as err:
             raise StorageError(f"cannot open database {path}: {err}") from None
-        writer = _Writer(path)
+        writer = Writer(path)
         writer.start()
-        return cls(path, reader, _LoopVisits(loop_writer), writer)
+        return cls(path, reader, LoopVisits(loop_writer), writer)
 
     async def get(self, domain: str) -> StoredDomain:
         try:
@@ -401,21 +87,21 @@ class SqliteStorage:
         return Visit(*await self._visits.visit(domain, int(when)))
 
     async def save_registration(self, domain: str, registration: Registration) -> None:
-        row = _row(domain, registration, int(time.time()))
-        await self._writer.submit(lambda conn: conn.execute(_UPSERT_DOMAIN, row))
+        row = domain_row(domain, registration, int(time.time()))
+        await self._writer.submit(lambda conn: conn.execute(UPSERT_DOMAIN, row))
 
     async def import_registrations(self, rows: Iterable[tuple[str, Registration]]) -> ImportCounts:
         updated = int(time.time())
-        prepared = [_row(domain, reg, updated) for domain, reg in rows]
+        prepared = [domain_row(domain, reg, updated) for domain, reg in rows]
 
         def job(conn: sqlite3.Connection) -> ImportCounts:
             unique = list({row[0] for row in prepared})
             known = 0
-            for i in range(0, len(unique), _ROWS_PER_STATEMENT):
-                names = unique[i : i + _ROWS_PER_STATEMENT]
+            for i in range(0, len(unique), ROWS_PER_STATEMENT):
+                names = unique[i : i + ROWS_PER_STATEMENT]
                 marks = ",".join(["?"] * len(names))
                 known += conn.execute(f"SELECT count(*) FROM domains WHERE domain IN ({marks})", names).fetchone()[0]
-            conn.executemany(_UPSERT_DOMAIN, prepared)
+            conn.executemany(UPSERT_DOMAIN, prepared)
             added = len(unique) - known
             return ImportCounts(added=added, updated=len(prepared) - added)
 
@@ -424,6 +110,50 @@ class SqliteStorage:
     async def database_version(self) -> str:
         row = self._reader.execute("SELECT value FROM meta WHERE key = 'database_version'").fetchone()
         return row[0] if row else INITIAL_DATABASE_VERSION
+
+    async def apply_changes(
+        self, changes: Callable[[], Iterable[Change]], *, version: str | None = None, mark: str | None = None
+    ) -> ImportCounts:
+        # Its own connection and thread: the slow part (reading and checking every line) fills a
+        # temporary table without touching the database; the write lock is held only for the
+        # few set-based statements at the end, so lookups in other processes barely notice.
+        return await asyncio.to_thread(apply_changes, self.path, changes, version, mark, int(time.time()))
+
+    async def has_mark(self, mark: str) -> bool:
+        return self._reader.execute("SELECT 1 FROM meta WHERE key = ?", (f"mark:{mark}",)).fetchone() is not None
+
+    async def registrations_page(self, after: str, limit: int, created_before: float) -> list[tuple[str, float, float | None]]:
+        return await asyncio.to_thread(self._page, after, limit, int(created_before))
+
+    def _page(self, after: str, limit: int, created_before: int) -> list[tuple[str, float, float | None]]:
+        conn = connect(self.path)
+        try:
+            return conn.execute(
+                "SELECT domain, created, expires FROM domains WHERE domain > ? AND created < ? ORDER BY domain LIMIT ?",
+                (after, created_before, limit),
+            ).fetchall()
+        finally:
+            conn.close()
+
+    async def queue_for_resolution(self, domains: list[str], now: float) -> int:
+        rows = [(domain, int(now)) for domain in domains]
+
+        def job(conn: sqlite3.Connection) -> int:
+            before = conn.execute("SELECT count(*) FROM resolve_queue").fetchone()[0]
+            conn.executemany("INSERT INTO resolve_queue (domain, added) VALUES (?, ?) ON CONFLICT DO NOTHING", rows)
+            return conn.execute("SELECT count(*) FROM resolve_queue").fetchone()[0] - before
+
+        return await self._writer.submit(job)
+
+    async def queued_for_resolution(self, limit: int) -> list[str]:
+        rows = self._reader.execute("SELECT domain FROM resolve_queue ORDER BY added, domain LIMIT ?", (limit,))
+        return [domain for (domain,) in rows]
+
+    async def unqueue(self, domain: str) -> None:
+        await self._writer.submit(lambda conn: conn.execute("DELETE FROM resolve_queue WHERE domain = ?", (domain,)))
+
+    async def queue_length(self) -> int:
+        return self._reader.execute("SELECT count(*) FROM resolve_queue").fetchone()[0]
 
     async def count_domains(self) -> int:
         return self._reader.execute("SELECT count(*) FROM domains").fetchone()[0]
@@ -434,15 +164,3 @@ class SqliteStorage:
         await asyncio.to_thread(self._writer.join)
         self._visits.close()
         self._reader.close()
-
-
-def _row(domain: str, reg: Registration, updated: int) -> tuple[Any, ...]:
-    created, expires, origin, isc = reg
-    return (
-        domain,
-        int(created),
-        None if expires is None else int(expires),
-        origin,
-        None if isc is None else int(isc),
-        updated,
-    )
