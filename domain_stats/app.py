@@ -39,8 +39,16 @@ class LookupApp:
     organisation's DNS history.
     """
 
-    def __init__(self, service: LookupService, *, admin_key: str = "", admin_open: bool = True) -> None:
+    def __init__(
+        self,
+        service: LookupService,
+        *,
+        admin_key: str = "",
+        admin_open: bool = True,
+        stats: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
         self.service = service
+        self._stats = stats or service.stats
         self._admin_key = admin_key.encode()
         self._admin_open = admin_open
         self._debug = log.isEnabledFor(logging.DEBUG)  # log_detail 2: every lookup
@@ -70,7 +78,7 @@ class LookupApp:
             if denied is not None:
                 return _answer_body(denied)
             if path == "/stats":
-                return 200, orjson.dumps(self.service.stats())
+                return 200, orjson.dumps(self._stats())
             return self._showcache(scope)
         status, body = await self.service.lookup(path[1:])
         if self._debug:

@@ -86,8 +86,8 @@ class ServiceApp(LifespanApp):
         if self.workers > 1:
             worker, self._slot = _claim_slot(self.data_dir, self.workers)
         try:
-            # One status reporter per service: the first worker (its figures stand for the service's).
-            self.runtime = await Runtime.start(settings, self.data_dir, worker=worker, report_status=worker in (None, 0))
+            # One primary per service, the first worker: status reports, feed updates, queued names.
+            self.runtime = await Runtime.start(settings, self.data_dir, worker=worker, primary=worker in (None, 0))
         except CommunityRefused as refused:
             self._stop_server(str(refused))
             raise

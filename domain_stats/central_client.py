@@ -37,7 +37,7 @@ from domain_stats.central.protocol import (
     version_tuple,
 )
 from domain_stats.names import NameReducer
-from domain_stats.storage import Registration, parse_version
+from domain_stats.storage import Registration
 from domain_stats.upstream import Resolution, Upstream, UpstreamError
 
 __all__ = ["CentralClient", "CentralUnavailable", "CommunityLink", "CommunityRefused", "IscUpstream", "ALERT_CACHE_SECONDS"]
@@ -200,30 +200,25 @@ class CommunityLink:
         self.joined = False
         self.interval_minutes = 60.0
 
-    async def join(self, database_version: str) -> bool:
-        """Ask for ``config`` and apply it; False if the server cannot be reached (retried later).
+    async def join(self) -> ConfigAnswer | None:
+        """Ask for ``config`` and apply it; None if the server cannot be reached (asked again later).
 
         Raises :class:`CommunityRefused` when this software is older than the server requires.
+        The database minimum is the caller's to meet (it owns the database).
         """
         try:
             config = await self.client.config()
         except (CentralUnavailable, ProtocolError) as err:
             log.warning("central server: cannot get its configuration yet (%s); serving with the local prohibited list", err)
-            return False
+            return None
         if version_tuple(__version__) < version_tuple(config.min_software_version):
             raise CommunityRefused(
                 f"the central server requires domain-stats {config.min_software_version} or newer; "
                 f"this is {__version__}. Upgrade domain-stats to keep using the community server."
             )
-        if parse_version(database_version) < parse_version(config.min_database_version):
-            log.warning(
-                "the central server requires established-domain database version %s; this one is %s. "
-                "Updating from the update feed is not available in this version; serving with the current data.",
-                config.min_database_version, database_version,
-            )
         self.names.add_prohibited(config.prohibited_tlds)
         self.joined = True
-        return True
+        return config
 
     async def report(self, report: StatusReport) -> StatusAnswer | None:
         """Send one ``status``; raises :class:`CommunityRefused` when the server denies this client."""

@@ -79,7 +79,7 @@ def lookup(names: tuple[str, ...], data_dir: Path) -> None:
     settings = _settings(data_dir)
 
     async def run() -> int:
-        runtime = await Runtime.start(settings, data_dir, refresh_bootstrap=False, report_status=False)
+        runtime = await Runtime.start(settings, data_dir, refresh_bootstrap=False, primary=False)
         status = 0
         try:
             for name in names:
@@ -98,7 +98,8 @@ def lookup(names: tuple[str, ...], data_dir: Path) -> None:
 @data_option
 @user_errors
 def import_(file: Path, data_dir: Path) -> None:
-    """Import established domains from FILE: top1m.import JSON or CSV domain,created[,expires]."""
+    """Import established domains from FILE: top1m.import JSON, feed lines (+,domain,created,expires),
+    CSV domain,created[,expires], or a plain list of names (resolved in the background)."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -127,13 +128,21 @@ def import_(file: Path, data_dir: Path) -> None:
         click.echo(f"{file}:{where}: skipped: {reason}", err=True)
     if summary.skipped > len(summary.problems):
         click.echo(f"... and {summary.skipped - len(summary.problems)} more skipped rows", err=True)
-    click.echo(f"added {summary.added}, updated {summary.updated}, skipped {summary.skipped}")
+    if summary.kind == "names":
+        click.echo(
+            f"a running 'domain-stats serve {data_dir}' resolves queued names in the background, "
+            f"{settings.import_resolve_rate:g} a second (import_resolve_rate); progress in /stats",
+            err=True,
+        )
+    click.echo(summary.line())
 
 
-def _add_central() -> None:
+def _add_groups() -> None:
     from domain_stats.central.cli import central
+    from domain_stats.db_cli import db
 
     main.add_command(central)
+    main.add_command(db)
 
 
-_add_central()
+_add_groups()

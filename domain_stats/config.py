@@ -112,6 +112,10 @@ class Settings(CommonSettings):
     server_ca_file: str = Field("", description="mode isc: a CA bundle (PEM) to verify the central server's certificate with. Empty: the system's CAs. Verification is never turned off.")
     server_timeout_seconds: float = Field(5.0, gt=0, le=120, description="mode isc: whole time budget of one request to the central server.")
     isc_fallback_rdap: bool = Field(False, description="mode isc: while the central server cannot be reached, resolve unknown domains with this service's own RDAP client instead of answering ERROR.")
+    target_updates: str = Field("", description="Where the established-domain update feed comes from: an http(s) base URL (with version.json under it) or a directory. Empty: in mode isc the central server's feed, otherwise none.")
+    update_interval_hours: float = Field(24.0, ge=0, description="How often the running service applies new versions of the update feed (0: only db update by hand, and at start when the central server requires a newer database).")
+    starter_data: bool = Field(True, description="On a new database, import the packaged starter set of about 37,000 established domains (from the original domain_stats top1m list) so common domains are answered locally from the first minute.")
+    import_resolve_rate: float = Field(1.0, gt=0, le=100, description="Names a second the running service resolves from lists imported as plain names (domain-stats import of a file of names), in the background.")
 
     @field_validator("prohibited_tlds")
     @classmethod

@@ -14,6 +14,7 @@ import click
 
 from domain_stats.central_client import CommunityRefused
 from domain_stats.config import ConfigError
+from domain_stats.feed.format import FeedError
 from domain_stats.importer import ImportFileError
 from domain_stats.rdap.bootstrap import BootstrapError
 from domain_stats.storage import StorageError
@@ -22,7 +23,7 @@ __all__ = ["run_async", "user_errors", "USER_ERRORS"]
 
 T = TypeVar("T")
 USER_ERRORS: tuple[type[Exception], ...] = (
-    ConfigError, StorageError, BootstrapError, ImportFileError, CommunityRefused, OSError,
+    ConfigError, StorageError, BootstrapError, ImportFileError, CommunityRefused, FeedError, OSError,
 )
 
 

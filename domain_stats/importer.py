@@ -1,9 +1,13 @@
-"""Loads established domains from files: the original tool's ``top1m.import`` JSON and CSV.
+"""Loads established domains from files, whatever form they come in.
 
-Rows become :class:`Registration` records with origin ``local`` (answered with
-``seen_by_isc: "NA"``); the first lookup of an imported domain is still this organisation's
-first contact. Bad rows are skipped and reported with their line (CSV) or entry (JSON)
-number, never silently.
+Four forms, told apart by their first line: the original tool's ``top1m.import`` JSON; the
+update feed's lines (``+,domain,created,expires`` / ``-,...``, applied like a feed file but
+without changing the database version); CSV ``domain,created[,expires]``; and a plain list
+of names, one a line, which are queued and resolved through upstream by the running service
+in the background (``import_resolve_rate``). Rows become :class:`Registration` records with
+origin ``local`` (answered with ``seen_by_isc: "NA"``); the first lookup of an imported
+domain is still this organisation's first contact. Bad rows are skipped and reported with
+their line (or JSON entry) number, never silently.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ import orjson
 
 from domain_stats.answer import ORIGIN_LOCAL
 from domain_stats.dates import parse_date_value
+from domain_stats.feed.format import ADD, FeedLineError, parse_feed_line
+from domain_stats.feed.update import check_domain
 from domain_stats.names import InvalidName, NameReducer
-from domain_stats.storage import Registration, Storage
+from domain_stats.storage import Change, Registration, Storage
 
 __all__ = ["ImportFileError", "ImportSummary", "import_file"]
 
@@ -34,10 +40,20 @@ class ImportFileError(ValueError):
 
 @dataclass(slots=True)
 class ImportSummary:
+    kind: str = ""  # json, feed, csv or names
     added: int = 0
     updated: int = 0
+    removed: int = 0
+    queued: int = 0  # names waiting for background resolution
     skipped: int = 0
     problems: list[tuple[int, str]] = field(default_factory=list)
+
+    def line(self) -> str:
+        """The one-line summary the command prints."""
+        if self.kind == "names":
+            return f"queued {self.queued}, already known or queued {self.updated}, skipped {self.skipped}"
+        removed = f", removed {self.removed}" if self.kind == "feed" else ""
+        return f"added {self.added}, updated {self.updated}{removed}, skipped {self.skipped}"
 
     def skip(self, where: int, reason: str) -> None:
         self.skipped += 1
@@ -55,12 +71,15 @@ async def import_file(
     """Import ``path`` into ``storage`` in transactions of :data:`BATCH` rows."""
     path = Path(path)
     try:
-        with open(path, "rb") as fh:
-            start = fh.read(4096).lstrip()
-        rows = _json_rows(await asyncio.to_thread(path.read_bytes), path) if start[:1] == b"[" else _csv_rows(path)
+        kind = await asyncio.to_thread(_detect_format, path)
+        if kind == "feed":
+            return await _import_feed_lines(storage, names, path)
+        if kind == "names":
+            return await _queue_names(storage, names, path)
+        rows = _json_rows(await asyncio.to_thread(path.read_bytes), path) if kind == "json" else _csv_rows(path)
     except OSError as err:
         raise ImportFileError(f"cannot read {path}: {err.strerror}") from None
-    summary = ImportSummary()
+    summary = ImportSummary(kind)
     batch: list[tuple[str, Registration]] = []
     writing: asyncio.Task[None] | None = None  # the previous batch is written while this one is read
     now = time.time()
@@ -158,3 +177,69 @@ def _csv_rows(path: Path) -> Iterator[Row]:
                     yield number, None, None, None, f"expected domain,created[,expires]; got {len(fields)} fields"
     except UnicodeDecodeError as err:
         raise ImportFileError(f"{path} is neither JSON nor UTF-8 CSV: {err}") from None
+
+
+def _detect_format(path: Path) -> str:
+    with open(path, "rb") as fh:
+        start = fh.read(4096).lstrip()
+    if start[:1] == b"[":
+        return "json"
+    if start[:2] in (b"+,", b"-,"):
+        return "feed"
+    first = start.split(b"\n", 1)[0]
+    return "csv" if b"," in first else "names"
+
+
+async def _import_feed_lines(storage: Storage, names: NameReducer, path: Path) -> ImportSummary:
+    """Feed lines as an import: one transaction, bad lines skipped and reported (a feed update stops instead)."""
+    summary = ImportSummary("feed")
+
+    def changes() -> Iterator[Change]:
+        with open(path, encoding="utf-8", errors="replace") as lines:
+            for number, text in enumerate(lines, start=1):
+                try:
+                    parsed = parse_feed_line(text, number)
+                except FeedLineError as err:
+                    summary.skip(number, err.reason)
+                    continue
+                if parsed is None:
+                    continue
+                op, domain, created, expires = parsed
+                problem = check_domain(names, domain)
+                if problem is not None:
+                    summary.skip(number, problem)
+                    continue
+                yield Change(op, domain, Registration(created, expires, ORIGIN_LOCAL) if op == ADD else None)
+
+    counts = await storage.apply_changes(changes)
+    summary.added, summary.updated, summary.removed = counts.added, counts.updated, counts.removed
+    return summary
+
+
+async def _queue_names(storage: Storage, names: NameReducer, path: Path) -> ImportSummary:
+    """A plain list of names: queue each registered domain for background resolution."""
+    summary = ImportSummary("names")
+    batch: list[str] = []
+
+    def read() -> list[tuple[int, str]]:
+        with open(path, encoding="utf-8-sig") as lines:
+            return [(n, line.strip()) for n, line in enumerate(lines, start=1)]
+
+    now = time.time()
+    for number, name in await asyncio.to_thread(read):
+        if not name or name.startswith("#"):
+            continue
+        try:
+            domain = names.registered_domain(name)
+        except InvalidName as err:
+            summary.skip(number, f"{name!r}: {err}")
+            continue
+        if domain is None:
+            summary.skip(number, f"{name!r} is under a prohibited suffix")
+            continue
+        batch.append(domain)
+    unique = list(dict.fromkeys(batch))
+    wanted = [d for d in unique if (await storage.get(d)).registration is None]
+    summary.queued = await storage.queue_for_resolution(wanted, now) if wanted else 0
+    summary.updated = len(batch) - summary.queued
+    return summary

@@ -15,7 +15,7 @@ import logging
 import ssl
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import aiohttp
 
@@ -31,6 +31,8 @@ from domain_stats.central_client import (
     IscUpstream,
 )
 from domain_stats.config import CommonSettings, Settings
+from domain_stats.feed import FeedError, UpdateReport
+from domain_stats.feed.source import client_feed
 from domain_stats.names import NameReducer
 from domain_stats.rdap import Bootstrap, RdapClient, RdapLimits
 from domain_stats.rdap.bootstrap import (
@@ -39,7 +41,8 @@ from domain_stats.rdap.bootstrap import (
     refresh_cached_bootstrap,
 )
 from domain_stats.service import LookupService
-from domain_stats.storage import StorageError, open_storage
+from domain_stats.storage import Storage, StorageError, open_storage, parse_version
+from domain_stats.upkeep import ResolveQueue, apply_feed, load_starter_data
 from domain_stats.upstream import RdapUpstream, Upstream
 
 __all__ = ["Runtime", "keep_bootstrap_fresh", "open_rdap_client"]
@@ -66,6 +69,7 @@ class Runtime:
         self.service = service
         self.rdap = rdap
         self.community: CommunityLink | None = None
+        self.resolver: ResolveQueue
         self._database_version = "1.0"
         #: Why the central server stopped this service (set once, then ``on_refused`` is called).
         self.refusal: str | None = None
@@ -82,18 +86,22 @@ class Runtime:
         clock: Callable[[], float] = time.time,
         worker: int | None = None,
         reload_cache: bool = True,
-        report_status: bool = True,
+        primary: bool = True,
     ) -> "Runtime":
         """Open the database, pick the bootstrap, reload the cache. ``clock`` is wall-clock UTC seconds.
 
         ``worker`` (one of several processes on one port) gives this process its own saved cache file.
-        In ``mode: isc`` it asks the central server for its ``config`` (raising
-        :class:`CommunityRefused` if this software is too old) and, with ``report_status``, sends
-        ``status`` reports in the background.
+        A new database gets the starter data. In ``mode: isc`` it asks the central server for its
+        ``config`` (raising :class:`CommunityRefused` if this software is too old) and updates the
+        database from the feed first if the server requires a newer one. The ``primary`` process
+        (one per service) does the background duties: status reports, feed updates, queued names.
         """
         data_dir = Path(data_dir)
         storage = await open_storage(settings.data_path(data_dir, settings.database_file))
+        names = NameReducer(settings.prohibited_tlds, only_icann=not settings.psl_private)
         try:
+            if settings.starter_data:
+                await load_starter_data(storage, names)
             rdap = await open_rdap_client(settings, data_dir)
         except BaseException:
             await storage.close()
@@ -110,7 +118,6 @@ class Runtime:
             loaded = await asyncio.to_thread(load_cache, cache, cache_file, clock(), formatter.fingerprint)
         if loaded:
             log.info("reloaded %d cached answers from %s", loaded, cache_file)
-        names = NameReducer(settings.prohibited_tlds, only_icann=not settings.psl_private)
         rdap_upstream = RdapUpstream(rdap, settings.rdap_error_ttl_hours * 3600)
         upstream: Upstream = rdap_upstream
         community = None
@@ -125,7 +132,9 @@ class Runtime:
             upstream = IscUpstream(central, rdap_upstream if settings.isc_fallback_rdap else None)
             community = CommunityLink(central, names)
             try:
-                await community.join(await storage.database_version())
+                config = await community.join()
+                if config is not None:
+                    await _meet_minimum_database(settings, data_dir, storage, names, config.min_database_version)
             except BaseException:
                 await upstream.close()
                 await rdap.close()
@@ -143,11 +152,47 @@ class Runtime:
         )
         runtime = cls(settings, data_dir, service, rdap, clock, cache_file)
         runtime.community = community
+        runtime.resolver = ResolveQueue(storage, upstream, settings.import_resolve_rate)
+        runtime._database_version = await storage.database_version()
+        background = runtime._background
         if refresh_bootstrap:
-            runtime._background.append(asyncio.create_task(keep_bootstrap_fresh(rdap, settings, data_dir)))
-        if community is not None and report_status:
-            runtime._background.append(asyncio.create_task(runtime._keep_reporting()))
+            background.append(asyncio.create_task(keep_bootstrap_fresh(rdap, settings, data_dir)))
+        if primary:
+            if community is not None:
+                background.append(asyncio.create_task(runtime._keep_reporting()))
+            if settings.update_interval_hours > 0 and (settings.target_updates or settings.mode == "isc"):
+                background.append(asyncio.create_task(runtime._keep_updating()))
+            background.append(asyncio.create_task(runtime.resolver.run()))
         return runtime
+
+    def stats(self) -> dict[str, Any]:
+        """``/stats``: the lookup service's counters, the database version, background resolution."""
+        return {
+            **self.service.stats(),
+            "database_version": self._database_version,
+            "resolve_queue": self.resolver.stats(),
+        }
+
+    async def update_database(self, source: str | None = None) -> UpdateReport:
+        """Apply the update feed now (``source`` or the configured one); raises FeedError."""
+        feed = client_feed(self.settings, self.data_dir, source)
+        if feed is None:
+            raise FeedError("no update feed: set target_updates (or use mode isc), or name one with --from")
+        try:
+            report = await apply_feed(self.service.storage, self.service.names, feed, self.data_dir)
+        finally:
+            await feed.close()
+        self._database_version = report.version
+        return report
+
+    async def _keep_updating(self) -> None:
+        """Apply new feed versions now and every ``update_interval_hours``; a failure waits for the next round."""
+        while True:
+            try:
+                await self.update_database()
+            except (FeedError, StorageError) as err:
+                log.warning("update feed: %s", err)
+            await asyncio.sleep(self.settings.update_interval_hours * 3600)
 
     def status_report(self) -> StatusReport:
         """What ``status`` tells the central server: versions, cache and database efficiency."""
@@ -167,7 +212,7 @@ class Runtime:
             return
         self._database_version = await self.service.storage.database_version()
         if not community.joined:
-            await community.join(self._database_version)
+            await community.join()
         await community.report(self.status_report())
 
     async def _keep_reporting(self) -> None:
@@ -191,7 +236,7 @@ class Runtime:
     def http_app(self) -> LookupApp:
         """The ASGI app over this runtime's service, with the admin rule its settings call for."""
         settings = self.settings
-        return LookupApp(self.service, admin_key=settings.admin_key, admin_open=settings.is_loopback)
+        return LookupApp(self.service, admin_key=settings.admin_key, admin_open=settings.is_loopback, stats=self.stats)
 
     async def close(self, *, keep_cache: bool = True) -> None:
         """Stop background work, save the memory cache (unless ``keep_cache`` is False), close."""
@@ -212,6 +257,29 @@ class Runtime:
             log.info("saved %d cached answers to %s", saved, self.cache_file)
         except OSError as err:
             log.warning("could not save the memory cache to %s: %s", self.cache_file, err)
+
+
+async def _meet_minimum_database(
+    settings: Settings, data_dir: Path, storage: Storage, names: NameReducer, minimum: str
+) -> None:
+    """Update from the feed before serving when the central server requires a newer database.
+
+    If that cannot be done the service still starts, with what it has, and says so.
+    """
+    local = await storage.database_version()
+    if parse_version(local) >= parse_version(minimum):
+        return
+    log.warning("the central server requires established-domain database %s; this one is %s: updating", minimum, local)
+    feed = client_feed(settings, data_dir)
+    if feed is None:
+        log.error("no update feed to update from; serving with database %s", local)
+        return
+    try:
+        await apply_feed(storage, names, feed, data_dir)
+    except FeedError as err:
+        log.error("%s; serving with what the database has", err)
+    finally:
+        await feed.close()
 
 
 async def open_rdap_client(settings: CommonSettings, data_dir: Path) -> RdapClient:

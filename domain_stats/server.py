@@ -47,7 +47,7 @@ async def preflight(settings: Settings, data_dir: Path) -> None:
     """
     from domain_stats.runtime import Runtime
 
-    runtime = await Runtime.start(settings, data_dir, refresh_bootstrap=False, reload_cache=False, report_status=False)
+    runtime = await Runtime.start(settings, data_dir, refresh_bootstrap=False, reload_cache=False, primary=False)
     try:
         await runtime.report_status()  # mode isc: a denied client stops here, before it listens
     finally:

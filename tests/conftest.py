@@ -21,6 +21,7 @@ from domain_stats.config import CONFIG_NAME, load_settings
 from domain_stats.runtime import Runtime
 from domain_stats.service import LookupService
 from tests.central_server import CentralTestServer
+from tests.feed_server import FeedTestServer
 from tests.http_server import ServiceServer
 from tests.rdap_server import RdapTestServer, write_bootstrap
 
@@ -36,6 +37,8 @@ async def rdap_server() -> AsyncIterator[RdapTestServer]:
 
 
 def write_config(data_dir: Path, **settings: Any) -> Path:
+    """A data directory's configuration; without the starter data unless asked (tests choose their domains)."""
+    settings.setdefault("starter_data", False)
     data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / CONFIG_NAME
     path.write_text(yaml.safe_dump(settings), encoding="utf-8")
@@ -52,6 +55,14 @@ async def https_rdap_server(tmp_path: Path) -> AsyncIterator[tuple[RdapTestServe
     ca.cert_pem.write_to_path(str(ca_file))
     server = await RdapTestServer().start(tls=server_tls)
     yield server, ca_file
+    await server.close()
+
+
+@pytest.fixture
+async def feed_server(tmp_path: Path) -> AsyncIterator[FeedTestServer]:
+    """An HTTP server on 127.0.0.1 serving tmp_path/served-feed as a feed (write it with write_feed)."""
+    server = await FeedTestServer(tmp_path / "served-feed").start()
+    yield server
     await server.close()
 
 

@@ -1,4 +1,4 @@
-"""The central server's HTTP layer: ``POST /api`` (authenticated) and ``GET /health``.
+"""The central server's HTTP layer: ``POST /api`` and ``GET /feed/...`` (authenticated), ``GET /health``.
 
 Thin on purpose: it reads the body, checks the key, parses the request with
 :mod:`domain_stats.central.protocol` and hands it to :class:`CentralService`. Every failure
@@ -9,7 +9,11 @@ oversized one, 503 while the database fails.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import re
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -29,6 +33,8 @@ __all__ = ["CentralApp"]
 log = logging.getLogger(__name__)
 
 _JSON = (b"content-type", b"application/json")
+_FEED_FILE = re.compile(r"^(version\.json|\d{1,9}/\d{1,9}\.txt)$")
+_CHUNK = 256 * 1024
 
 
 class _Refusal(Exception):
@@ -38,8 +44,11 @@ class _Refusal(Exception):
 
 
 class CentralApp:
-    def __init__(self, service: CentralService) -> None:
+    """``feed_dir`` holds the published update feed (``central publish``), served to members under ``/feed/``."""
+
+    def __init__(self, service: CentralService, feed_dir: Path | None = None) -> None:
         self.service = service
+        self.feed_dir = feed_dir
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -47,6 +56,9 @@ class CentralApp:
         extra: list[tuple[bytes, bytes]] = []
         try:
             status, answer = await self._route(scope, receive)
+        except _FeedFile as feed:
+            await _send_file(feed.path, send)
+            return
         except _Refusal as refusal:
             status, answer = refusal.status, {"error": str(refusal)}
             if status == 401:
@@ -66,6 +78,10 @@ class CentralApp:
         path, method = scope["path"], scope["method"]
         if path == "/health" and method == "GET":
             return 200, {"status": "ok"}
+        if path.startswith("/feed/") and method == "GET":
+            if await self.service.client_for(_bearer(scope)) is None:
+                raise _Refusal(401, "a valid API key is required (Authorization: Bearer KEY)")
+            raise _FeedFile(self._feed_file(path[len("/feed/"):]))
         if path != API_PATH:
             raise _Refusal(404, f"not found; the endpoint is POST {API_PATH}")
         if method != "POST":
@@ -84,6 +100,35 @@ class CentralApp:
             return 200, (await self.service.query(client, request["domain"])).to_json()
         except ProtocolError as err:
             raise _Refusal(400, str(err)) from None
+
+
+    def _feed_file(self, name: str) -> Path:
+        if self.feed_dir is None or not _FEED_FILE.match(name):
+            raise _Refusal(404, "no such feed file")
+        path = self.feed_dir / name
+        if not path.is_file():
+            raise _Refusal(404, "no such feed file (nothing published yet?)")
+        return path
+
+
+class _FeedFile(Exception):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+
+async def _send_file(path: Path, send: Send) -> None:
+    """Stream a feed file in chunks read off the event loop."""
+    handle = await asyncio.to_thread(open, path, "rb")
+    try:
+        size = os.fstat(handle.fileno()).st_size
+        kind = b"application/json" if path.suffix == ".json" else b"text/plain; charset=utf-8"
+        headers = [(b"content-type", kind), (b"content-length", str(size).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        while chunk := await asyncio.to_thread(handle.read, _CHUNK):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    finally:
+        await asyncio.to_thread(handle.close)
 
 
 def _bearer(scope: Scope) -> str:

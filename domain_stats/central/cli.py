@@ -282,6 +282,28 @@ def clients(data_dir: Path) -> None:
     )
 
 
+@central.command()
+@click.option("--min-clients", type=click.IntRange(1), default=2, show_default=True,
+              help="Publish only domains at least this many members asked about.")
+@click.option("--established-days", type=click.IntRange(0), default=730, show_default=True,
+              help="Publish only domains registered at least this many days ago.")
+@data_option
+@user_errors
+def publish(min_clients: int, established_days: int, data_dir: Path) -> None:
+    """Add a version to the feed the server serves (DIR/feed): established domains members asked about."""
+    from domain_stats.central.runtime import feed_directory
+    from domain_stats.db_cli import print_export
+    from domain_stats.feed import export_feed
+
+    before = time.time() - established_days * 86400
+    feed_dir = feed_directory(data_dir)
+    report = _with_store(
+        data_dir,
+        lambda store: export_feed(lambda after, limit: store.published_page(after, limit, before, min_clients), feed_dir),
+    )
+    print_export(report, feed_dir)
+
+
 def _table(headers: list[str], rows: list[list[Any]]) -> None:
     """A plain aligned table on stdout (greppable; rich would wrap it on narrow terminals)."""
     if not rows:

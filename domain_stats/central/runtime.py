@@ -16,7 +16,7 @@ from domain_stats.central.store import CentralStore
 from domain_stats.names import DEFAULT_PROHIBITED, NameReducer
 from domain_stats.runtime import keep_bootstrap_fresh, open_rdap_client
 
-__all__ = ["CentralRuntime", "open_central_store"]
+__all__ = ["CentralRuntime", "feed_directory", "open_central_store"]
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +26,16 @@ async def open_central_store(settings: CentralSettings, data_dir: Path) -> Centr
     return await CentralStore.open(settings.data_path(data_dir, settings.database_file))
 
 
+def feed_directory(data_dir: Path) -> Path:
+    """Where ``central publish`` writes the update feed the server serves under ``/feed/``."""
+    return Path(data_dir) / "feed"
+
+
 class CentralRuntime:
-    def __init__(self, settings: CentralSettings, service: CentralService) -> None:
+    def __init__(self, settings: CentralSettings, service: CentralService, feed_dir: Path) -> None:
         self.settings = settings
         self.service = service
+        self.feed_dir = feed_dir
         self._background: list[asyncio.Task[None]] = []
 
     @classmethod
@@ -55,13 +61,13 @@ class CentralRuntime:
             rdap_error_ttl_hours=settings.rdap_error_ttl_hours,
             clock=clock,
         )
-        runtime = cls(settings, service)
+        runtime = cls(settings, service, feed_directory(data_dir))
         if refresh_bootstrap:
             runtime._background.append(asyncio.create_task(keep_bootstrap_fresh(rdap, settings, data_dir)))
         return runtime
 
     def http_app(self) -> CentralApp:
-        return CentralApp(self.service)
+        return CentralApp(self.service, self.feed_dir)
 
     async def close(self) -> None:
         for task in self._background:

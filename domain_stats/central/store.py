@@ -308,6 +308,19 @@ class CentralStore:
 
         return await self._run(work)
 
+    async def published_page(
+        self, after: str, limit: int, created_before: float, min_clients: int
+    ) -> list[tuple[str, float, float | None]]:
+        """For the feed: registrations created before ``created_before`` that at least ``min_clients``
+        members asked about, in domain order, the ``limit`` after ``after``."""
+        return await self._run(
+            lambda conn: conn.execute(
+                "SELECT d.domain, d.created, d.expires FROM domains AS d WHERE d.domain > ? AND d.created < ? "
+                "AND (SELECT count(*) FROM askers AS a WHERE a.domain = d.domain) >= ? ORDER BY d.domain LIMIT ?",
+                (after, int(created_before), min_clients, limit),
+            ).fetchall()
+        )
+
     async def first_contact(self, domain: str) -> int | None:
         row = await self._run(
             lambda conn: conn.execute("SELECT seen_by_isc FROM contacts WHERE domain = ?", (domain,)).fetchone()
