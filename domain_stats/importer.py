@@ -182,7 +182,7 @@ def _csv_rows(path: Path) -> Iterator[Row]:
 def _detect_format(path: Path) -> str:
     with open(path, "rb") as fh:
         start = fh.read(4096).lstrip()
-    if start[:1] == b"[":
+    if start[:1] in (b"[", b"{"):
         return "json"
     if start[:2] in (b"+,", b"-,"):
         return "feed"
@@ -222,8 +222,11 @@ async def _queue_names(storage: Storage, names: NameReducer, path: Path) -> Impo
     batch: list[str] = []
 
     def read() -> list[tuple[int, str]]:
-        with open(path, encoding="utf-8-sig") as lines:
-            return [(n, line.strip()) for n, line in enumerate(lines, start=1)]
+        try:
+            with open(path, encoding="utf-8-sig") as lines:
+                return [(n, line.strip()) for n, line in enumerate(lines, start=1)]
+        except UnicodeDecodeError as err:
+            raise ImportFileError(f"{path} is not UTF-8 text: {err}") from None
 
     now = time.time()
     for number, name in await asyncio.to_thread(read):

@@ -70,6 +70,8 @@ class Runtime:
         self.rdap = rdap
         self.community: CommunityLink | None = None
         self.resolver: ResolveQueue
+        #: Set after each background round of feed updates (whatever its outcome).
+        self.feed_checked = asyncio.Event()
         self._database_version = "1.0"
         #: Why the central server stopped this service (set once, then ``on_refused`` is called).
         self.refusal: str | None = None
@@ -192,6 +194,7 @@ class Runtime:
                 await self.update_database()
             except (FeedError, StorageError) as err:
                 log.warning("update feed: %s", err)
+            self.feed_checked.set()
             await asyncio.sleep(self.settings.update_interval_hours * 3600)
 
     def status_report(self) -> StatusReport:

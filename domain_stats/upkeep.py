@@ -76,6 +76,7 @@ class ResolveQueue:
         self.waiting = 0
         self.resolved = 0
         self.failed = 0
+        self._draining = asyncio.Lock()  # one drain at a time, or two would resolve the same names
 
     def stats(self) -> dict[str, int]:
         return {"waiting": self.waiting, "resolved": self.resolved, "failed": self.failed}
@@ -93,6 +94,10 @@ class ResolveQueue:
 
     async def drain_once(self, batch: int = 100) -> bool:
         """Resolve up to ``batch`` queued names at the configured rate; False when nothing was queued."""
+        async with self._draining:
+            return await self._drain(batch)
+
+    async def _drain(self, batch: int) -> bool:
         names = await self.storage.queued_for_resolution(batch)
         self.waiting = await self.storage.queue_length()
         for domain in names:

@@ -1,6 +1,6 @@
 """Build the packaged starter set (domain_stats/data/starter-domains.txt.gz) from top1m.import.
 
-    python scripts/build_starter_data.py ../shared/data/top1m.import
+    python scripts/build_starter_data.py ../shared/data/top1m.import [OUTPUT]
 
 The source is the original domain_stats 1.0.1 package's ``top1m.import`` (GPL-3.0): creation
 dates as its authors collected them through WHOIS, expiry dates from the same collection.
@@ -24,7 +24,7 @@ from domain_stats.names import DEFAULT_PROHIBITED, NameReducer
 from domain_stats.upkeep import STARTER_FILE
 
 
-def main(source: Path) -> None:
+def main(source: Path, output: Path = STARTER_FILE) -> None:
     names = NameReducer(DEFAULT_PROHIBITED)
     rows: dict[str, str] = {}
     skipped = 0
@@ -39,11 +39,11 @@ def main(source: Path) -> None:
             skipped += 1
             continue
         rows[domain] = format_feed_line(ADD, domain, created, expires)
-    with open(STARTER_FILE, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as out:
+    with open(output, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as out:
         for domain in sorted(rows):
             out.write(rows[domain].encode())
-    print(f"{STARTER_FILE}: {len(rows)} domains, {skipped} rows skipped", file=sys.stderr)
+    print(f"{output}: {len(rows)} domains, {skipped} rows skipped", file=sys.stderr)
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), *(Path(a) for a in sys.argv[2:3]))

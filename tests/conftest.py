@@ -192,6 +192,15 @@ async def serve_subprocess(data_dir: Path, *args: str, workers: int = 1) -> "asy
     raise AssertionError("serve said it was ready but did not answer within 10 s")
 
 
+async def cli_process(*args: str) -> tuple[int, str, str]:
+    """``domain-stats ARGS`` in its own process (from an async test, beside servers on its loop)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "domain_stats", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await proc.communicate()
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
 def listen_on_free_port(data_dir: Path, config_name: str = CONFIG_NAME) -> int:
     """Point the data directory's configuration at a free port on 127.0.0.1; returns it."""
     with socket.socket() as probe:

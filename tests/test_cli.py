@@ -141,7 +141,9 @@ async def test_restart_right_after_stop_finds_the_port_free(data_dir: Path) -> N
     [
         (b'[{"domain": ', 1, "not valid JSON"),
         (b"\xff\xfe\x00bad,2001-01-01\n", 1, "neither JSON nor UTF-8 CSV"),
-        (b'{"domain": "a.com"}', 0, "bad.import:1: skipped: expected domain,created[,expires]"),
+        (b'{"domain": "a.com"}', 1, "expected a JSON list"),
+        (b"a.com,2001-01-01,2002-01-01,extra\n", 0, "bad.import:1: skipped: expected domain,created[,expires]"),
+        (b"\xff\xfe\x00bad\n", 1, "not UTF-8 text"),
     ],
 )
 def test_bad_import_files_are_reported_without_a_traceback(

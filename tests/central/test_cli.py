@@ -16,7 +16,7 @@ from domain_stats.answer import ISC_FIRST_CONTACT, YOUR_FIRST_CONTACT
 from domain_stats.central.config import CENTRAL_CONFIG_NAME
 from domain_stats.cli import main
 from tests.central_server import CentralTestServer
-from tests.conftest import start_isc_client, stop_subprocess
+from tests.conftest import cli_process, start_isc_client, stop_subprocess
 from tests.rdap_server import RdapTestServer
 
 
@@ -27,12 +27,7 @@ def run(*args: str) -> tuple[int, str, str]:
 
 async def admin(data_dir: Path, *args: str) -> tuple[int, str, str]:
     """An admin command in its own process, as an operator runs it next to the server."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "domain_stats", "central", *args, "--data", str(data_dir),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await proc.communicate()
-    return proc.returncode or 0, out.decode(), err.decode()
+    return await cli_process("central", *args, "--data", str(data_dir))
 
 
 def test_key_add_prints_the_key_alone_on_the_last_line_and_stores_only_a_hash(tmp_path: Path) -> None:
