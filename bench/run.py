@@ -6,10 +6,12 @@ ceiling and to the original measured in the same run. See bench/README.md.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -221,6 +223,7 @@ http {{
         rate = self.args.records / seconds
         self.results.append(Result("import", "domain-stats", rate, unit="records/s"))
         print(f"  import       domain-stats   {rate:>12,.0f} records/s ({self.args.records} records)", flush=True)
+        self.apply_feed(cli)
         first = self.write_list("first.txt", first_names)
 
         proc = self.start("domain-stats", [*cli, "serve", str(data), "--workers", str(self.args.workers)], port)
@@ -236,6 +239,36 @@ http {{
         proc.stop()
         rdap.stop()
         self.memory(cli, data, port, first_names)
+
+    def apply_feed(self, cli: list[str]) -> None:
+        """``db update`` of a feed file of --records lines into a new database: rate and the process's peak RSS."""
+        feed = self.work / "feed"
+        shutil.rmtree(feed, ignore_errors=True)
+        (feed / "1").mkdir(parents=True)
+        digest = hashlib.sha256()
+        with open(feed / "1" / "1.txt", "wb") as fh:
+            for i in range(self.args.records):
+                line = f"+,feed-{i:07d}-bench.com,2014-01-01 00:00:{i % 60:02d},2099-01-01 00:00:00\n".encode()
+                fh.write(line)
+                digest.update(line)
+        (feed / "version.json").write_text(json.dumps(
+            {"database_version": "1.1", "min_client_version": "0.1", "sha256": {"1/1.txt": digest.hexdigest()}}))
+        data = self.work / "apply-data"
+        shutil.rmtree(data, ignore_errors=True)
+        data.mkdir()
+        (data / "domain_stats.yaml").write_text("log_detail: 0\nstarter_data: false\n")
+        started = time.monotonic()
+        child = subprocess.Popen([*cli, "db", "update", "--from", str(feed), "--data", str(data)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(child.pid, 0)  # the rusage of this child alone: its peak RSS
+        child.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.monotonic() - started
+        if child.returncode != 0:
+            raise SystemExit("db update of the synthetic feed failed")
+        rate = self.args.records / seconds
+        self.results.append(Result("apply feed", "domain-stats", rate, unit="records/s", peak_rss_mb=usage.ru_maxrss / 1024))
+        print(f"  apply feed   domain-stats   {rate:>12,.0f} records/s ({self.args.records} lines, "
+              f"peak RSS {usage.ru_maxrss / 1024:.0f} MB)", flush=True)
 
     def miss_storm(self, url: str, proc: Proc, warm: Path, rdap_port: int, concurrency: int, plain: Result) -> None:
         import concurrent.futures

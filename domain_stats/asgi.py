@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from domain_stats.app import LookupApp, Receive, Scope, Send
-from domain_stats.central_client import CommunityRefused
+from domain_stats.central.protocol import CommunityRefused
 from domain_stats.config import load_settings
 from domain_stats.runtime import Runtime
 

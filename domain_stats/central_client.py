@@ -26,6 +26,7 @@ from domain_stats.central.protocol import (
     API_PATH,
     TTL_NO_EXPIRY,
     TTL_PERMANENT,
+    CommunityRefused,
     ConfigAnswer,
     ProtocolError,
     QueryError,
@@ -56,10 +57,6 @@ class CentralUnavailable(Exception):
         super().__init__(f"{alert}: {detail}")
         self.alert = alert
         self.detail = detail
-
-
-class CommunityRefused(Exception):
-    """The central server does not let this client run (denied, or software too old)."""
 
 
 class CentralClient:

@@ -12,7 +12,7 @@ from typing import Any, Awaitable, Callable, TypeVar
 
 import click
 
-from domain_stats.central_client import CommunityRefused
+from domain_stats.central.protocol import CommunityRefused
 from domain_stats.config import ConfigError
 from domain_stats.feed.format import FeedError
 from domain_stats.importer import ImportFileError

@@ -26,7 +26,7 @@ from domain_stats.dates import parse_date_value
 from domain_stats.feed.format import ADD, FeedLineError, parse_feed_line
 from domain_stats.feed.update import check_domain
 from domain_stats.names import InvalidName, NameReducer
-from domain_stats.storage import Change, Registration, Storage
+from domain_stats.storage import ChangeRow, Registration, Storage, change
 
 __all__ = ["ImportFileError", "ImportSummary", "import_file"]
 
@@ -194,7 +194,7 @@ async def _import_feed_lines(storage: Storage, names: NameReducer, path: Path) -
     """Feed lines as an import: one transaction, bad lines skipped and reported (a feed update stops instead)."""
     summary = ImportSummary("feed")
 
-    def changes() -> Iterator[Change]:
+    def changes() -> Iterator[ChangeRow]:
         with open(path, encoding="utf-8", errors="replace") as lines:
             for number, text in enumerate(lines, start=1):
                 try:
@@ -209,7 +209,7 @@ async def _import_feed_lines(storage: Storage, names: NameReducer, path: Path) -
                 if problem is not None:
                     summary.skip(number, problem)
                     continue
-                yield Change(op, domain, Registration(created, expires, ORIGIN_LOCAL) if op == ADD else None)
+                yield change(op, domain, created, expires) if op == ADD else change(op, domain)
 
     counts = await storage.apply_changes(changes)
     summary.added, summary.updated, summary.removed = counts.added, counts.updated, counts.removed

@@ -58,6 +58,7 @@ class NameReducer:
         self._flat: dict[str, bool] = {}  # suffix -> "a public suffix with no rule below it"
         self._prohibited: frozenset[str] = frozenset()
         self._memo: dict[str, Name] = {}  # host name as asked -> result; logs repeat names a lot
+        self._open_parents: dict[str, bool] = {}  # suffix -> "label.suffix is registered, not prohibited"
         self.add_prohibited(prohibited)
 
     @property
@@ -69,6 +70,7 @@ class NameReducer:
         cleaned = {s.strip().strip(".").lower() for s in suffixes}
         self._prohibited = self._prohibited | {s for s in cleaned if s}
         self._memo.clear()
+        self._open_parents.clear()
 
     def set_prohibited(self, suffixes: Iterable[str]) -> None:
         """Replace the prohibited set (the central server's operators may shorten its list too)."""
@@ -85,6 +87,31 @@ class NameReducer:
                 self._memo.clear()
             self._memo[raw] = name
         return name
+
+    def is_registered_domain(self, name: str) -> bool:
+        """Is ``name`` itself a registered domain, lower-case A-label, not prohibited?
+
+        What bulk loads (feeds, the starter set) ask of millions of names: one dict lookup for the
+        parent and one regex for the label in the common ``label.suffix`` case, the full
+        :meth:`registered_domain` otherwise.
+        """
+        label, _, parent = name.partition(".")
+        if self.open_suffix(parent) and len(label) <= MAX_LABEL_OCTETS and not label.startswith("xn--") and _LDH_LABEL.match(label):
+            return name not in self._prohibited
+        try:
+            return self.registered_domain(name) == name
+        except InvalidName:
+            return False
+
+    def open_suffix(self, suffix: str) -> bool:
+        """Is every ``label.suffix`` (an LDH label) a registered domain outside the prohibited zones?"""
+        usable = self._open_parents.get(suffix)
+        if usable is None:
+            usable = bool(suffix) and not self._is_prohibited(suffix) and self._is_flat(suffix)
+            if len(self._open_parents) >= _MEMO_SIZE:
+                self._open_parents.clear()
+            self._open_parents[suffix] = usable
+        return usable
 
     def registered_domain(self, raw: str) -> str | None:
         """:meth:`reduce` without the memo (bulk imports see each name once): None when prohibited."""

@@ -16,7 +16,7 @@ import socket
 from pathlib import Path
 
 from domain_stats.asgi import DATA_ENV, WORKERS_ENV, take_refusal
-from domain_stats.central_client import CommunityRefused
+from domain_stats.central.protocol import CommunityRefused
 from domain_stats.config import CommonSettings, Settings
 from domain_stats.logs import LEVELS, log_config
 

@@ -13,18 +13,11 @@ import logging
 from pathlib import Path
 from typing import Iterator
 
-from domain_stats.answer import ORIGIN_LOCAL
-from domain_stats.feed.format import ADD, read_feed_lines
+from domain_stats.dates import parse_plain_date
 from domain_stats.feed.source import FeedSource
-from domain_stats.feed.update import UpdateReport, check_domain, update_from_feed
+from domain_stats.feed.update import UpdateReport, update_from_feed
 from domain_stats.names import NameReducer
-from domain_stats.storage import (
-    ADD_IF_ABSENT,
-    Change,
-    Registration,
-    Storage,
-    StorageError,
-)
+from domain_stats.storage import ADD_IF_ABSENT, ChangeRow, Storage, StorageError
 from domain_stats.upstream import Upstream, UpstreamError
 
 __all__ = ["STARTER_FILE", "STARTER_MARK", "ResolveQueue", "apply_feed", "load_starter_data"]
@@ -44,11 +37,13 @@ async def load_starter_data(storage: Storage, names: NameReducer, path: Path = S
     if await storage.has_mark(STARTER_MARK):
         return None
 
-    def changes() -> Iterator[Change]:
+    def changes() -> Iterator[ChangeRow]:
         with gzip.open(path, "rb") as raw, io.TextIOWrapper(raw, encoding="utf-8") as lines:
-            for _number, op, domain, created, expires in read_feed_lines(lines):
-                if op == ADD and check_domain(names, domain) is None:  # e.g. under a prohibited suffix here
-                    yield Change(ADD_IF_ABSENT, domain, Registration(created, expires, ORIGIN_LOCAL))
+            for line in lines:  # our own file: "+,domain,created,expires", checked when it was built
+                _, domain, created, expires = line.rstrip("\n").split(",")
+                if names.is_registered_domain(domain):  # not, e.g., under a suffix prohibited here
+                    yield (domain, ADD_IF_ABSENT, int(parse_plain_date(created) or 0),
+                           int(parse_plain_date(expires) or 0) if expires else None)
 
     counts = await storage.apply_changes(changes, mark=STARTER_MARK)
     log.info("imported %d starter domains into a new database", counts.added)

@@ -15,8 +15,8 @@ import orjson
 
 from domain_stats.app import Receive, Scope, Send
 from domain_stats.central.config import load_central_settings
+from domain_stats.central.keys import new_api_key
 from domain_stats.central.runtime import CentralRuntime
-from domain_stats.central.service import new_api_key
 from domain_stats.central.store import CentralStore
 from tests.http_server import ServiceServer
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from domain_stats.answer import format_date
-from domain_stats.storage import REMOVE, Change
+from domain_stats.storage import REMOVE, change
 from domain_stats.upkeep import STARTER_FILE
 from tests.conftest import SHARED, Clock, needs_shared, start_service, write_config
 from tests.rdap_server import Canned, RdapTestServer
@@ -53,7 +53,7 @@ async def test_the_starter_set_is_imported_once(tmp_path: Path, bootstrap_file: 
     directory = starter_dir(tmp_path, bootstrap_file)
     domain = pick(expired=False)[0]
     running = await start_service(directory)
-    await running.service.storage.apply_changes(lambda: [Change(REMOVE, domain, None)])
+    await running.service.storage.apply_changes(lambda: [change(REMOVE, domain)])
     await running.stop()
     again = await start_service(directory)
     try:

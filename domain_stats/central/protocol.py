@@ -24,6 +24,7 @@ __all__ = [
     "TTL_NOT_CACHED",
     "TTL_NO_EXPIRY",
     "TTL_PERMANENT",
+    "CommunityRefused",
     "ConfigAnswer",
     "ProtocolError",
     "QueryAnswer",
@@ -53,6 +54,10 @@ _MAX_COUNT = 2**63 - 1
 
 class ProtocolError(ValueError):
     """A request or an answer that does not follow the protocol; the message says what is wrong."""
+
+
+class CommunityRefused(Exception):
+    """The central server does not let this client run (denied, or software too old)."""
 
 
 def version_tuple(text: str) -> tuple[int, ...]:

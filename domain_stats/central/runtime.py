@@ -12,18 +12,13 @@ from typing import Callable
 from domain_stats.central.app import CentralApp
 from domain_stats.central.config import CentralSettings
 from domain_stats.central.service import CentralService
-from domain_stats.central.store import CentralStore
+from domain_stats.central.store import open_central_store
 from domain_stats.names import DEFAULT_PROHIBITED, NameReducer
 from domain_stats.runtime import keep_bootstrap_fresh, open_rdap_client
 
-__all__ = ["CentralRuntime", "feed_directory", "open_central_store"]
+__all__ = ["CentralRuntime", "feed_directory"]
 
 log = logging.getLogger(__name__)
-
-
-async def open_central_store(settings: CentralSettings, data_dir: Path) -> CentralStore:
-    """The server's database, as the server and the admin commands open it."""
-    return await CentralStore.open(settings.data_path(data_dir, settings.database_file))
 
 
 def feed_directory(data_dir: Path) -> Path:

@@ -9,13 +9,12 @@ has a good answer, so ``ISC-FIRST-CONTACT`` reaches exactly one client that can 
 
 from __future__ import annotations
 
-import hashlib
 import math
-import secrets
 import time
 from typing import Callable
 
 from domain_stats.answer import ISC_FIRST_CONTACT, PROHIBITED_TLD
+from domain_stats.central.keys import hash_key
 from domain_stats.central.policy import Policy
 from domain_stats.central.protocol import (
     TTL_NO_EXPIRY,
@@ -34,18 +33,7 @@ from domain_stats.rdap import RdapClient, RdapDates, RdapError
 from domain_stats.rdap.errors import RdapNoServer, RdapNotFound
 from domain_stats.singleflight import SingleFlight
 
-__all__ = ["CentralService", "hash_key", "new_api_key"]
-
-
-def new_api_key() -> tuple[str, str]:
-    """A fresh API key and the hash that is all the server keeps of it."""
-    key = secrets.token_urlsafe(32)
-    return key, hash_key(key)
-
-
-def hash_key(key: str) -> str:
-    """What the server stores of an API key. Keys are 256 random bits, so a plain SHA-256 is enough."""
-    return hashlib.sha256(key.encode()).hexdigest()
+__all__ = ["CentralService"]
 
 
 class CentralService:

@@ -21,10 +21,11 @@ from typing import Any, Callable, NamedTuple, TypeVar
 
 import orjson
 
+from domain_stats.central.config import CentralSettings
 from domain_stats.central.protocol import StatusReport
 from domain_stats.storage import StorageError
 
-__all__ = ["CentralStore", "ClientRecord", "KeyRecord", "AlertRecord", "Known", "SCHEMA_VERSION"]
+__all__ = ["open_central_store", "CentralStore", "ClientRecord", "KeyRecord", "AlertRecord", "Known", "SCHEMA_VERSION"]
 
 T = TypeVar("T")
 
@@ -103,6 +104,11 @@ class Known:
     expires: int | None
     updated: int | None  # when the registration was last resolved
     alerts: tuple[str, ...]
+
+
+async def open_central_store(settings: "CentralSettings", data_dir: Path) -> "CentralStore":
+    """The server's database, as the server and the admin commands open it."""
+    return await CentralStore.open(settings.data_path(data_dir, settings.database_file))
 
 
 class CentralStore:

@@ -11,8 +11,6 @@ import ssl
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Protocol
 
-import aiohttp
-
 from domain_stats.feed.format import INDEX_NAME, FeedError, FeedIndex
 
 if TYPE_CHECKING:
@@ -76,8 +74,11 @@ class HttpFeed:
         self, base_url: str, *, headers: dict[str, str] | None = None, ssl_context: ssl.SSLContext | None = None,
         timeout: float = 300.0,
     ) -> None:
+        import aiohttp
+
         self.base = base_url.rstrip("/") + "/"
         self.location = base_url
+        self._errors = (aiohttp.ClientError, TimeoutError, OSError)
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(ssl=ssl_context if ssl_context is not None else True),
             headers=headers or {},
@@ -90,7 +91,7 @@ class HttpFeed:
                 if resp.status != 200:
                     raise FeedError(f"{self.base}{INDEX_NAME}: HTTP {resp.status}")
                 data = await resp.content.read(_MAX_INDEX_BYTES + 1)
-        except (aiohttp.ClientError, TimeoutError, OSError) as err:
+        except self._errors as err:
             raise FeedError(f"cannot download {self.base}{INDEX_NAME}: {err or type(err).__name__}") from None
         if len(data) > _MAX_INDEX_BYTES:
             raise FeedError(f"{self.base}{INDEX_NAME} is larger than {_MAX_INDEX_BYTES} bytes")
@@ -112,7 +113,7 @@ class HttpFeed:
                             progress(len(chunk))
             finally:
                 await asyncio.to_thread(out.close)
-        except (aiohttp.ClientError, TimeoutError, OSError) as err:
+        except self._errors as err:
             raise FeedError(f"download of {name} failed: {err or type(err).__name__}") from None
         return digest.hexdigest()
 

@@ -1,8 +1,21 @@
-"""Our own thin RDAP layer: IANA bootstrap, response parsing, and a polite async client."""
+"""Our own thin RDAP layer: IANA bootstrap, response parsing, and a polite async client.
+
+The client (and with it aiohttp) is imported on first use, so that commands which never
+query RDAP, and the configuration module, start without it.
+"""
+
+from typing import Any
 
 from domain_stats.rdap.bootstrap import Bootstrap
-from domain_stats.rdap.client import RdapClient, RdapLimits
 from domain_stats.rdap.errors import RdapError
 from domain_stats.rdap.parse import RdapDates, parse_domain_response
 
 __all__ = ["Bootstrap", "RdapClient", "RdapDates", "RdapError", "RdapLimits", "parse_domain_response"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("RdapClient", "RdapLimits"):
+        from domain_stats.rdap import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

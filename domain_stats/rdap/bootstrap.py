@@ -15,9 +15,12 @@ import os
 import time
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import aiohttp
 import orjson
+
+if TYPE_CHECKING:  # the HTTP client is imported where it is used: commands that never fetch start faster
+    import aiohttp
 
 __all__ = ["Bootstrap", "BootstrapError", "IANA_BOOTSTRAP_URL", "CACHED_NAME", "fetch_bootstrap", "refresh_cached_bootstrap"]
 
@@ -113,6 +116,8 @@ def _pick_url(urls: list[str]) -> str | None:
 
 
 async def fetch_bootstrap(session: aiohttp.ClientSession, url: str, timeout: float = 15.0) -> tuple[Bootstrap, bytes]:
+    import aiohttp
+
     try:
         async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
             if resp.status != 200:

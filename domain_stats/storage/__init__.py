@@ -13,10 +13,11 @@ from typing import Callable, Iterable, NamedTuple, Protocol
 
 __all__ = [
     "ADD_IF_ABSENT",
-    "Change",
+    "ChangeRow",
     "ImportCounts",
     "REMOVE",
     "UPSERT",
+    "change",
     "Registration",
     "Storage",
     "StorageError",
@@ -67,10 +68,15 @@ class ImportCounts:
 UPSERT, REMOVE, ADD_IF_ABSENT = "+", "-", "?"
 
 
-class Change(NamedTuple):
-    op: str
-    domain: str
-    registration: Registration | None
+ChangeRow = tuple[str, str, "int | None", "int | None"]
+"""One change of a change set: ``(domain, op, created, expires)``, whole UTC seconds, dates None
+for a removal. Change sets carry established data (imports, the update feed, the starter set),
+which is stored with origin ``local``. A plain tuple, in the order bulk writes bind it, because
+feeds make millions of them."""
+
+
+def change(op: str, domain: str, created: float | None = None, expires: float | None = None) -> ChangeRow:
+    return (domain, op, None if created is None else int(created), None if expires is None else int(expires))
 
 
 class Storage(Protocol):
@@ -90,7 +96,7 @@ class Storage(Protocol):
         ...
 
     async def apply_changes(
-        self, changes: Callable[[], Iterable[Change]], *, version: str | None = None, mark: str | None = None
+        self, changes: Callable[[], Iterable[ChangeRow]], *, version: str | None = None, mark: str | None = None
     ) -> ImportCounts:
         """All of ``changes`` in one transaction, or nothing: the iterable is consumed off the event
         loop, and anything it raises (a malformed feed line) leaves the database as it was. Sets the

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from domain_stats.storage import (
-    Change,
+    ChangeRow,
     ImportCounts,
     Registration,
     StorageError,
@@ -112,7 +112,7 @@ class SqliteStorage:
         return row[0] if row else INITIAL_DATABASE_VERSION
 
     async def apply_changes(
-        self, changes: Callable[[], Iterable[Change]], *, version: str | None = None, mark: str | None = None
+        self, changes: Callable[[], Iterable[ChangeRow]], *, version: str | None = None, mark: str | None = None
     ) -> ImportCounts:
         # Its own connection and thread: the slow part (reading and checking every line) fills a
         # temporary table without touching the database; the write lock is held only for the
