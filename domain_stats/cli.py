@@ -112,7 +112,7 @@ def import_(file: Path, data_dir: Path) -> None:
     names = NameReducer(settings.prohibited_tlds, only_icann=not settings.psl_private)
 
     async def run() -> Any:
-        storage = await open_storage(settings.data_path(data_dir, settings.database_file))
+        storage = await open_storage(settings.database_location(data_dir))
         try:
             with Progress(
                 TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

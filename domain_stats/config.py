@@ -52,6 +52,7 @@ class CommonSettings(BaseModel):
     local_address: str = Field("127.0.0.1", description="Address to listen on. Keep 127.0.0.1 unless other hosts must reach the service; on any other address /stats and /showcache require admin_key.")
     local_port: int = Field(8000, ge=1, le=65535, description="TCP port to listen on.")
     database_file: str = Field("domain_stats.db", description="SQLite database, relative to the data directory.")
+    database_url: str = Field("", repr=False, description="A PostgreSQL database to use instead of the SQLite file, e.g. postgresql://domainstats@db.example.org/domainstats (several instances can share it). Empty: SQLite. Its password is never logged.")
     psl_private: bool = Field(False, description="Also use the private section of the Public Suffix List (x.github.io stays x.github.io instead of github.io).")
     log_detail: int = Field(1, ge=0, le=2, description="0: warnings and errors only; 1: also start-up and upstream problems; 2: also every lookup (debug).")
     rdap_bootstrap: str = Field("", description="An RDAP bootstrap file (path or http(s) URL) to use as it is instead of the IANA registry. Empty: the packaged IANA snapshot, refreshed in the background.")
@@ -61,6 +62,18 @@ class CommonSettings(BaseModel):
     rdap_server_concurrency: int = Field(10, ge=1, le=1000, description="Most simultaneous requests to one RDAP server.")
     rdap_server_rate: float = Field(20.0, gt=0, description="Most requests per second to one RDAP server.")
     rdap_error_ttl_hours: float = Field(1.0, ge=0, description="How long an RDAP error answer is cached before the domain is tried again; also how long a failed refresh of an expired record, or a registration the registry reports as expired, waits before the next query.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _valid_database_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL (leave it empty for SQLite)")
+        return value
+
+    def database_location(self, data_dir: Path) -> "str | Path":
+        """What :func:`~domain_stats.storage.open_storage` opens: the PostgreSQL URL, or the SQLite file."""
+        return self.database_url or self.data_path(data_dir, self.database_file)
 
     @field_validator("local_address")
     @classmethod

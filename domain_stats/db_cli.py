@@ -61,7 +61,7 @@ def update(source: str | None, data_dir: Path) -> None:
         feed = client_feed(settings, data_dir, source)
         if feed is None:
             raise FeedError("no update feed: set target_updates (or use mode isc), or name one with --from")
-        storage = await open_storage(settings.data_path(data_dir, settings.database_file))
+        storage = await open_storage(settings.database_location(data_dir))
         try:
             with Bar(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                      transient=True, disable=not sys.stderr.isatty()) as bar:
@@ -101,7 +101,7 @@ def version(source: str | None, data_dir: Path) -> None:
     settings = _settings(data_dir)
 
     async def run() -> None:
-        storage = await open_storage(settings.data_path(data_dir, settings.database_file))
+        storage = await open_storage(settings.database_location(data_dir))
         try:
             click.echo(f"local: {await storage.database_version()}")
         finally:
@@ -131,7 +131,7 @@ def export(feed_dir: Path, data_dir: Path) -> None:
     before = time.time() - settings.established_days_age * 86400
 
     async def run() -> None:
-        storage = await open_storage(settings.data_path(data_dir, settings.database_file))
+        storage = await open_storage(settings.database_location(data_dir))
         try:
             report = await export_feed(lambda after, limit: storage.registrations_page(after, limit, before), feed_dir)
         finally:

@@ -99,7 +99,7 @@ class Runtime:
         (one per service) does the background duties: status reports, feed updates, queued names.
         """
         data_dir = Path(data_dir)
-        storage = await open_storage(settings.data_path(data_dir, settings.database_file))
+        storage = await open_storage(settings.database_location(data_dir))
         names = NameReducer(settings.prohibited_tlds, only_icann=not settings.psl_private)
         try:
             if settings.starter_data:

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import os
 import signal
 import socket
 import ssl
 import sys
+import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any, AsyncIterator
 
 import aiohttp
+import asyncpg
 import pytest
 import trustme
 import yaml
@@ -39,6 +44,8 @@ async def rdap_server() -> AsyncIterator[RdapTestServer]:
 def write_config(data_dir: Path, **settings: Any) -> Path:
     """A data directory's configuration; without the starter data unless asked (tests choose their domains)."""
     settings.setdefault("starter_data", False)
+    if not settings.get("database_url"):
+        settings.pop("database_url", None)
     data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / CONFIG_NAME
     path.write_text(yaml.safe_dump(settings), encoding="utf-8")
@@ -72,11 +79,72 @@ def bootstrap_file(tmp_path: Path, rdap_server: RdapTestServer) -> Path:
     return write_bootstrap(tmp_path / "bootstrap.json", rdap_server.url, without=("tv",))
 
 
+POSTGRES_URL = os.environ.get("DOMAIN_STATS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def on_postgres(statement: str) -> None:
+    """Run one statement on the test server, from a thread of its own (whatever loop the caller is in)."""
+
+    async def run() -> None:
+        conn = await asyncpg.connect(POSTGRES_URL, timeout=3)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    failure: list[BaseException] = []
+    thread = threading.Thread(target=lambda: _capture(failure, lambda: asyncio.run(run())))
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+
+
+def _capture(failure: list[BaseException], call: Any) -> None:
+    try:
+        call()
+    except BaseException as err:  # handed to the calling thread
+        failure.append(err)
+
+
+@functools.cache
+def postgres_unavailable() -> str | None:
+    try:
+        on_postgres("SELECT 1")
+    except Exception as err:
+        return f"PostgreSQL at {POSTGRES_URL} is not reachable ({type(err).__name__}); set DOMAIN_STATS_TEST_POSTGRES"
+    return None
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each test that uses it runs on both database backends."""
+    return request.param
+
+
 @pytest.fixture
-def data_dir(tmp_path: Path, bootstrap_file: Path) -> Path:
-    """A data directory whose bootstrap sends every TLD (but .tv) to the test RDAP server."""
+def database_url(backend: str, request: pytest.FixtureRequest) -> str:
+    """"" for SQLite; for PostgreSQL a URL whose search_path is a fresh schema, dropped afterwards."""
+    if backend == "sqlite":
+        return ""
+    reason = postgres_unavailable()
+    if reason:
+        pytest.skip(reason)
+    return fresh_schema_url(request)
+
+
+def fresh_schema_url(request: pytest.FixtureRequest) -> str:
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    on_postgres(f"CREATE SCHEMA {schema}")
+    request.addfinalizer(lambda: on_postgres(f"DROP SCHEMA {schema} CASCADE"))
+    return f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}search_path={schema}"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, bootstrap_file: Path, database_url: str) -> Path:
+    """A data directory whose bootstrap sends every TLD (but .tv) to the test RDAP server; on each backend."""
     directory = tmp_path / "data"
-    write_config(directory, rdap_bootstrap=str(bootstrap_file), rdap_bootstrap_refresh_url="")
+    write_config(directory, rdap_bootstrap=str(bootstrap_file), rdap_bootstrap_refresh_url="", database_url=database_url)
     return directory
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Clock, RunningService, start_service, write_config
+from tests.conftest import Clock, RunningService, on_postgres, start_service, write_config
 from tests.rdap_server import Canned, RdapTestServer, write_bootstrap
 
 FMT = "%Y-%m-%d %H:%M:%S"
@@ -460,15 +460,23 @@ async def test_https_rdap_through_a_private_ca(tmp_path: Path, https_rdap_server
 
 
 async def test_a_failed_registration_write_still_answers_with_first_contact(
-    service: RunningService, rdap_server: RdapTestServer, data_dir: Path
+    service: RunningService, rdap_server: RdapTestServer, data_dir: Path, database_url: str
 ) -> None:
-    import sqlite3
-
     rdap_server.add_domain("unsaved.com", iso(OLD), iso(FUTURE))
-    db = sqlite3.connect(data_dir / "domain_stats.db")
-    db.execute("CREATE TRIGGER refuse BEFORE INSERT ON domains BEGIN SELECT RAISE(ABORT, 'disk full'); END")
-    db.commit()
-    db.close()
+    if database_url:
+        schema = database_url.rpartition("search_path=")[2]
+        on_postgres(
+            f"CREATE FUNCTION {schema}.refuse() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'disk full'; END $$; "
+            f"CREATE TRIGGER refuse BEFORE INSERT ON {schema}.domains FOR EACH ROW EXECUTE FUNCTION {schema}.refuse()"
+        )
+    else:
+        import sqlite3
+
+        db = sqlite3.connect(data_dir / "domain_stats.db")
+        db.execute("CREATE TRIGGER refuse BEFORE INSERT ON domains BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+        db.commit()
+        db.close()
     answer = await service.lookup("unsaved.com")
     assert answer["seen_by_web"] == shown(OLD)
     assert answer["alerts"] == ["YOUR-FIRST-CONTACT"]

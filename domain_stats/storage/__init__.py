@@ -23,6 +23,7 @@ __all__ = [
     "StorageError",
     "StoredDomain",
     "Visit",
+    "is_postgres_url",
     "open_storage",
     "parse_version",
 ]
@@ -135,7 +136,16 @@ def parse_version(text: str) -> tuple[int, int]:
     return int(major), int(minor or 0)
 
 
-async def open_storage(database_file: Path) -> Storage:
+def is_postgres_url(location: str | Path) -> bool:
+    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
+
+
+async def open_storage(location: str | Path) -> Storage:
+    """A PostgreSQL URL (``database_url``) or an SQLite file; the schema is created or migrated."""
+    if is_postgres_url(location):
+        from domain_stats.storage.postgres import PostgresStorage
+
+        return await PostgresStorage.open(str(location))
     from domain_stats.storage.sqlite import SqliteStorage
 
-    return await SqliteStorage.open(database_file)
+    return await SqliteStorage.open(Path(location))

@@ -1,0 +1,279 @@
+"""PostgreSQL backend: several service instances (and workers) on one database behave as one.
+
+First contact stays exactly-once across instances through the primary key on ``contacts``
+(``INSERT ... ON CONFLICT DO NOTHING RETURNING``: whoever inserted the row is first). asyncpg
+with a small connection pool; every call is bounded by timeouts, so while the database is
+down a lookup that needs it fails within a couple of seconds (the service answers
+``DATABASE-UNAVAILABLE``), and the pool reconnects by itself when the database is back.
+The schema is created and migrated by the program (:data:`MIGRATIONS`), under an advisory
+lock so that instances starting together do it once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from typing import Any, Awaitable, Callable, Iterable, TypeVar
+
+import asyncpg
+
+from domain_stats.answer import ORIGIN_LOCAL
+from domain_stats.storage import ChangeRow, ImportCounts, Registration, StorageError, StoredDomain, Visit
+
+__all__ = ["MIGRATIONS", "PostgresStorage", "SCHEMA_VERSION"]
+
+T = TypeVar("T")
+
+# Each entry moves the schema one version up; never edit one that has shipped, add the next.
+MIGRATIONS: list[list[str]] = [
+    [
+        "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        # COLLATE "C": domain order is byte order, as in SQLite and in the feed exporter's merge.
+        """CREATE TABLE IF NOT EXISTS domains (
+            domain TEXT COLLATE "C" PRIMARY KEY,
+            created BIGINT NOT NULL,
+            expires BIGINT,
+            origin TEXT NOT NULL,
+            seen_by_isc BIGINT,
+            updated BIGINT NOT NULL)""",
+        "CREATE TABLE IF NOT EXISTS contacts (domain TEXT COLLATE \"C\" PRIMARY KEY, seen_by_you BIGINT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS resolve_queue (domain TEXT COLLATE \"C\" PRIMARY KEY, added BIGINT NOT NULL)",
+        "INSERT INTO meta (key, value) VALUES ('database_version', '1.0') ON CONFLICT (key) DO NOTHING",
+    ],
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+_MIGRATION_LOCK = 0x646F6D61  # an arbitrary advisory lock key ("doma")
+
+_CONNECT_TIMEOUT = 3.0
+_ACQUIRE_TIMEOUT = 3.0
+_COMMAND_TIMEOUT = 10.0
+_COPY_CHUNK = 10_000
+
+_VISIT = """WITH ins AS (
+        INSERT INTO contacts (domain, seen_by_you) VALUES ($1, $2)
+        ON CONFLICT (domain) DO NOTHING RETURNING seen_by_you)
+    SELECT (SELECT seen_by_you FROM ins), (SELECT seen_by_you FROM contacts WHERE domain = $1),
+        d.created, d.expires, d.origin, d.seen_by_isc
+    FROM (SELECT 1) AS one LEFT JOIN domains AS d ON d.domain = $1"""
+
+_UPSERT_DOMAIN = """INSERT INTO domains (domain, created, expires, origin, seen_by_isc, updated)
+    VALUES ($1, $2, $3, $4, $5, $6)
+    ON CONFLICT (domain) DO UPDATE SET created = excluded.created, expires = excluded.expires,
+        origin = excluded.origin, seen_by_isc = excluded.seen_by_isc, updated = excluded.updated"""
+
+_DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+
+
+async def migrate(conn: asyncpg.Connection) -> tuple[int, int]:
+    """Bring the schema up to :data:`SCHEMA_VERSION`; returns (version before, version after)."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+        await conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        found = await conn.fetchval("SELECT value FROM meta WHERE key = 'schema_version'")
+        before = int(found or 0)
+        if before > SCHEMA_VERSION:
+            raise StorageError(
+                f"the database schema is version {before}, newer than this domain-stats knows ({SCHEMA_VERSION}): upgrade"
+            )
+        for statements in MIGRATIONS[before:]:
+            for statement in statements:
+                await conn.execute(statement)
+        await conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema_version', $1) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            str(SCHEMA_VERSION),
+        )
+    return before, SCHEMA_VERSION
+
+
+async def connect_pool(url: str, *, max_size: int = 10) -> asyncpg.Pool:
+    try:
+        return await asyncpg.create_pool(
+            url, min_size=1, max_size=max_size, timeout=_CONNECT_TIMEOUT, command_timeout=_COMMAND_TIMEOUT
+        )
+    except (*_DB_ERRORS, ValueError) as err:
+        raise StorageError(f"cannot connect to PostgreSQL at {redact(url)}: {err}") from None
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return url
+    return f"{scheme}{sep}{credentials.split(':', 1)[0]}:***@{host}"
+
+
+class PostgresStorage:
+    def __init__(self, url: str, pool: asyncpg.Pool) -> None:
+        self.url = url
+        self._pool = pool
+
+    @classmethod
+    async def open(cls, url: str) -> "PostgresStorage":
+        pool = await connect_pool(url)
+        storage = cls(url, pool)
+        await storage._call(migrate)
+        return storage
+
+    async def _call(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        try:
+            async with self._pool.acquire(timeout=_ACQUIRE_TIMEOUT) as conn:
+                return await work(conn)
+        except _DB_ERRORS as err:
+            raise StorageError(f"database failed: {type(err).__name__}: {err}") from None
+
+    async def get(self, domain: str) -> StoredDomain:
+        async def work(conn: asyncpg.Connection) -> StoredDomain:
+            row = await conn.fetchrow(
+                "SELECT d.created, d.expires, d.origin, d.seen_by_isc, "
+                "(SELECT seen_by_you FROM contacts WHERE domain = $1) "
+                "FROM (SELECT 1) AS one LEFT JOIN domains AS d ON d.domain = $1",
+                domain,
+            )
+            created, expires, origin, isc, seen = row
+            return StoredDomain(Registration(created, expires, origin, isc) if created is not None else None, seen)
+
+        return await self._call(work)
+
+    async def visit(self, domain: str, when: float) -> Visit:
+        async def work(conn: asyncpg.Connection) -> Visit:
+            won, had, created, expires, origin, isc = await conn.fetchrow(_VISIT, domain, int(when))
+            registration = Registration(created, expires, origin, isc) if created is not None else None
+            if won is not None:
+                return Visit(registration, won, True)
+            if had is None:
+                # Another instance inserted it after this statement's snapshot was taken: read it now.
+                had = await conn.fetchval("SELECT seen_by_you FROM contacts WHERE domain = $1", domain)
+            return Visit(registration, had, False)
+
+        return await self._call(work)
+
+    async def save_registration(self, domain: str, registration: Registration) -> None:
+        row = _row(domain, registration, int(time.time()))
+        await self._call(lambda conn: conn.execute(_UPSERT_DOMAIN, *row))
+
+    async def import_registrations(self, rows: Iterable[tuple[str, Registration]]) -> ImportCounts:
+        now = int(time.time())
+        prepared = [_row(domain, reg, now) for domain, reg in rows]
+
+        async def work(conn: asyncpg.Connection) -> ImportCounts:
+            unique = list({row[0] for row in prepared})
+            async with conn.transaction():
+                known = await conn.fetchval("SELECT count(*) FROM domains WHERE domain = ANY($1::text[])", unique)
+                await conn.executemany(_UPSERT_DOMAIN, prepared)
+            added = len(unique) - known
+            return ImportCounts(added=added, updated=len(prepared) - added)
+
+        return await self._call(work)
+
+    async def apply_changes(
+        self, changes: Callable[[], Iterable[ChangeRow]], *, version: str | None = None, mark: str | None = None
+    ) -> ImportCounts:
+        """Rows are copied into a temporary table a chunk at a time (read in a thread), then applied
+        in one transaction; the last change for a domain wins."""
+        now = int(time.time())
+
+        async def work(conn: asyncpg.Connection) -> ImportCounts:
+            await conn.execute(
+                'CREATE TEMP TABLE changes (domain TEXT COLLATE "C", op TEXT, created BIGINT, expires BIGINT, '
+                "seq BIGSERIAL)"
+            )
+            try:
+                rows = iter(changes())
+                while chunk := await asyncio.to_thread(lambda: list(itertools.islice(rows, _COPY_CHUNK))):
+                    await conn.copy_records_to_table("changes", records=chunk, columns=["domain", "op", "created", "expires"])
+                async with conn.transaction():
+                    await conn.execute(
+                        "CREATE TEMP TABLE last_changes ON COMMIT DROP AS SELECT DISTINCT ON (domain) "
+                        "domain, op, created, expires FROM changes ORDER BY domain, seq DESC"
+                    )
+                    added, updated, removed = await conn.fetchrow(
+                        "SELECT coalesce(sum((c.op IN ('+', '?') AND d.domain IS NULL)::int), 0), "
+                        "coalesce(sum((c.op = '+' AND d.domain IS NOT NULL)::int), 0), "
+                        "coalesce(sum((c.op = '-' AND d.domain IS NOT NULL)::int), 0) "
+                        "FROM last_changes AS c LEFT JOIN domains AS d ON d.domain = c.domain"
+                    )
+                    select = f"SELECT domain, created, expires, '{ORIGIN_LOCAL}', NULL::bigint, {now} FROM last_changes"
+                    await conn.execute(
+                        f"INSERT INTO domains (domain, created, expires, origin, seen_by_isc, updated) {select} "
+                        "WHERE op = '+' ON CONFLICT (domain) DO UPDATE SET created = excluded.created, "
+                        "expires = excluded.expires, origin = excluded.origin, seen_by_isc = excluded.seen_by_isc, "
+                        "updated = excluded.updated"
+                    )
+                    await conn.execute(
+                        f"INSERT INTO domains (domain, created, expires, origin, seen_by_isc, updated) {select} "
+                        "WHERE op = '?' ON CONFLICT (domain) DO NOTHING"
+                    )
+                    await conn.execute(
+                        "DELETE FROM domains AS d USING last_changes AS c WHERE d.domain = c.domain AND c.op = '-'"
+                    )
+                    if version is not None:
+                        await conn.execute("UPDATE meta SET value = $1 WHERE key = 'database_version'", version)
+                    if mark is not None:
+                        await conn.execute(
+                            "INSERT INTO meta (key, value) VALUES ($1, $2) "
+                            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                            f"mark:{mark}", str(now),
+                        )
+                return ImportCounts(added=added, updated=updated, removed=removed)
+            finally:
+                if not conn.is_closed():
+                    await conn.execute("DROP TABLE IF EXISTS changes")
+
+        return await self._call(work)
+
+    async def has_mark(self, mark: str) -> bool:
+        return await self._call(
+            lambda conn: conn.fetchval("SELECT count(*) FROM meta WHERE key = $1", f"mark:{mark}")
+        ) > 0
+
+    async def registrations_page(self, after: str, limit: int, created_before: float) -> list[tuple[str, float, float | None]]:
+        rows = await self._call(
+            lambda conn: conn.fetch(
+                "SELECT domain, created, expires FROM domains WHERE domain > $1 AND created < $2 ORDER BY domain LIMIT $3",
+                after, int(created_before), limit,
+            )
+        )
+        return [tuple(row) for row in rows]  # type: ignore[misc]
+
+    async def queue_for_resolution(self, domains: list[str], now: float) -> int:
+        return len(
+            await self._call(
+                lambda conn: conn.fetch(
+                    "INSERT INTO resolve_queue (domain, added) SELECT unnest($1::text[]), $2 "
+                    "ON CONFLICT DO NOTHING RETURNING domain",
+                    domains, int(now),
+                )
+            )
+        )
+
+    async def queued_for_resolution(self, limit: int) -> list[str]:
+        rows = await self._call(
+            lambda conn: conn.fetch("SELECT domain FROM resolve_queue ORDER BY added, domain LIMIT $1", limit)
+        )
+        return [row[0] for row in rows]
+
+    async def unqueue(self, domain: str) -> None:
+        await self._call(lambda conn: conn.execute("DELETE FROM resolve_queue WHERE domain = $1", domain))
+
+    async def queue_length(self) -> int:
+        return await self._call(lambda conn: conn.fetchval("SELECT count(*) FROM resolve_queue"))
+
+    async def database_version(self) -> str:
+        return await self._call(lambda conn: conn.fetchval("SELECT value FROM meta WHERE key = 'database_version'"))
+
+    async def count_domains(self) -> int:
+        return await self._call(lambda conn: conn.fetchval("SELECT count(*) FROM domains"))
+
+    async def close(self) -> None:
+        try:
+            await asyncio.wait_for(self._pool.close(), timeout=10)
+        except (TimeoutError, *_DB_ERRORS):
+            self._pool.terminate()
+
+
+def _row(domain: str, reg: Registration, updated: int) -> tuple[Any, ...]:
+    created, expires, origin, isc = reg
+    return (domain, int(created), None if expires is None else int(expires), origin, None if isc is None else int(isc), updated)
