@@ -175,6 +175,11 @@ class LookupService:
         return with_first_contact(body) if first else body
 
     async def _resolve_and_store(self, domain: str) -> Resolution:
+        # A lookup that read the database just before another one's answer was stored (and left
+        # the single flight), or another instance's, would otherwise ask upstream a second time.
+        stored = (await self.storage.get(domain)).registration
+        if stored is not None and not stored.expired(self._clock()):
+            return Resolution(stored)
         resolution = await self.upstream.resolve(domain)
         if resolution.commit:
             try:

@@ -149,13 +149,15 @@ def data_dir(tmp_path: Path, bootstrap_file: Path, database_url: str) -> Path:
 
 
 @pytest.fixture
-async def central(tmp_path: Path, bootstrap_file: Path) -> AsyncIterator[CentralTestServer]:
-    """A real central server on 127.0.0.1 whose RDAP engine asks the test RDAP server; its own clock."""
+async def central(tmp_path: Path, bootstrap_file: Path, database_url: str) -> AsyncIterator[CentralTestServer]:
+    """A real central server on 127.0.0.1 whose RDAP engine asks the test RDAP server; its own clock;
+    on each database backend."""
     directory = tmp_path / "central"
     directory.mkdir()
-    (directory / CENTRAL_CONFIG_NAME).write_text(
-        yaml.safe_dump({"rdap_bootstrap": str(bootstrap_file), "rdap_bootstrap_refresh_url": "", "rdap_error_ttl_hours": 1})
-    )
+    config = {"rdap_bootstrap": str(bootstrap_file), "rdap_bootstrap_refresh_url": "", "rdap_error_ttl_hours": 1}
+    if database_url:
+        config["database_url"] = database_url
+    (directory / CENTRAL_CONFIG_NAME).write_text(yaml.safe_dump(config))
     server = await CentralTestServer(directory, Clock()).start()
     yield server
     await server.stop()

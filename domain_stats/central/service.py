@@ -124,6 +124,11 @@ class CentralService:
         return TTL_NOT_CACHED
 
     async def _resolve_and_store(self, domain: str) -> RdapDates:
+        # A query that read the database just before another one's resolution was stored (and left
+        # the single flight) would otherwise ask RDAP a second time; so would another server instance.
+        known = await self.store.known(domain)
+        if known.created is not None and not self._needs_refresh(known.expires, known.updated, self._clock()):
+            return RdapDates(float(known.created), None if known.expires is None else float(known.expires))
         dates = await self.rdap.lookup(domain)
         await self.store.save_registration(domain, dates.created, dates.expires, self._clock())
         return dates

@@ -21,7 +21,7 @@ import asyncpg
 from domain_stats.answer import ORIGIN_LOCAL
 from domain_stats.storage import ChangeRow, ImportCounts, Registration, StorageError, StoredDomain, Visit
 
-__all__ = ["MIGRATIONS", "PostgresStorage", "SCHEMA_VERSION"]
+__all__ = ["MIGRATIONS", "PostgresStorage", "SCHEMA_VERSION", "close_pool", "connect_pool", "migrate", "redact", "run_migrations"]
 
 T = TypeVar("T")
 
@@ -45,9 +45,9 @@ MIGRATIONS: list[list[str]] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 _MIGRATION_LOCK = 0x646F6D61  # an arbitrary advisory lock key ("doma")
 
-_CONNECT_TIMEOUT = 3.0
-_ACQUIRE_TIMEOUT = 3.0
-_COMMAND_TIMEOUT = 10.0
+CONNECT_TIMEOUT = 3.0
+ACQUIRE_TIMEOUT = 3.0
+COMMAND_TIMEOUT = 10.0
 _COPY_CHUNK = 10_000
 
 _VISIT = """WITH ins AS (
@@ -62,38 +62,51 @@ _UPSERT_DOMAIN = """INSERT INTO domains (domain, created, expires, origin, seen_
     ON CONFLICT (domain) DO UPDATE SET created = excluded.created, expires = excluded.expires,
         origin = excluded.origin, seen_by_isc = excluded.seen_by_isc, updated = excluded.updated"""
 
-_DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 
 
 async def migrate(conn: asyncpg.Connection) -> tuple[int, int]:
-    """Bring the schema up to :data:`SCHEMA_VERSION`; returns (version before, version after)."""
+    """Bring the lookup service's schema up to :data:`SCHEMA_VERSION`; returns (before, after)."""
+    return await run_migrations(conn, MIGRATIONS, lock=_MIGRATION_LOCK)
+
+
+async def run_migrations(conn: asyncpg.Connection, migrations: list[list[str]], *, lock: int) -> tuple[int, int]:
+    """Apply the migrations past the schema version in ``meta``, in one transaction, under an advisory
+    lock (instances starting together migrate once); returns (version before, version after)."""
     async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", lock)
         await conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         found = await conn.fetchval("SELECT value FROM meta WHERE key = 'schema_version'")
         before = int(found or 0)
-        if before > SCHEMA_VERSION:
+        if before > len(migrations):
             raise StorageError(
-                f"the database schema is version {before}, newer than this domain-stats knows ({SCHEMA_VERSION}): upgrade"
+                f"the database schema is version {before}, newer than this domain-stats knows ({len(migrations)}): upgrade"
             )
-        for statements in MIGRATIONS[before:]:
+        for statements in migrations[before:]:
             for statement in statements:
                 await conn.execute(statement)
         await conn.execute(
             "INSERT INTO meta (key, value) VALUES ('schema_version', $1) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            str(SCHEMA_VERSION),
+            str(len(migrations)),
         )
-    return before, SCHEMA_VERSION
+    return before, len(migrations)
 
 
 async def connect_pool(url: str, *, max_size: int = 10) -> asyncpg.Pool:
     try:
         return await asyncpg.create_pool(
-            url, min_size=1, max_size=max_size, timeout=_CONNECT_TIMEOUT, command_timeout=_COMMAND_TIMEOUT
+            url, min_size=1, max_size=max_size, timeout=CONNECT_TIMEOUT, command_timeout=COMMAND_TIMEOUT
         )
-    except (*_DB_ERRORS, ValueError) as err:
+    except (*DB_ERRORS, ValueError) as err:
         raise StorageError(f"cannot connect to PostgreSQL at {redact(url)}: {err}") from None
+
+
+async def close_pool(pool: asyncpg.Pool) -> None:
+    try:
+        await asyncio.wait_for(pool.close(), timeout=10)
+    except (TimeoutError, *DB_ERRORS):
+        pool.terminate()
 
 
 def redact(url: str) -> str:
@@ -119,9 +132,9 @@ class PostgresStorage:
 
     async def _call(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         try:
-            async with self._pool.acquire(timeout=_ACQUIRE_TIMEOUT) as conn:
+            async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
                 return await work(conn)
-        except _DB_ERRORS as err:
+        except DB_ERRORS as err:
             raise StorageError(f"database failed: {type(err).__name__}: {err}") from None
 
     async def get(self, domain: str) -> StoredDomain:
@@ -268,10 +281,7 @@ class PostgresStorage:
         return await self._call(lambda conn: conn.fetchval("SELECT count(*) FROM domains"))
 
     async def close(self) -> None:
-        try:
-            await asyncio.wait_for(self._pool.close(), timeout=10)
-        except (TimeoutError, *_DB_ERRORS):
-            self._pool.terminate()
+        await close_pool(self._pool)
 
 
 def _row(domain: str, reg: Registration, updated: int) -> tuple[Any, ...]:

@@ -64,7 +64,7 @@ async def test_concurrent_first_queries_from_several_clients(
         dates = {name.split(".", 1)[1]: set() for _, name in asks}
         for (_, name), answer in zip(asks, answers):
             dates[name.split(".", 1)[1]].add(answer["seen_by_isc"])
-        assert all(len(seen) == 1 for seen in dates.values())  # one community date per domain
+        assert all(len(seen) == 1 for seen in dates.values()), dates  # one community date per domain
     finally:
         for c in clients:
             await c.stop()
