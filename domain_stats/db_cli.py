@@ -141,6 +141,40 @@ def export(feed_dir: Path, data_dir: Path) -> None:
     run_async(run())
 
 
+@db.command()
+@data_option
+@user_errors
+def migrate(data_dir: Path) -> None:
+    """Create or upgrade the database schema (serve does this at start too)."""
+    from domain_stats.storage import is_postgres_url
+
+    settings = _settings(data_dir)
+    location = settings.database_location(data_dir)
+
+    async def run() -> None:
+        storage = await open_storage(location)
+        try:
+            version = await storage.database_version()
+        finally:
+            await storage.close()
+        where = "PostgreSQL" if is_postgres_url(location) else str(location)
+        click.echo(f"{where}: schema up to date; established-domain data at version {version}")
+
+    run_async(run())
+
+
+@db.command()
+@click.option("--from", "source", required=True, metavar="URL", help="sqlite:///path/to/domain_stats.db or postgresql://...")
+@click.option("--to", "target", required=True, metavar="URL", help="sqlite:///path/to/new.db or postgresql://... (empty)")
+@user_errors
+def copy(source: str, target: str) -> None:
+    """Copy every record (first contacts, registrations, queued names, versions) into an empty database."""
+    from domain_stats.storage.copy import copy_database, parse_location
+
+    counts = run_async(copy_database(parse_location(source), parse_location(target)))
+    click.echo(", ".join(f"{table}: {count}" for table, count in counts.items()))
+
+
 def print_export(report, feed_dir: Path) -> None:  # type: ignore[no-untyped-def]
     if report.file is None:
         click.echo(f"nothing changed since version {report.version}; no new version")
