@@ -6,10 +6,14 @@ import asyncio
 from collections import Counter
 from pathlib import Path
 
+import pytest
+import yaml
+
 from domain_stats.answer import ISC_FIRST_CONTACT, YOUR_FIRST_CONTACT
+from domain_stats.central.config import CENTRAL_CONFIG_NAME
 from domain_stats.names import DEFAULT_PROHIBITED
 from tests.central_server import CentralTestServer
-from tests.conftest import Clock, RunningService, start_isc_client
+from tests.conftest import Clock, RunningService, fresh_schema_url, postgres_unavailable, start_isc_client
 from tests.rdap_server import RdapTestServer
 
 
@@ -149,3 +153,35 @@ async def test_prohibited_names_never_reach_the_server(
         assert set(commands) <= {"config", "status"}
     finally:
         await client.stop()
+
+
+async def test_two_central_servers_on_one_postgresql_record_community_first_contact_once(
+    tmp_path: Path, bootstrap_file: Path, rdap_server: RdapTestServer, request: pytest.FixtureRequest
+) -> None:
+    reason = postgres_unavailable()
+    if reason:
+        pytest.skip(reason)
+    url = fresh_schema_url(request)
+    servers = []
+    for n in range(2):
+        directory = tmp_path / f"central{n}"
+        directory.mkdir()
+        (directory / CENTRAL_CONFIG_NAME).write_text(yaml.safe_dump(
+            {"rdap_bootstrap": str(bootstrap_file), "rdap_bootstrap_refresh_url": "", "database_url": url}
+        ))
+        servers.append(await CentralTestServer(directory, Clock()).start())
+    domains = [f"pair-{i}.org" for i in range(40)]
+    for domain in domains:
+        rdap_server.add_domain(domain, "2026-11-01T00:00:00Z", "2027-11-01T00:00:00Z")
+    key = await servers[0].add_key("alpha")  # keys live in the shared database: valid on both
+    clients = [await start_isc_client(tmp_path, f"site{n}", servers[n % 2], key=key if n == 0 else None) for n in range(4)]
+    try:
+        answers = await asyncio.gather(*(c.lookup(d) for d in domains for c in clients))
+        firsts = Counter(d for (d, _c), a in zip(((d, c) for d in domains for c in clients), answers, strict=True)
+                         if ISC_FIRST_CONTACT in a["alerts"])
+        assert firsts == {d: 1 for d in domains}
+    finally:
+        for c in clients:
+            await c.stop()
+        for server in servers:
+            await server.stop()

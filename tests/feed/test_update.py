@@ -21,8 +21,9 @@ FEED = {"1/1.txt": V1, "1/2.txt": V2, "1/3.txt": V3}
 
 
 @pytest.fixture
-async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
-    opened = await open_storage(tmp_path / "db" / "domain_stats.db")
+async def storage(tmp_path: Path, database_url: str) -> AsyncIterator[Storage]:
+    """On each backend."""
+    opened = await open_storage(database_url or tmp_path / "db" / "domain_stats.db")
     yield opened
     await opened.close()
 
