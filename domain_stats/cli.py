@@ -5,8 +5,6 @@ User errors print one clear line and exit non-zero (:mod:`domain_stats.console`)
 
 from __future__ import annotations
 
-import logging
-import logging.config
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,30 +13,15 @@ import click
 import orjson
 
 from domain_stats import __version__
-from domain_stats.config import Settings, load_settings
-from domain_stats.console import run_async, user_errors
+from domain_stats.console import command_settings as _settings
+from domain_stats.console import data_option, run_async, user_errors
 from domain_stats.importer import import_file
-from domain_stats.logs import log_config
 from domain_stats.names import NameReducer
 from domain_stats.storage import open_storage
 
 __all__ = ["main"]
 
 
-def _settings(data_dir: Path) -> Settings:
-    settings = load_settings(data_dir)
-    logging.config.dictConfig(log_config(settings.log_detail))
-    return settings
-
-
-data_option = click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("data"),
-    show_default=True,
-    help="Data directory (configuration, database, saved cache).",
-)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

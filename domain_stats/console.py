@@ -8,23 +8,43 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging.config
+from pathlib import Path
 from typing import Any, Awaitable, Callable, TypeVar
 
 import click
 
 from domain_stats.central.protocol import CommunityRefused
-from domain_stats.config import ConfigError
+from domain_stats.config import ConfigError, Settings, load_settings
 from domain_stats.feed.format import FeedError
 from domain_stats.importer import ImportFileError
+from domain_stats.logs import log_config
 from domain_stats.rdap.bootstrap import BootstrapError
 from domain_stats.storage import StorageError
 
-__all__ = ["run_async", "user_errors", "USER_ERRORS"]
+__all__ = ["command_settings", "data_option", "run_async", "user_errors", "USER_ERRORS"]
 
 T = TypeVar("T")
 USER_ERRORS: tuple[type[Exception], ...] = (
     ConfigError, StorageError, BootstrapError, ImportFileError, CommunityRefused, FeedError, OSError,
 )
+
+
+data_option = click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("data"),
+    show_default=True,
+    help="Data directory (configuration, database, saved cache).",
+)
+
+
+def command_settings(data_dir: Path) -> Settings:
+    """The data directory's settings, with logging set up as they say (to stderr)."""
+    settings = load_settings(data_dir)
+    logging.config.dictConfig(log_config(settings.log_detail))
+    return settings
 
 
 def run_async(coro: Awaitable[T]) -> T:

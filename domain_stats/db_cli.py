@@ -2,42 +2,26 @@
 
 from __future__ import annotations
 
-import logging.config
 import sys
 import time
 from pathlib import Path
 
 import click
 
-from domain_stats.config import Settings, load_settings
-from domain_stats.console import run_async, user_errors
+from domain_stats.console import command_settings as _settings
+from domain_stats.console import data_option, run_async, user_errors
 from domain_stats.feed import FeedError, export_feed, update_from_feed
 from domain_stats.feed.source import Progress, client_feed
 from domain_stats.feed.update import UpdateStopped
-from domain_stats.logs import log_config
 from domain_stats.names import NameReducer
 from domain_stats.storage import open_storage
 
 __all__ = ["db", "print_export"]
 
-data_option = click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("data"),
-    show_default=True,
-    help="Data directory (configuration, database, saved cache).",
-)
 from_option = click.option(
     "--from", "source", metavar="URL|DIR", default=None,
     help="The feed (an http(s) base URL or a directory); default: target_updates, or the central server in mode isc.",
 )
-
-
-def _settings(data_dir: Path) -> Settings:
-    settings = load_settings(data_dir)
-    logging.config.dictConfig(log_config(settings.log_detail))
-    return settings
 
 
 @click.group()
