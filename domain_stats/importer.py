@@ -21,17 +21,16 @@ from typing import Any, Callable, Iterator
 
 import orjson
 
-from domain_stats.answer import ORIGIN_LOCAL
 from domain_stats.dates import parse_date_value
 from domain_stats.feed.format import ADD, FeedLineError, parse_feed_line
 from domain_stats.feed.update import check_domain
 from domain_stats.names import InvalidName, NameReducer
-from domain_stats.storage import ChangeRow, Registration, Storage, change
+from domain_stats.storage import UPSERT, ChangeRow, Storage, change
 
 __all__ = ["ImportFileError", "ImportSummary", "import_file"]
 
-BATCH = 10_000
 MAX_REPORTED_PROBLEMS = 1000
+_PROGRESS_EVERY = 10_000
 
 
 class ImportFileError(ValueError):
@@ -68,7 +67,7 @@ Progress = Callable[[int], None]
 async def import_file(
     storage: Storage, names: NameReducer, path: Path, progress: Progress | None = None
 ) -> ImportSummary:
-    """Import ``path`` into ``storage`` in transactions of :data:`BATCH` rows."""
+    """Import ``path`` into ``storage`` in one transaction (all of it, or nothing if the database fails)."""
     path = Path(path)
     try:
         kind = await asyncio.to_thread(_detect_format, path)
@@ -80,57 +79,52 @@ async def import_file(
     except OSError as err:
         raise ImportFileError(f"cannot read {path}: {err.strerror}") from None
     summary = ImportSummary(kind)
-    batch: list[tuple[str, Registration]] = []
-    writing: asyncio.Task[None] | None = None  # the previous batch is written while this one is read
     now = time.time()
-    for where, domain, created, expires, problem in rows:
-        if problem is not None:
-            summary.skip(where, problem)
-            continue
-        registration = _registration(summary, names, where, domain, created, expires, now)
-        if registration is not None:
-            batch.append(registration)
-        if len(batch) >= BATCH:
-            if writing is not None:
-                await writing
-            writing = asyncio.ensure_future(_write(storage, batch, summary, progress))
-            batch = []
-    if writing is not None:
-        await writing
-    await _write(storage, batch, summary, progress)
+
+    def changes() -> Iterator[ChangeRow]:
+        dates: dict[Any, float] = {}  # import files repeat dates a lot: each text is read once
+        done = 0
+        for where, domain, created, expires, problem in rows:
+            if problem is not None:
+                summary.skip(where, problem)
+                continue
+            row = _change(summary, names, dates, where, domain, created, expires, now)
+            if row is not None:
+                yield row
+                done += 1
+                if progress is not None and done % _PROGRESS_EVERY == 0:
+                    progress(_PROGRESS_EVERY)
+
+    counts = await storage.apply_changes(changes)
+    summary.added, summary.updated = counts.added, counts.updated
     return summary
 
 
-async def _write(
-    storage: Storage, batch: list[tuple[str, Registration]], summary: ImportSummary, progress: Progress | None
-) -> None:
-    if batch:
-        counts = await storage.import_registrations(batch)
-        summary.added += counts.added
-        summary.updated += counts.updated
-        if progress is not None:
-            progress(len(batch))
-
-
-def _registration(
-    summary: ImportSummary, names: NameReducer, where: int, domain: Any, created: Any, expires: Any, now: float
-) -> tuple[str, Registration] | None:
+def _change(
+    summary: ImportSummary,
+    names: NameReducer,
+    dates: dict[Any, float],
+    where: int,
+    domain: Any,
+    created: Any,
+    expires: Any,
+    now: float,
+) -> ChangeRow | None:
     if type(domain) is not str or not domain:
         summary.skip(where, "no domain")
         return None
+    if not names.is_registered_domain(domain):
+        name = domain.strip().rstrip(".").lower()
+        if not names.is_registered_domain(name):
+            summary.skip(where, _why_not(names, domain))
+            return None
+        domain = name
     try:
-        registered = names.registered_domain(domain)
-    except InvalidName as err:
-        summary.skip(where, f"{domain!r}: {err}")
-        return None
-    if registered is None:
-        summary.skip(where, f"{domain!r} is under a prohibited suffix")
-        return None
-    if registered != domain and registered != domain.strip().rstrip(".").lower():
-        summary.skip(where, f"{domain!r} is not a registered domain (it reduces to {registered!r})")
-        return None
-    try:
-        created_at = parse_date_value(created)
+        created_at = dates.get(created) if type(created) is str else None
+        if created_at is None:
+            created_at = parse_date_value(created)
+            if type(created) is str and len(dates) < 100_000:
+                dates[created] = created_at
         expires_at = parse_date_value(expires) if expires else None
     except ValueError as err:
         summary.skip(where, f"{domain!r}: {err}")
@@ -138,7 +132,17 @@ def _registration(
     if created_at > now + 86400:
         summary.skip(where, f"{domain!r}: creation date is in the future")
         return None
-    return registered, Registration(created_at, expires_at, ORIGIN_LOCAL)
+    return (domain, UPSERT, int(created_at), None if expires_at is None else int(expires_at))
+
+
+def _why_not(names: NameReducer, domain: str) -> str:
+    try:
+        registered = names.registered_domain(domain)
+    except InvalidName as err:
+        return f"{domain!r}: {err}"
+    if registered is None:
+        return f"{domain!r} is under a prohibited suffix"
+    return f"{domain!r} is not a registered domain (it reduces to {registered!r})"
 
 
 def _json_rows(raw: bytes, path: Path) -> Iterator[Row]:

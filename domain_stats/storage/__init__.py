@@ -1,8 +1,9 @@
 """Where first contacts and registration facts live; one small interface, one module per backend.
 
-The interface is deliberately narrow (a point read, three writes, a version) so that the
-PostgreSQL backend only has to implement these and the exactly-once rule for first contact
-("INSERT ... ON CONFLICT DO NOTHING", the winner is whoever inserted the row).
+The interface is deliberately narrow (a point read, the lookup's visit, a registration write,
+change sets for bulk data, a few queue and version calls) so that each backend implements
+little more than these and the exactly-once rule for first contact ("INSERT ... ON CONFLICT
+DO NOTHING", the winner is whoever inserted the row).
 """
 
 from __future__ import annotations
@@ -91,10 +92,6 @@ class Storage(Protocol):
         ...
 
     async def save_registration(self, domain: str, registration: Registration) -> None: ...
-
-    async def import_registrations(self, rows: Iterable[tuple[str, Registration]]) -> ImportCounts:
-        """Upsert many rows in one transaction."""
-        ...
 
     async def apply_changes(
         self, changes: Callable[[], Iterable[ChangeRow]], *, version: str | None = None, mark: str | None = None

@@ -167,20 +167,6 @@ class PostgresStorage:
         row = _row(domain, registration, int(time.time()))
         await self._call(lambda conn: conn.execute(_UPSERT_DOMAIN, *row))
 
-    async def import_registrations(self, rows: Iterable[tuple[str, Registration]]) -> ImportCounts:
-        now = int(time.time())
-        prepared = [_row(domain, reg, now) for domain, reg in rows]
-
-        async def work(conn: asyncpg.Connection) -> ImportCounts:
-            unique = list({row[0] for row in prepared})
-            async with conn.transaction():
-                known = await conn.fetchval("SELECT count(*) FROM domains WHERE domain = ANY($1::text[])", unique)
-                await conn.executemany(_UPSERT_DOMAIN, prepared)
-            added = len(unique) - known
-            return ImportCounts(added=added, updated=len(prepared) - added)
-
-        return await self._call(work)
-
     async def apply_changes(
         self, changes: Callable[[], Iterable[ChangeRow]], *, version: str | None = None, mark: str | None = None
     ) -> ImportCounts:

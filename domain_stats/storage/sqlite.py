@@ -24,7 +24,6 @@ from domain_stats.storage.sqlite_batching import LoopVisits, Writer
 from domain_stats.storage.sqlite_changes import apply_changes
 from domain_stats.storage.sqlite_connection import (
     INITIAL_DATABASE_VERSION,
-    ROWS_PER_STATEMENT,
     SCHEMA,
     SCHEMA_VERSION,
     UPSERT_DOMAIN,
@@ -89,23 +88,6 @@ class SqliteStorage:
     async def save_registration(self, domain: str, registration: Registration) -> None:
         row = domain_row(domain, registration, int(time.time()))
         await self._writer.submit(lambda conn: conn.execute(UPSERT_DOMAIN, row))
-
-    async def import_registrations(self, rows: Iterable[tuple[str, Registration]]) -> ImportCounts:
-        updated = int(time.time())
-        prepared = [domain_row(domain, reg, updated) for domain, reg in rows]
-
-        def job(conn: sqlite3.Connection) -> ImportCounts:
-            unique = list({row[0] for row in prepared})
-            known = 0
-            for i in range(0, len(unique), ROWS_PER_STATEMENT):
-                names = unique[i : i + ROWS_PER_STATEMENT]
-                marks = ",".join(["?"] * len(names))
-                known += conn.execute(f"SELECT count(*) FROM domains WHERE domain IN ({marks})", names).fetchone()[0]
-            conn.executemany(UPSERT_DOMAIN, prepared)
-            added = len(unique) - known
-            return ImportCounts(added=added, updated=len(prepared) - added)
-
-        return await self._writer.submit(job)
 
     async def database_version(self) -> str:
         row = self._reader.execute("SELECT value FROM meta WHERE key = 'database_version'").fetchone()

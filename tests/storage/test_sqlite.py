@@ -7,7 +7,7 @@ from typing import AsyncIterator
 
 import pytest
 
-from domain_stats.storage import Registration, StorageError, parse_version
+from domain_stats.storage import REMOVE, UPSERT, Registration, StorageError, change, parse_version
 from domain_stats.storage.sqlite import SqliteStorage
 
 
@@ -59,21 +59,27 @@ async def test_refreshing_a_registration_keeps_the_contact(storage: SqliteStorag
     assert stored.seen_by_you == 5
 
 
-async def test_import_counts_added_and_updated(storage: SqliteStorage) -> None:
-    first = await storage.import_registrations([("a.com", Registration(1.0, None, "local")), ("b.com", Registration(2.0, None, "local"))])
-    second = await storage.import_registrations([("b.com", Registration(3.0, None, "local")), ("c.com", Registration(4.0, None, "local"))])
-    assert (first.added, first.updated) == (2, 0)
-    assert (second.added, second.updated) == (1, 1)
-    assert await storage.count_domains() == 3
+async def test_change_sets_count_added_updated_and_removed(storage: SqliteStorage) -> None:
+    first = await storage.apply_changes(lambda: [change(UPSERT, "a.com", 1), change(UPSERT, "b.com", 2)])
+    second = await storage.apply_changes(
+        lambda: [change(UPSERT, "b.com", 3), change(UPSERT, "c.com", 4), change(REMOVE, "a.com"), change(REMOVE, "zz.com")]
+    )
+    assert (first.added, first.updated, first.removed) == (2, 0, 0)
+    assert (second.added, second.updated, second.removed) == (1, 1, 1)
+    assert await storage.count_domains() == 2
+    assert await storage.database_version() == "1.0"  # a change set without a version leaves it
 
 
 async def test_a_failing_write_changes_nothing_and_spares_the_batch(storage: SqliteStorage) -> None:
-    bad = storage.import_registrations([("ok.com", Registration(1.0, None, "local")), ("bad.com", Registration(2.0**64, None, "local"))])
+    bad = storage.save_registration("bad.com", Registration(2.0**64, None, "local"))
+    ok = storage.save_registration("ok.com", Registration(1.0, None, "local"))
     good = storage.visit("other.com", 7.0)
-    results = await asyncio.gather(bad, good, return_exceptions=True)
+    results = await asyncio.gather(bad, ok, good, return_exceptions=True)
     assert isinstance(results[0], StorageError)
-    assert (results[1].seen_by_you, results[1].first) == (7, True)
-    assert (await storage.get("ok.com")).registration is None
+    assert results[1] is None
+    assert (results[2].seen_by_you, results[2].first) == (7, True)
+    assert (await storage.get("bad.com")).registration is None
+    assert (await storage.get("ok.com")).registration is not None
 
 
 async def test_unopenable_database_is_a_storage_error(tmp_path: Path) -> None:
