@@ -24,22 +24,13 @@ from domain_stats.answer import AnswerFormatter
 from domain_stats.app import LookupApp
 from domain_stats.cache import MemoryCache, load_cache, save_cache
 from domain_stats.central.protocol import StatusReport
-from domain_stats.central_client import (
-    CentralClient,
-    CommunityLink,
-    CommunityRefused,
-    IscUpstream,
-)
+from domain_stats.central_client import CentralClient, CommunityLink, CommunityRefused, IscUpstream
 from domain_stats.config import CommonSettings, Settings
 from domain_stats.feed import FeedError, UpdateReport
 from domain_stats.feed.source import client_feed
 from domain_stats.names import NameReducer
 from domain_stats.rdap import Bootstrap, RdapClient, RdapLimits
-from domain_stats.rdap.bootstrap import (
-    REFRESH_AFTER_SECONDS,
-    fetch_bootstrap,
-    refresh_cached_bootstrap,
-)
+from domain_stats.rdap.bootstrap import REFRESH_AFTER_SECONDS, fetch_bootstrap, refresh_cached_bootstrap
 from domain_stats.service import LookupService
 from domain_stats.storage import Storage, StorageError, open_storage, parse_version
 from domain_stats.upkeep import ResolveQueue, apply_feed, load_starter_data

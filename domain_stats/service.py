@@ -18,13 +18,7 @@ from typing import Any, Callable
 
 import orjson
 
-from domain_stats.answer import (
-    PROHIBITED_BODY,
-    AnswerFormatter,
-    Facts,
-    invalid_name_answer,
-    with_first_contact,
-)
+from domain_stats.answer import PROHIBITED_BODY, AnswerFormatter, Facts, invalid_name_answer, with_first_contact
 from domain_stats.cache import MemoryCache
 from domain_stats.names import InvalidName, NameReducer
 from domain_stats.singleflight import SingleFlight

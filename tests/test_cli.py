@@ -11,14 +11,7 @@ from click.testing import CliRunner
 
 from domain_stats import __version__
 from domain_stats.cli import main
-from tests.conftest import (
-    SHARED,
-    listen_on_free_port,
-    needs_shared,
-    serve_subprocess,
-    stop_subprocess,
-    write_config,
-)
+from tests.conftest import SHARED, listen_on_free_port, needs_shared, serve_subprocess, stop_subprocess, write_config
 from tests.rdap_server import RdapTestServer
 
 

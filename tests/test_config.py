@@ -6,13 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from domain_stats.config import (
-    CONFIG_NAME,
-    ConfigError,
-    Settings,
-    default_config_text,
-    load_settings,
-)
+from domain_stats.config import CONFIG_NAME, ConfigError, Settings, default_config_text, load_settings
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -19,12 +19,7 @@ from typing import Any
 import orjson
 
 from domain_stats.app import Receive, Scope, Send
-from domain_stats.central.protocol import (
-    API_PATH,
-    MAX_REQUEST_BYTES,
-    ProtocolError,
-    parse_request,
-)
+from domain_stats.central.protocol import API_PATH, MAX_REQUEST_BYTES, ProtocolError, parse_request
 from domain_stats.central.service import CentralService
 from domain_stats.storage import StorageError
 

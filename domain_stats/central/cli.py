@@ -19,12 +19,7 @@ from domain_stats import __version__
 from domain_stats.answer import format_date
 from domain_stats.central.config import CentralSettings, load_central_settings
 from domain_stats.central.keys import new_api_key
-from domain_stats.central.policy import (
-    POLICY_KEYS,
-    Policy,
-    PolicyError,
-    parse_policy_value,
-)
+from domain_stats.central.policy import POLICY_KEYS, Policy, PolicyError, parse_policy_value
 from domain_stats.central.store import CentralStore, open_central_store
 from domain_stats.console import run_async, user_errors
 from domain_stats.logs import log_config

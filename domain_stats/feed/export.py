@@ -18,15 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Awaitable, Callable, Iterator
 
-from domain_stats.feed.format import (
-    ADD,
-    INDEX_NAME,
-    REMOVE,
-    FeedError,
-    FeedIndex,
-    feed_file_name,
-    format_feed_line,
-)
+from domain_stats.feed.format import ADD, INDEX_NAME, REMOVE, FeedError, FeedIndex, feed_file_name, format_feed_line
 from domain_stats.storage import parse_version
 
 __all__ = ["ExportReport", "PageFetcher", "export_feed", "STATE_NAME"]

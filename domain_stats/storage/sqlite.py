@@ -12,14 +12,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable
 
-from domain_stats.storage import (
-    ChangeRow,
-    ImportCounts,
-    Registration,
-    StorageError,
-    StoredDomain,
-    Visit,
-)
+from domain_stats.storage import ChangeRow, ImportCounts, Registration, StorageError, StoredDomain, Visit
 from domain_stats.storage.sqlite_batching import LoopVisits, Writer
 from domain_stats.storage.sqlite_changes import apply_changes
 from domain_stats.storage.sqlite_connection import (

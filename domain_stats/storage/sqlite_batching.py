@@ -23,12 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from domain_stats.storage import Registration, StorageError
-from domain_stats.storage.sqlite_connection import (
-    LOCK_PATIENCE,
-    ROWS_PER_STATEMENT,
-    begin_immediate,
-    connect,
-)
+from domain_stats.storage.sqlite_connection import LOCK_PATIENCE, ROWS_PER_STATEMENT, begin_immediate, connect
 
 __all__ = ["LoopVisits", "Writer"]
 

@@ -8,10 +8,7 @@ from typing import Callable, Iterable
 
 from domain_stats.answer import ORIGIN_LOCAL
 from domain_stats.storage import ChangeRow, ImportCounts, StorageError
-from domain_stats.storage.sqlite_connection import (
-    begin_immediate,
-    connect,
-)
+from domain_stats.storage.sqlite_connection import begin_immediate, connect
 
 __all__ = ["apply_changes"]
 

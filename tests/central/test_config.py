@@ -6,11 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from domain_stats.central.config import (
-    CENTRAL_CONFIG_NAME,
-    CentralSettings,
-    load_central_settings,
-)
+from domain_stats.central.config import CENTRAL_CONFIG_NAME, CentralSettings, load_central_settings
 from domain_stats.config import ConfigError
 
 README = Path(__file__).resolve().parents[2] / "README.md"

@@ -11,12 +11,7 @@ import pytest
 
 from domain_stats import __version__
 from tests.central_server import CentralTestServer
-from tests.conftest import (
-    listen_on_free_port,
-    serve_subprocess,
-    start_isc_client,
-    write_config,
-)
+from tests.conftest import listen_on_free_port, serve_subprocess, start_isc_client, write_config
 
 
 async def _client_dir(tmp_path: Path, central: CentralTestServer, name: str) -> Path:

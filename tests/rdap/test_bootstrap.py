@@ -9,12 +9,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from domain_stats.rdap.bootstrap import (
-    CACHED_NAME,
-    Bootstrap,
-    BootstrapError,
-    refresh_cached_bootstrap,
-)
+from domain_stats.rdap.bootstrap import CACHED_NAME, Bootstrap, BootstrapError, refresh_cached_bootstrap
 
 
 def test_packaged_snapshot_covers_common_tlds() -> None:

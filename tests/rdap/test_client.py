@@ -10,13 +10,7 @@ import pytest
 
 from domain_stats.config import ConfigError, Settings
 from domain_stats.rdap import Bootstrap, RdapClient, RdapLimits
-from domain_stats.rdap.errors import (
-    RdapBackedOff,
-    RdapNoServer,
-    RdapRateLimited,
-    RdapServerError,
-    RdapTransportError,
-)
+from domain_stats.rdap.errors import RdapBackedOff, RdapNoServer, RdapRateLimited, RdapServerError, RdapTransportError
 from tests.rdap_server import Canned, RdapTestServer, write_bootstrap
 
 
