@@ -116,7 +116,7 @@ def _change(
     if not names.is_registered_domain(domain):
         name = domain.strip().rstrip(".").lower()
         if not names.is_registered_domain(name):
-            summary.skip(where, _why_not(names, domain))
+            summary.skip(where, check_domain(names, domain) or f"{domain!r} is not a registered domain")
             return None
         domain = name
     try:
@@ -133,16 +133,6 @@ def _change(
         summary.skip(where, f"{domain!r}: creation date is in the future")
         return None
     return (domain, UPSERT, int(created_at), None if expires_at is None else int(expires_at))
-
-
-def _why_not(names: NameReducer, domain: str) -> str:
-    try:
-        registered = names.registered_domain(domain)
-    except InvalidName as err:
-        return f"{domain!r}: {err}"
-    if registered is None:
-        return f"{domain!r} is under a prohibited suffix"
-    return f"{domain!r} is not a registered domain (it reduces to {registered!r})"
 
 
 def _json_rows(raw: bytes, path: Path) -> Iterator[Row]:
