@@ -11,6 +11,7 @@ data directory and stops the whole server, and ``serve`` exits with it.
 
 from __future__ import annotations
 
+import abc
 import fcntl
 import logging
 import os
@@ -32,7 +33,7 @@ WORKERS_ENV = "DOMAIN_STATS_WORKERS"
 REFUSAL_FILE = ".refused-by-central"
 
 
-class LifespanApp:
+class LifespanApp(abc.ABC):
     """An ASGI app whose runtime lives exactly as long as the worker serves (ASGI lifespan).
 
     Subclasses say how to start (returning the HTTP app to route to) and how to stop.
@@ -63,11 +64,13 @@ class LifespanApp:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
+    @abc.abstractmethod
     async def start(self) -> Any:
-        raise NotImplementedError
+        """Start the runtime; return the ASGI app that answers requests."""
 
+    @abc.abstractmethod
     async def stop(self) -> None:
-        raise NotImplementedError
+        """Save what must be saved and close."""
 
 
 class ServiceApp(LifespanApp):
