@@ -27,6 +27,7 @@ def apply_changes(
     try:
         conn.execute("PRAGMA busy_timeout = 0")  # _begin_immediate waits for other processes, finely
         conn.execute("PRAGMA temp_store = FILE")  # a million changes must not live in memory
+        conn.execute("PRAGMA mmap_size = 0")  # nor the database's pages: bulk writes gain nothing from the map
         # The temporary table is thrown away with the connection on any failure; it needs no
         # journal of its own (about a fifth of the cost of loading it).
         conn.execute("PRAGMA temp.journal_mode = OFF")
