@@ -53,8 +53,8 @@ async def test_a_plain_list_is_queued_and_resolved_in_the_background(
     running = await start_service(data_dir, import_resolve_rate=100)
     try:
         resolver = running.server.runtime.resolver
-        while await resolver.drain_once():
-            pass
+        while await resolver.drain_once():  # until the queue is empty
+            continue
         _, stats = await running.get("/stats")
         assert stats["resolve_queue"] == {"waiting": 0, "resolved": 2, "failed": 1}
         assert sorted(rdap_server.requests) == ["listed-one.com", "listed-two.org", "missing-one.net"]
