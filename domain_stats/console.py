@@ -22,7 +22,7 @@ from domain_stats.logs import log_config
 from domain_stats.rdap.bootstrap import BootstrapError
 from domain_stats.storage import StorageError
 
-__all__ = ["command_settings", "data_option", "run_async", "user_errors", "USER_ERRORS"]
+__all__ = ["command_settings", "data_dir_option", "data_option", "run_async", "user_errors", "USER_ERRORS"]
 
 T = TypeVar("T")
 USER_ERRORS: tuple[type[Exception], ...] = (
@@ -30,14 +30,13 @@ USER_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-data_option = click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("data"),
-    show_default=True,
-    help="Data directory (configuration, database, saved cache).",
-)
+def data_dir_option(*, required: bool = False, help: str = "Data directory (configuration, database, saved cache).") -> Any:
+    """``--data DIR`` as every command takes it (default ``./data`` unless ``required``)."""
+    default: dict[str, Any] = {"required": True} if required else {"default": Path("data"), "show_default": True}
+    return click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), help=help, **default)
+
+
+data_option = data_dir_option()
 
 
 def command_settings(data_dir: Path) -> Settings:

@@ -64,8 +64,7 @@ class Runtime:
         #: Set after each background round of feed updates (whatever its outcome).
         self.feed_checked = asyncio.Event()
         self._database_version = "1.0"
-        #: Why the central server stopped this service (set once, then ``on_refused`` is called).
-        self.refusal: str | None = None
+        #: Called with the central server's message when it stops this service (deny, too old).
         self.on_refused: Callable[[str], None] = lambda message: None
         self._background: list[asyncio.Task[None]] = []
 
@@ -216,7 +215,6 @@ class Runtime:
             try:
                 await self.report_status()
             except CommunityRefused as refused:
-                self.refusal = str(refused)
                 log.critical("%s", refused)
                 self.on_refused(str(refused))
                 return

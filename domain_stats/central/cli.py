@@ -20,8 +20,9 @@ from domain_stats.answer import format_date
 from domain_stats.central.config import CentralSettings, load_central_settings
 from domain_stats.central.keys import new_api_key
 from domain_stats.central.policy import POLICY_KEYS, Policy, PolicyError, parse_policy_value
+from domain_stats.central.protocol import MAX_TEXT
 from domain_stats.central.store import CentralStore, open_central_store
-from domain_stats.console import run_async, user_errors
+from domain_stats.console import data_dir_option, run_async, user_errors
 from domain_stats.logs import log_config
 from domain_stats.names import DEFAULT_PROHIBITED, InvalidName, NameReducer
 
@@ -30,15 +31,8 @@ __all__ = ["central"]
 T = TypeVar("T")
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
-_MAX_ALERT = 200
 
-data_option = click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="The central server's data directory.",
-)
+data_option = data_dir_option(required=True, help="The central server's data directory.")
 
 
 def _settings(data_dir: Path) -> CentralSettings:
@@ -175,8 +169,8 @@ def alert_add(domain: str, text: str, data_dir: Path) -> None:
     """Attach TEXT to DOMAIN's registered domain (clients cache such answers 24 h, not in their database)."""
     domain = _domain(domain)
     text = text.strip()
-    if not text or len(text) > _MAX_ALERT or not text.isprintable():
-        raise click.BadParameter(f"1 to {_MAX_ALERT} printable characters", param_hint="TEXT")
+    if not text or len(text) > MAX_TEXT or not text.isprintable():
+        raise click.BadParameter(f"1 to {MAX_TEXT} printable characters", param_hint="TEXT")
     added = _with_store(data_dir, lambda store: store.add_alert(domain, text, time.time()))
     click.echo(f"{'added' if added else 'already there'}: {domain}: {text}")
 

@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
-from domain_stats.storage import StorageError, is_postgres_url
+from domain_stats.storage import StorageError, check_schema_version, is_postgres_url
 
 __all__ = ["Database", "PostgresDatabase", "SqliteDatabase", "open_database"]
 
@@ -60,7 +60,7 @@ class SqliteDatabase:
             conn.execute("BEGIN IMMEDIATE")
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             before = int(row[0]) if row else 0
-            _check_version(before, len(migrations))
+            check_schema_version(before, len(migrations))
             for statements in migrations[before:]:
                 for statement in statements:
                     conn.execute(statement)
@@ -105,7 +105,11 @@ class SqliteDatabase:
 
 class PostgresDatabase:
     def __init__(self, pool: Any) -> None:
+        from domain_stats.storage.postgres import ACQUIRE_TIMEOUT, DB_ERRORS  # asyncpg only when configured
+
         self._pool = pool
+        self._errors = DB_ERRORS
+        self._acquire_timeout = ACQUIRE_TIMEOUT
 
     @classmethod
     async def open(cls, url: str, migrations: list[list[str]]) -> "PostgresDatabase":
@@ -151,7 +155,3 @@ def _numbered(sql: str) -> str:
     counter = iter(range(1, 1000))
     return re.sub(r"\?", lambda _m: f"${next(counter)}", sql)
 
-
-def _check_version(found: int, known: int) -> None:
-    if found > known:
-        raise StorageError(f"the database schema is version {found}, newer than this domain-stats knows ({known}): upgrade")

@@ -21,6 +21,7 @@ from domain_stats.answer import DATE_FORMAT, format_date
 __all__ = [
     "API_PATH",
     "MAX_REQUEST_BYTES",
+    "MAX_TEXT",
     "TTL_NOT_CACHED",
     "TTL_NO_EXPIRY",
     "TTL_PERMANENT",
@@ -48,7 +49,7 @@ TTL_NOT_CACHED = 0
 TTL_NO_EXPIRY = -1  # cached without expiry, evictable by the LRU
 TTL_PERMANENT = -2  # cached for good, never evicted
 
-_MAX_TEXT = 256  # longest version, domain or alert string accepted
+MAX_TEXT = 256  # longest version, domain or alert string accepted
 _MAX_COUNT = 2**63 - 1
 
 
@@ -182,8 +183,8 @@ def parse_request(body: bytes) -> tuple[str, dict[str, Any]]:
 
 def _text(request: dict[str, Any], field: str) -> str:
     value = request.get(field)
-    if not isinstance(value, str) or not value or len(value) > _MAX_TEXT:
-        raise ProtocolError(f'"{field}" must be a non-empty string of at most {_MAX_TEXT} characters')
+    if not isinstance(value, str) or not value or len(value) > MAX_TEXT:
+        raise ProtocolError(f'"{field}" must be a non-empty string of at most {MAX_TEXT} characters')
     return value
 
 
@@ -209,7 +210,7 @@ def _object(answer: Any) -> dict[str, Any]:
 
 def _alerts(answer: dict[str, Any]) -> tuple[str, ...]:
     alerts = answer.get("alerts")
-    if not isinstance(alerts, list) or not all(isinstance(a, str) and 0 < len(a) <= _MAX_TEXT for a in alerts):
+    if not isinstance(alerts, list) or not all(isinstance(a, str) and 0 < len(a) <= MAX_TEXT for a in alerts):
         raise ProtocolError('"alerts" must be a list of strings')
     return tuple(alerts)
 
@@ -223,7 +224,7 @@ def parse_config_answer(answer: Any) -> ConfigAnswer:
     )
     version_tuple(config.min_software_version)
     version_tuple(config.min_database_version)
-    if not all(isinstance(s, str) and len(s) <= _MAX_TEXT for s in config.prohibited_tlds):
+    if not all(isinstance(s, str) and len(s) <= MAX_TEXT for s in config.prohibited_tlds):
         raise ProtocolError('"prohibited_tlds" must be a list of suffixes')
     return config
 

@@ -53,7 +53,6 @@ class CentralService:
         self._clock = clock
         self._inflight: SingleFlight[str, RdapDates] = SingleFlight()  # one RDAP query per domain
         self._applied_prohibited: tuple[str, ...] | None = None
-        self.queries = 0
 
     async def client_for(self, api_key: str) -> str | None:
         """The client an API key belongs to, or None for a missing, unknown or revoked key."""
@@ -78,7 +77,6 @@ class CentralService:
 
     async def query(self, client: str, raw: str) -> QueryAnswer | QueryError:
         """Facts about ``raw``'s registered domain, recording the community's first contact."""
-        self.queries += 1
         await self.policy()
         try:
             domain = self.names.reduce(raw).domain

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import orjson
 
@@ -141,10 +141,3 @@ def _date(value: str, number: int, name: str) -> float:
 def format_feed_line(op: str, domain: str, created: float, expires: float | None) -> str:
     return f"{op},{domain},{format_date(created)},{'' if expires is None else format_date(expires)}\n"
 
-
-def read_feed_lines(lines: Iterable[str]) -> Iterator[tuple[int, str, str, float, float | None]]:
-    """``(line number, op, domain, created, expires)`` for every non-blank line."""
-    for number, text in enumerate(lines, start=1):
-        parsed = parse_feed_line(text, number)
-        if parsed is not None:
-            yield (number, *parsed)

@@ -19,6 +19,7 @@ __all__ = [
     "REMOVE",
     "UPSERT",
     "change",
+    "check_schema_version",
     "Registration",
     "Storage",
     "StorageError",
@@ -125,6 +126,12 @@ class Storage(Protocol):
     async def count_domains(self) -> int: ...
 
     async def close(self) -> None: ...
+
+
+def check_schema_version(found: int, known: int) -> None:
+    """A database written by a newer domain-stats is not touched: say so instead."""
+    if found > known:
+        raise StorageError(f"the database schema is version {found}, newer than this domain-stats knows ({known}): upgrade")
 
 
 def parse_version(text: str) -> tuple[int, int]:

@@ -124,7 +124,11 @@ class _SqliteTables:
         await self._run(lambda conn: conn.execute("COMMIT"))
 
     async def rollback(self) -> None:
-        await self._run(lambda conn: conn.in_transaction and conn.execute("ROLLBACK"))
+        def undo(conn: sqlite3.Connection) -> None:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+
+        await self._run(undo)
 
     async def close(self) -> None:
         if self.conn is not None:

@@ -19,7 +19,15 @@ from typing import Any, Awaitable, Callable, Iterable, TypeVar
 import asyncpg
 
 from domain_stats.answer import ORIGIN_LOCAL
-from domain_stats.storage import ChangeRow, ImportCounts, Registration, StorageError, StoredDomain, Visit
+from domain_stats.storage import (
+    ChangeRow,
+    ImportCounts,
+    Registration,
+    StorageError,
+    StoredDomain,
+    Visit,
+    check_schema_version,
+)
 
 __all__ = ["MIGRATIONS", "PostgresStorage", "SCHEMA_VERSION", "close_pool", "connect_pool", "migrate", "redact", "run_migrations"]
 
@@ -78,10 +86,7 @@ async def run_migrations(conn: asyncpg.Connection, migrations: list[list[str]], 
         await conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         found = await conn.fetchval("SELECT value FROM meta WHERE key = 'schema_version'")
         before = int(found or 0)
-        if before > len(migrations):
-            raise StorageError(
-                f"the database schema is version {before}, newer than this domain-stats knows ({len(migrations)}): upgrade"
-            )
+        check_schema_version(before, len(migrations))
         for statements in migrations[before:]:
             for statement in statements:
                 await conn.execute(statement)

@@ -68,6 +68,8 @@ def test_bad_admin_input_is_refused_and_changes_nothing(tmp_path: Path) -> None:
         assert code != 0, args
         assert says in err, (args, err)
         assert "Traceback" not in err
+    code, _, err = run("central", "key", "list")  # the server's directory is never guessed
+    assert code == 2 and "Missing option '--data'" in err
     code, out, _ = run("central", "config", "show", "--data", data)
     assert "status_interval: 60.0" in out and "min_database_version: 1.0" in out
     assert run("central", "alert", "list", "--data", data)[1].strip() == "(none)"
