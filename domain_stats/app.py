@@ -1,8 +1,11 @@
-"""The HTTP layer: a raw ASGI app, because the hot path is one GET and a JSON body.
+"""The HTTP layer: requests in, status and JSON body out, over a running lookup service.
 
 ``GET /<name>`` asks the lookup service, ``POST /batch`` asks it for many names at once;
-``/health``, ``/stats`` and ``/showcache`` are the operator endpoints. Every error, whatever its cause, answers the lookup JSON shape with the
-reason in ``alerts``; unexpected failures answer a generic body and log the details.
+``/health``, ``/stats`` and ``/showcache`` are the operator endpoints. Every error, whatever
+its cause, answers the lookup JSON shape with the reason in ``alerts``; unexpected failures
+answer a generic body and log the details. A lookup the memory cache answers is returned at
+once (no coroutine, no task); anything else is returned as an awaitable
+(:mod:`domain_stats.http_server`).
 """
 
 from __future__ import annotations
@@ -15,24 +18,26 @@ from urllib.parse import parse_qs
 import orjson
 
 from domain_stats.answer import Answer, error_answer
+from domain_stats.http_server import Request, Response
 from domain_stats.service import LookupService
 
-__all__ = ["LookupApp", "MAX_BATCH_BYTES", "MAX_BATCH_NAMES", "SHOWCACHE_MAX_LIMIT"]
+__all__ = ["LookupApp", "MAX_BATCH_BYTES", "MAX_BATCH_NAMES", "SHOWCACHE_MAX_LIMIT", "error_body"]
 
 log = logging.getLogger(__name__)
-
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 SHOWCACHE_MAX_LIMIT = 1000
 MAX_BATCH_NAMES = 10_000
 MAX_BATCH_BYTES = 4 * 1024 * 1024
-_JSON_HEADERS = [(b"content-type", b"application/json")]
+_OPERATOR_PATHS = frozenset(("/health", "/stats", "/showcache", "/batch"))
+
+
+def error_body(status: int, reason: str) -> bytes:
+    """The error envelope for errors the HTTP server answers itself (limits, malformed requests)."""
+    return error_answer(reason, status).encode()
 
 
 class LookupApp:
-    """ASGI app over a running :class:`LookupService`.
+    """Answers requests from a running :class:`LookupService`.
 
     ``admin_key`` guards ``/stats`` and ``/showcache`` when set. When it is not set they are
     open only if the service listens on loopback (``admin_open``), because they reveal the
@@ -53,53 +58,36 @@ class LookupApp:
         self._admin_open = admin_open
         self._debug = log.isEnabledFor(logging.DEBUG)  # log_detail 2: every lookup
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return  # lifespan belongs to ServiceApp (domain_stats.asgi), which wraps this app
-        try:
-            status, body = await self._route(scope, receive)
-        except Exception:
-            log.exception("unexpected error answering %s", scope.get("path"))
-            status, body = _answer_body(error_answer("INTERNAL-ERROR: see the service log", 500))
-        headers = [*_JSON_HEADERS, (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-
-    async def _route(self, scope: Scope, receive: Receive) -> tuple[int, bytes]:
-        path: str = scope["path"]
-        if path == "/batch" and scope["method"] == "POST":
-            return await self._batch(receive)
-        if scope["method"] != "GET":
-            return _answer_body(error_answer(f"METHOD-NOT-ALLOWED: {scope['method']}", 405))
+    def __call__(self, request: Request) -> Response | Awaitable[Response]:
+        path = request.path
+        if request.method == "GET" and path not in _OPERATOR_PATHS:
+            if self._debug:
+                return self._logged_lookup(path[1:])
+            return self.service.start_lookup(path[1:])
+        if path == "/batch" and request.method == "POST":
+            return self._batch(request.body)
+        if request.method != "GET":
+            return _answer_body(error_answer(f"METHOD-NOT-ALLOWED: {request.method}", 405))
         if path == "/health":
             return 200, b'{"status":"ok"}'
-        if path in ("/stats", "/showcache"):
-            denied = self._deny_admin(scope)
-            if denied is not None:
-                return _answer_body(denied)
-            if path == "/stats":
-                return 200, orjson.dumps(self._stats())
-            return self._showcache(scope)
-        status, body = await self.service.lookup(path[1:])
-        if self._debug:
-            log.debug("lookup %r -> %d %s", path[1:], status, body.decode())
+        if path == "/batch":
+            return _answer_body(error_answer("BAD-REQUEST: /batch takes POST with a JSON list of names", 400))
+        denied = self._deny_admin(request)
+        if denied is not None:
+            return _answer_body(denied)
+        if path == "/stats":
+            return 200, orjson.dumps(self._stats())
+        return self._showcache(request.query)
+
+    async def _logged_lookup(self, raw: str) -> Response:
+        status, body = await self.service.lookup(raw)
+        log.debug("lookup %r -> %d %s", raw, status, body.decode())
         return status, body
 
-    async def _batch(self, receive: Receive) -> tuple[int, bytes]:
+    async def _batch(self, body: bytes) -> Response:
         """``POST /batch`` with a JSON list of names: a JSON list of answers, in the same order."""
-        chunks = []
-        size = 0
-        while True:
-            message = await receive()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > MAX_BATCH_BYTES:
-                return _answer_body(error_answer(f"TOO-LARGE: a batch body may be at most {MAX_BATCH_BYTES} bytes", 413))
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
         try:
-            names = orjson.loads(b"".join(chunks))
+            names = orjson.loads(body)
         except orjson.JSONDecodeError:
             return _answer_body(error_answer("BAD-REQUEST: the body must be a JSON list of names", 400))
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
@@ -109,19 +97,19 @@ class LookupApp:
         answers = await self.service.lookup_many(names)
         return 200, b"[" + b",".join(body for _status, body in answers) + b"]"
 
-    def _deny_admin(self, scope: Scope) -> Answer | None:
+    def _deny_admin(self, request: Request) -> Answer | None:
         if not self._admin_key:
             if self._admin_open:
                 return None
             return error_answer("FORBIDDEN: set admin_key to use this endpoint on a non-loopback address", 403)
-        for name, value in scope["headers"]:
+        for name, value in request.headers:
             if name == b"authorization" and value.startswith(b"Bearer "):
                 if hmac.compare_digest(value[7:].strip(), self._admin_key):
                     return None
         return error_answer("UNAUTHORIZED: this endpoint needs Authorization: Bearer <admin_key>", 401)
 
-    def _showcache(self, scope: Scope) -> tuple[int, bytes]:
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    def _showcache(self, query_string: str) -> Response:
+        query = parse_qs(query_string)
         try:
             offset = int(query.get("offset", ["0"])[0])
             limit = int(query.get("limit", ["100"])[0])
@@ -136,5 +124,5 @@ class LookupApp:
         )
 
 
-def _answer_body(answer: Answer) -> tuple[int, bytes]:
+def _answer_body(answer: Answer) -> Response:
     return answer.status, answer.encode()

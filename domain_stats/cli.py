@@ -48,7 +48,10 @@ def serve(data_dir: Path, workers: int) -> None:
         f"(data: {data_dir}, workers: {workers})",
         err=True,
     )
-    server.serve(settings, data_dir, workers)
+    try:
+        server.serve(settings, data_dir, workers)
+    except server.ServeError as err:
+        raise click.ClickException(str(err)) from None
 
 
 @main.command()

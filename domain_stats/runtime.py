@@ -226,7 +226,7 @@ class Runtime:
             await asyncio.sleep(minutes * 60)
 
     def http_app(self) -> LookupApp:
-        """The ASGI app over this runtime's service, with the admin rule its settings call for."""
+        """The HTTP handler over this runtime's service, with the admin rule its settings call for."""
         settings = self.settings
         return LookupApp(self.service, admin_key=settings.admin_key, admin_open=settings.is_loopback, stats=self.stats)
 

@@ -1,42 +1,73 @@
-"""Runs the service: granian serves ``domain_stats.asgi:create_app`` in N worker processes.
+"""Runs the service: one supervisor process, N worker processes on one listening socket.
 
-Granian was measured faster than uvicorn here with the same ASGI app (about 52k against 40k
-warm lookups a second with two workers). Each worker process listens on the port itself
-(SO_REUSEPORT on Linux: the kernel spreads connections over them); a worker that dies is
-started again; SIGINT/SIGTERM become a graceful stop in which every worker saves its memory
-cache. Everything a user can get wrong is checked before it starts, so that a mistake is one
-clear message rather than a worker's log line.
+The supervisor binds the port (so a busy port is one clear error before anything starts),
+starts the workers (:mod:`domain_stats.worker`) with the socket, and waits. A worker that
+exits unexpectedly is started again in its slot (at most ``_RESTARTS`` times a minute); a
+worker that cannot start, or that the central server refused, stops the service. SIGINT or
+SIGTERM to the supervisor becomes a graceful stop of every worker (each saves its memory
+cache); workers run in their own process group, so a Ctrl-C in the terminal reaches them
+only through the supervisor. Everything a user can get wrong is checked before the workers
+start (:func:`preflight`), so that a mistake is one clear message rather than a worker's log.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-import os
+import signal
 import socket
+import sys
+import time
+from collections import deque
 from pathlib import Path
 
-from domain_stats.asgi import DATA_ENV, WORKERS_ENV, take_refusal
 from domain_stats.central.protocol import CommunityRefused
-from domain_stats.config import CommonSettings, Settings
-from domain_stats.logs import LEVELS, log_config
+from domain_stats.config import Settings
+from domain_stats.worker import EXIT_CANNOT_START, EXIT_REFUSED, take_refusal
 
-__all__ = ["BindError", "check_port_free", "preflight", "run_asgi", "serve"]
+__all__ = ["BindError", "ServeError", "check_port_free", "listen", "preflight", "serve"]
 
+log = logging.getLogger(__name__)
+
+_RESTARTS = 5  # per minute, per service, before the supervisor gives up
+_STOP_SECONDS = 45.0  # a worker's own stop allows 30 s for requests under way, then saves its cache
 
 
 class BindError(OSError):
     """The configured address cannot be listened on (busy port, unknown address)."""
 
 
+class ServeError(RuntimeError):
+    """The workers could not be kept running; the log above says why."""
+
+
+def _family(address: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in address else socket.AF_INET
+
+
 def check_port_free(address: str, port: int) -> None:
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
+    with socket.socket(_family(address), socket.SOCK_STREAM) as probe:
         # As servers do: connections in TIME_WAIT from a previous run must not count as "busy".
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((address, port))
         except OSError as err:
             raise BindError(f"cannot listen on {address}:{port}: {err.strerror}") from None
+
+
+def listen(address: str, port: int, backlog: int = 2048) -> socket.socket:
+    """The listening socket every worker accepts on."""
+    sock = socket.socket(_family(address), socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((address, port))
+        sock.listen(backlog)
+    except OSError as err:
+        sock.close()
+        raise BindError(f"cannot listen on {address}:{port}: {err.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 async def preflight(settings: Settings, data_dir: Path) -> None:
@@ -56,37 +87,87 @@ async def preflight(settings: Settings, data_dir: Path) -> None:
 
 def serve(settings: Settings, data_dir: Path, workers: int) -> None:
     """Serve lookups until SIGINT/SIGTERM (blocking)."""
-    os.environ[DATA_ENV] = str(Path(data_dir).resolve())
-    os.environ[WORKERS_ENV] = str(workers)
     take_refusal(data_dir)  # a message left by an earlier run is not this run's
-    run_asgi("domain_stats.asgi:create_app", settings, workers)
+    sock = listen(settings.local_address, settings.local_port)
+    try:
+        healthy = asyncio.run(Supervisor(Path(data_dir).resolve(), sock, workers).run())
+    finally:
+        sock.close()
     refusal = take_refusal(data_dir)
     if refusal is not None:
         raise CommunityRefused(refusal)
+    if not healthy:
+        raise ServeError("the service stopped because its workers could not run (see the log above)")
 
 
-def run_asgi(target: str, settings: CommonSettings, workers: int, *, tls: tuple[Path, Path] | None = None) -> None:
-    """Run the ASGI app factory ``target`` under granian until SIGINT/SIGTERM; ``tls`` is (cert, key)."""
-    from granian.constants import HTTPModes, Interfaces, Loops, SSLProtocols
-    from granian.log import LogLevels
-    from granian.server.mp import MPServer
+class Supervisor:
+    """Starts the workers, starts them again when they die, stops them all on a signal."""
 
-    server = MPServer(
-        target,
-        factory=True,
-        address=settings.local_address,
-        port=settings.local_port,
-        interface=Interfaces.ASGI,
-        workers=workers,
-        loop=Loops.uvloop,
-        http=HTTPModes.http1,
-        websockets=False,
-        log_level=LogLevels(logging.getLevelName(LEVELS[settings.log_detail]).lower()),
-        log_dictconfig=log_config(settings.log_detail),
-        workers_kill_timeout=30,
-        respawn_failed_workers=True,
-        ssl_cert=tls[0] if tls else None,
-        ssl_key=tls[1] if tls else None,
-        ssl_protocol_min=SSLProtocols.tls12,
-    )
-    server.serve()
+    def __init__(self, data_dir: Path, sock: socket.socket, workers: int) -> None:
+        self.data_dir = data_dir
+        self.sock = sock
+        self.workers = workers
+        self.procs: dict[int, asyncio.subprocess.Process] = {}
+        self._restarts: deque[float] = deque()
+
+    async def run(self) -> bool:
+        """Until a signal (True) or a worker that cannot run (False)."""
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        healthy = True
+        try:
+            for slot in range(self.workers):
+                self.procs[slot] = await self._spawn(slot)
+            stopping = asyncio.ensure_future(stop.wait())
+            while not stop.is_set():
+                exits = {asyncio.ensure_future(proc.wait()): slot for slot, proc in self.procs.items()}
+                done, _ = await asyncio.wait({stopping, *exits}, return_when=asyncio.FIRST_COMPLETED)
+                for waiter in exits:
+                    waiter.cancel()
+                if stop.is_set():
+                    break
+                for waiter in done & exits.keys():
+                    if not self._may_restart(exits[waiter], waiter.result()):
+                        healthy = False
+                        stop.set()
+                        break
+                    self.procs[exits[waiter]] = await self._spawn(exits[waiter])
+        finally:
+            await self._stop_all()
+        return healthy
+
+    def _may_restart(self, slot: int, status: int) -> bool:
+        if status in (EXIT_CANNOT_START, EXIT_REFUSED):
+            return False
+        now = time.monotonic()
+        self._restarts.append(now)
+        while self._restarts and self._restarts[0] < now - 60:
+            self._restarts.popleft()
+        if len(self._restarts) > _RESTARTS:
+            log.error("workers keep exiting (%d restarts within a minute); stopping", len(self._restarts))
+            return False
+        log.warning("worker %d exited with status %d; starting it again", slot, status)
+        return True
+
+    async def _spawn(self, slot: int) -> asyncio.subprocess.Process:
+        fd = self.sock.fileno()
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "domain_stats.worker", str(self.data_dir), str(fd), str(slot), str(self.workers),
+            pass_fds=(fd,), stdin=asyncio.subprocess.DEVNULL, process_group=0,
+        )
+
+    async def _stop_all(self) -> None:
+        live = [proc for proc in self.procs.values() if proc.returncode is None]
+        for proc in live:
+            with contextlib.suppress(ProcessLookupError):  # it exited since
+                proc.send_signal(signal.SIGTERM)
+        if not live:
+            return
+        await asyncio.wait([asyncio.ensure_future(p.wait()) for p in live], timeout=_STOP_SECONDS)
+        for proc in live:
+            if proc.returncode is None:
+                log.error("worker process %d did not stop within %.0f s; killing it", proc.pid, _STOP_SECONDS)
+                proc.kill()
+                await proc.wait()

@@ -14,7 +14,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Coroutine
 
 import orjson
 
@@ -66,11 +66,17 @@ class LookupService:
 
     async def lookup(self, raw: str) -> tuple[int, bytes]:
         """HTTP status and JSON body of the answer for ``raw`` (any host name a log carries)."""
+        answer = self.start_lookup(raw)
+        return answer if type(answer) is tuple else await answer  # type: ignore[misc]
+
+    def start_lookup(self, raw: str) -> tuple[int, bytes] | Coroutine[Any, Any, tuple[int, bytes]]:
+        """:meth:`lookup`, but the answer itself when no I/O is needed (most lookups: the memory
+        cache), so the HTTP server writes it without scheduling anything; else a coroutine to await."""
         now = self._clock()
         quick = self._answer_from_memory(raw, now)
         if type(quick) is tuple:
             return quick
-        return await self._lookup_domain(quick, now)
+        return self._lookup_domain(quick, now)  # type: ignore[arg-type]
 
     async def lookup_many(self, names: list[str]) -> list[tuple[int, bytes]]:
         """Answers in the order asked; what memory cannot answer is looked up concurrently."""

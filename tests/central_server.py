@@ -13,36 +13,40 @@ from typing import Any, Callable
 import aiohttp
 import orjson
 
-from domain_stats.app import Receive, Scope, Send
+from domain_stats.central.app import Receive, Scope, Send
 from domain_stats.central.config import load_central_settings
 from domain_stats.central.keys import new_api_key
 from domain_stats.central.runtime import CentralRuntime
 from domain_stats.central.store import CentralStore
-from tests.http_server import ServiceServer
+from tests.http_server import AsgiServer
 
 
 class _Recording:
-    def __init__(self, app: Any, log: list[dict[str, Any]], changed: asyncio.Condition) -> None:
+    def __init__(self, app: Any, log: list[dict[str, Any]], answered: list[str], changed: asyncio.Condition) -> None:
         self.app = app
         self.log = log
+        self.answered = answered
         self.changed = changed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         chunks: list[bytes] = []
+        request: dict[str, Any] = {}
 
         async def recording_receive() -> dict[str, Any]:
             message = await receive()
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 try:
-                    self.log.append(orjson.loads(b"".join(chunks)))
-                except orjson.JSONDecodeError:
-                    self.log.append({"unparsed": b"".join(chunks)})
+                    request.update(orjson.loads(b"".join(chunks)))
+                except (orjson.JSONDecodeError, TypeError, ValueError):
+                    request["unparsed"] = b"".join(chunks)
+                self.log.append(request)
             return message
 
         async def notifying_send(message: dict[str, Any]) -> None:
             await send(message)
             if message["type"] == "http.response.body":
+                self.answered.append(str(request.get("command", "")))
                 async with self.changed:
                     self.changed.notify_all()
 
@@ -50,15 +54,17 @@ class _Recording:
 
 
 class _RecordingRuntime:
-    """What ServiceServer needs (``http_app``, ``close``), with the recorder in front."""
+    """What AsgiServer needs (``http_app``, ``close``), with the recorder in front."""
 
-    def __init__(self, runtime: CentralRuntime, log: list[dict[str, Any]], changed: asyncio.Condition) -> None:
+    def __init__(self, runtime: CentralRuntime, log: list[dict[str, Any]], answered: list[str],
+                 changed: asyncio.Condition) -> None:
         self.runtime = runtime
         self._log = log
+        self._answered = answered
         self._changed = changed
 
     def http_app(self) -> Any:
-        return _Recording(self.runtime.http_app(), self._log, self._changed)
+        return _Recording(self.runtime.http_app(), self._log, self._answered, self._changed)
 
     async def close(self) -> None:
         await self.runtime.close()
@@ -69,15 +75,18 @@ class CentralTestServer:
         self.data_dir = data_dir
         self.clock = clock
         self.requests: list[dict[str, Any]] = []
+        self._answered_commands: list[str] = []  # in the order their answers were sent
         self._answered = asyncio.Condition()
-        self._server: ServiceServer | None = None
+        self._server: AsgiServer | None = None
         self.runtime: CentralRuntime | None = None
 
     async def start(self, port: int = 0) -> "CentralTestServer":
         settings = load_central_settings(self.data_dir)
         self.runtime = await CentralRuntime.start(settings, self.data_dir, clock=self.clock)
-        self._server = ServiceServer(_RecordingRuntime(self.runtime, self.requests, self._answered), port=port)  # type: ignore[arg-type]
-        self._server.start()
+        self._server = AsgiServer(
+            _RecordingRuntime(self.runtime, self.requests, self._answered_commands, self._answered), port=port
+        )
+        await self._server.start()
         return self
 
     @property
@@ -108,7 +117,7 @@ class CentralTestServer:
     async def answered(self, command: str, count: int = 1) -> None:
         """Until the server has answered ``count`` requests with this command."""
         async with self._answered:
-            await self._answered.wait_for(lambda: self.commands().count(command) >= count)
+            await self._answered.wait_for(lambda: self._answered_commands.count(command) >= count)
 
     def commands(self) -> list[str]:
         return [r.get("command", "") for r in self.requests]

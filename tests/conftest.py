@@ -223,7 +223,7 @@ async def start_service(data_dir: Path, clock: Clock | None = None, **overrides:
     settings = load_settings(data_dir, overrides)
     runtime = await Runtime.start(settings, data_dir, clock=clock or time.time)
     server = ServiceServer(runtime)
-    server.start()
+    await server.start()
     return RunningService(server, aiohttp.ClientSession())
 
 

@@ -1,8 +1,10 @@
-"""The in-process HTTP harness: our ASGI app on uvicorn, on a socket bound to 127.0.0.1:0.
+"""In-process HTTP harnesses on a socket bound to 127.0.0.1:0.
 
-Production runs the same app under granian in worker processes (``domain-stats serve``;
-``tests/test_cli.py`` and ``tests/test_workers.py`` drive that one). In-process serving lets
-a test share the event loop with its RDAP server and inject a clock.
+:class:`ServiceServer` serves a lookup runtime with the service's own HTTP server
+(:mod:`domain_stats.http_server`), exactly as each worker of ``domain-stats serve`` does;
+:class:`AsgiServer` serves the central server's ASGI app on uvicorn (production runs it under
+granian; ``tests/central/test_cli.py`` drives that one). In-process serving lets a test share
+the event loop with its RDAP server and inject a clock.
 """
 
 from __future__ import annotations
@@ -10,11 +12,42 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from typing import Iterator
+from typing import Any, Iterator
 
 import uvicorn
 
+from domain_stats.app import error_body
+from domain_stats.http_server import HttpLimits, HttpServer
 from domain_stats.runtime import Runtime
+
+
+def _listening_socket(port: int) -> socket.socket:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(1024)
+    return sock
+
+
+class ServiceServer:
+    """A started runtime served over HTTP on 127.0.0.1 until :meth:`stop`."""
+
+    def __init__(self, runtime: Runtime, port: int = 0, limits: HttpLimits = HttpLimits()) -> None:
+        self.runtime = runtime
+        self.socket = _listening_socket(port)
+        self.http = HttpServer(runtime.http_app(), error_body, limits)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+
+    async def start(self) -> None:
+        await self.http.start(self.socket)
+
+    async def stop(self) -> None:
+        await self.http.stop()
+        self.socket.close()
+        await self.runtime.close()
 
 
 class _Uvicorn(uvicorn.Server):
@@ -23,15 +56,12 @@ class _Uvicorn(uvicorn.Server):
         yield
 
 
-class ServiceServer:
-    """A started runtime served over HTTP on 127.0.0.1 until :meth:`stop`."""
+class AsgiServer:
+    """An object with ``http_app()`` (an ASGI app) and ``close()`` served on uvicorn until :meth:`stop`."""
 
-    def __init__(self, runtime: Runtime, port: int = 0) -> None:
+    def __init__(self, runtime: Any, port: int = 0) -> None:
         self.runtime = runtime
-        self.socket = socket.socket()
-        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.socket.bind(("127.0.0.1", port))
-        self.socket.listen(1024)
+        self.socket = _listening_socket(port)
         config = uvicorn.Config(runtime.http_app(), lifespan="off", access_log=False, log_config=None, proxy_headers=False)
         self._server = _Uvicorn(config)
         self._task: asyncio.Task[None] | None = None
@@ -40,7 +70,7 @@ class ServiceServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.socket.getsockname()[1]}"
 
-    def start(self) -> None:
+    async def start(self) -> None:
         self._task = asyncio.ensure_future(self._server.serve(sockets=[self.socket]))
 
     async def stop(self) -> None:

@@ -14,18 +14,21 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import orjson
 
-from domain_stats.app import Receive, Scope, Send
 from domain_stats.central.protocol import API_PATH, MAX_REQUEST_BYTES, ProtocolError, parse_request
 from domain_stats.central.service import CentralService
 from domain_stats.storage import StorageError
 
-__all__ = ["CentralApp"]
+__all__ = ["CentralApp", "Receive", "Scope", "Send"]
 
 log = logging.getLogger(__name__)
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 _JSON = (b"content-type", b"application/json")
 _FEED_FILE = re.compile(r"^(version\.json|\d{1,9}/\d{1,9}\.txt)$")

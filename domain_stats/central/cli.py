@@ -84,9 +84,9 @@ def central() -> None:
 @user_errors
 def serve(data_dir: Path) -> None:
     """Serve the community server from DATA_DIR (created with a default central.yaml on first use)."""
-    from domain_stats.central.asgi import CENTRAL_DATA_ENV
+    from domain_stats.central.asgi import run_central
     from domain_stats.central.runtime import CentralRuntime
-    from domain_stats.server import check_port_free, run_asgi
+    from domain_stats.server import check_port_free
 
     settings = _settings(data_dir)
     check_port_free(settings.local_address, settings.local_port)
@@ -104,10 +104,7 @@ def serve(data_dir: Path) -> None:
     scheme = "https" if tls else "http"
     host = f"[{settings.local_address}]" if ":" in settings.local_address else settings.local_address
     click.echo(f"domain-stats central {__version__} listening on {scheme}://{host}:{settings.local_port} (data: {data_dir})", err=True)
-    import os
-
-    os.environ[CENTRAL_DATA_ENV] = str(Path(data_dir).resolve())
-    run_asgi("domain_stats.central.asgi:create_app", settings, 1, tls=tls)
+    run_central(settings, data_dir, tls=tls)
 
 
 # ---- keys ----
