@@ -92,10 +92,10 @@ class _Refused(Exception):
 class HttpServer:
     """The HTTP connections of one process, on a listening socket it is given."""
 
-    def __init__(self, handler: Handler, error_body: ErrorBody, limits: HttpLimits = HttpLimits()) -> None:
+    def __init__(self, handler: Handler, error_body: ErrorBody, limits: HttpLimits | None = None) -> None:
         self.handler = handler
         self.error_body = error_body
-        self.limits = limits
+        self.limits = limits or HttpLimits()
         self.connections: set[_Connection] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.date_header = b""
@@ -200,7 +200,13 @@ class _Connection(asyncio.Protocol):
                 log.error("HTTP request handling failed: %r", refused)
                 self._refuse(500, "INTERNAL-ERROR: see the service log")
         except httptools.HttpParserUpgrade:
-            self._refuse(400, "BAD-REQUEST: protocol upgrades are not supported")
+            # Only HTTP/1.1 is spoken here: the request was answered as such, and nothing after it is read.
+            if self.in_request:
+                self._refuse(400, "BAD-REQUEST: protocol upgrades are not supported")
+            else:
+                self.eof = True
+                if not self.busy and not self.pending:
+                    self.close()
         except httptools.HttpParserError as err:
             self._refuse(400, f"BAD-REQUEST: malformed HTTP request ({err})")
 
@@ -262,7 +268,7 @@ class _Connection(asyncio.Protocol):
             log.exception("unexpected error answering %s", request.path)
             answer = (500, self.server.error_body(500, "INTERNAL-ERROR: see the service log"))
         if type(answer) is tuple:
-            self._write(answer[0], answer[1], keep_alive)
+            self._write(answer[0], answer[1], keep_alive, request.method == "HEAD")
             return
         self.busy = True
         task = self.loop.create_task(self._finish(answer, request, keep_alive))  # type: ignore[arg-type]
@@ -276,39 +282,45 @@ class _Connection(asyncio.Protocol):
             log.exception("unexpected error answering %s", request.path)
             status, body = 500, self.server.error_body(500, "INTERNAL-ERROR: see the service log")
         self.busy = False
-        self._write(status, body, keep_alive)
-        while self.pending and not self.busy and not self.closed:
+        self._write(status, body, keep_alive, request.method == "HEAD")
+        while self.pending and not self.busy and not self.gone:
             self._dispatch(*self.pending.popleft())
         self._update_reading()
 
-    def _write(self, status: int, body: bytes, keep_alive: bool) -> None:
-        if self.closed or self.transport is None:
+    def _write(self, status: int, body: bytes, keep_alive: bool, head_only: bool = False) -> None:
+        if self.gone:
             return
         keep_alive = keep_alive and not self.server.stopping
         head = b"%s%scontent-length: %d\r\n%s%s\r\n" % (
             _status_line(status), _JSON, len(body), self.server.date_header, b"" if keep_alive else _CLOSE)
-        self.transport.write(head + body)
+        self.transport.write(head if head_only else head + body)  # type: ignore[union-attr]
         if not keep_alive or (self.eof and not self.pending):
             self.close()
+
+    @property
+    def gone(self) -> bool:
+        """Nothing more can be written: closed, or closing."""
+        return self.closed or self.transport is None or self.transport.is_closing()
 
     def _refuse(self, status: int, reason: str) -> None:
         """Answer an unacceptable request and close, swallowing what the client still sends for a moment
         (closing with unread data would reset the connection before the client reads the answer)."""
         self.pending.clear()
-        if self.busy:  # an earlier request is still being answered: the refusal cannot go in order
+        if self.busy or self.gone:
+            self.close()  # an earlier request is still being answered: the refusal cannot go in order
+            return
+        body = self.server.error_body(status, reason)
+        self.transport.write(b"%s%scontent-length: %d\r\n%s%s\r\n%s" % (
+            _status_line(status), _JSON, len(body), self.server.date_header, _CLOSE, body))
+        if not self.transport.can_write_eof():
             self.close()
             return
-        self._write(status, self.server.error_body(status, reason), keep_alive=True)
-        if self.transport is not None and not self.transport.is_closing():
-            self.lingering = True
-            self.since = self.loop.time()
-            if self.transport.can_write_eof():
-                self.transport.write_eof()
-            else:
-                self.close()
+        self.transport.write_eof()
+        self.lingering = True
+        self.since = self.loop.time()
 
     def _update_reading(self) -> None:
-        if self.closed or self.transport is None:
+        if self.gone:
             return
         pause = self.write_paused or len(self.pending) >= self.limits.max_pipelined
         if pause and not self.read_paused:

@@ -21,7 +21,7 @@ from domain_stats.http_server import HttpLimits, HttpServer
 from domain_stats.runtime import Runtime
 
 
-def _listening_socket(port: int) -> socket.socket:
+def listening_socket(port: int) -> socket.socket:
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
@@ -32,9 +32,9 @@ def _listening_socket(port: int) -> socket.socket:
 class ServiceServer:
     """A started runtime served over HTTP on 127.0.0.1 until :meth:`stop`."""
 
-    def __init__(self, runtime: Runtime, port: int = 0, limits: HttpLimits = HttpLimits()) -> None:
+    def __init__(self, runtime: Runtime, port: int = 0, limits: HttpLimits | None = None) -> None:
         self.runtime = runtime
-        self.socket = _listening_socket(port)
+        self.socket = listening_socket(port)
         self.http = HttpServer(runtime.http_app(), error_body, limits)
 
     @property
@@ -61,7 +61,7 @@ class AsgiServer:
 
     def __init__(self, runtime: Any, port: int = 0) -> None:
         self.runtime = runtime
-        self.socket = _listening_socket(port)
+        self.socket = listening_socket(port)
         config = uvicorn.Config(runtime.http_app(), lifespan="off", access_log=False, log_config=None, proxy_headers=False)
         self._server = _Uvicorn(config)
         self._task: asyncio.Task[None] | None = None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections import Counter
 from pathlib import Path
 
@@ -34,4 +36,60 @@ async def test_two_workers_share_the_port_and_first_contact(data_dir: Path, rdap
     firsts = Counter(d for d, a in zip(asked, answers, strict=True) if "YOUR-FIRST-CONTACT" in a["alerts"])
     assert firsts == Counter(domains)  # exactly one first contact per domain, whichever worker answered
     assert all(a["seen_by_web"] == "2010-01-01 00:00:00" for a in answers)
+    assert (data_dir / "memory_cache.0.json").exists() and (data_dir / "memory_cache.1.json").exists()
+
+
+def worker_pids(supervisor: int) -> set[int]:
+    """The processes whose parent is ``supervisor`` (its workers)."""
+    children = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == supervisor:
+                children.add(int(entry.name))
+    return children
+
+
+async def read_log_until(proc: asyncio.subprocess.Process, text: bytes, count: int = 1) -> bytes:
+    seen = b""
+    while seen.count(text) < count:
+        line = await asyncio.wait_for(proc.stderr.readline(), 60)
+        assert line, f"serve exited before logging {text!r}:\n{seen.decode()}"
+        seen += line
+    return seen
+
+
+async def test_a_killed_worker_is_started_again(data_dir: Path) -> None:
+    port = listen_on_free_port(data_dir)
+    proc = await serve_subprocess(data_dir, "--workers", "2", workers=2)
+    try:
+        before = worker_pids(proc.pid)
+        assert len(before) == 2
+        victim = min(before)
+        os.kill(victim, signal.SIGKILL)
+        log = await read_log_until(proc, b"worker ready to answer lookups")
+        assert b"exited with status -9; starting it again" in log
+        after = worker_pids(proc.pid)
+        assert len(after) == 2 and victim not in after
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as client:
+            for _ in range(20):  # new connections: both workers answer
+                async with client.get(f"http://127.0.0.1:{port}/printer.local") as resp:
+                    assert (await resp.json())["alerts"] == ["PROHIBITED-TLD"]
+    finally:
+        assert await stop_subprocess(proc) == 0
+
+
+async def test_workers_stop_when_the_supervisor_is_gone(data_dir: Path) -> None:
+    listen_on_free_port(data_dir)
+    proc = await serve_subprocess(data_dir, "--workers", "2", workers=2)
+    assert len(worker_pids(proc.pid)) == 2
+    proc.kill()  # no chance to stop its workers itself
+    await proc.wait()
+    # Each worker notices, stops gracefully and saves its cache; the log pipe closes when both have exited.
+    rest = await asyncio.wait_for(proc.stderr.read(), 60)
+    assert rest.count(b"has gone; stopping") == 2
+    assert rest.count(b"saved 0 cached answers") == 2
     assert (data_dir / "memory_cache.0.json").exists() and (data_dir / "memory_cache.1.json").exists()
