@@ -261,7 +261,8 @@ http {{
         # A child's peak RSS counts what it had before exec, and a child of this benchmark (a
         # million names in memory) starts at this process's size: a small launcher process runs
         # the command instead and reports the command's own peak.
-        launcher = ("import os, subprocess, sys; child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL); "
+        launcher = ("import os, subprocess, sys; "
+                    "child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL); "
                     "_, status, usage = os.wait4(child.pid, 0); print(usage.ru_maxrss); "
                     "sys.exit(os.waitstatus_to_exitcode(status))")
         child = subprocess.Popen([PYTHON, "-c", launcher, *cli, "db", "update", "--from", str(feed),
