@@ -33,7 +33,7 @@ from domain_stats.runtime import Runtime
 
 __all__ = ["EXIT_CANNOT_START", "EXIT_REFUSED", "record_refusal", "take_refusal", "serve_worker"]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("domain_stats.worker")  # also when run as __main__
 
 #: Exit statuses the supervisor must not answer by starting the worker again.
 EXIT_CANNOT_START = 3
