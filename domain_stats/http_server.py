@@ -282,6 +282,7 @@ class _Connection(asyncio.Protocol):
             log.exception("unexpected error answering %s", request.path)
             status, body = 500, self.server.error_body(500, "INTERNAL-ERROR: see the service log")
         self.busy = False
+        self.since = self.loop.time()  # idle from now on, not from when the request arrived
         self._write(status, body, keep_alive, request.method == "HEAD")
         while self.pending and not self.busy and not self.gone:
             self._dispatch(*self.pending.popleft())
