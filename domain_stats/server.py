@@ -21,12 +21,13 @@ import sys
 import time
 from collections import deque
 from pathlib import Path
+from typing import Sequence
 
 from domain_stats.central.protocol import CommunityRefused
 from domain_stats.config import Settings
 from domain_stats.worker import EXIT_CANNOT_START, EXIT_REFUSED, take_refusal
 
-__all__ = ["BindError", "ServeError", "check_port_free", "listen", "preflight", "serve"]
+__all__ = ["BindError", "ServeError", "Supervisor", "check_port_free", "listen", "preflight", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -103,10 +104,12 @@ def serve(settings: Settings, data_dir: Path, workers: int) -> None:
 class Supervisor:
     """Starts the workers, starts them again when they die, stops them all on a signal."""
 
-    def __init__(self, data_dir: Path, sock: socket.socket, workers: int) -> None:
+    def __init__(self, data_dir: Path, sock: socket.socket, workers: int, worker_command: Sequence[str] = ()) -> None:
         self.data_dir = data_dir
         self.sock = sock
         self.workers = workers
+        #: The program a worker runs; it is given DATA_DIR FD SLOT WORKERS.
+        self.worker_command = list(worker_command) or [sys.executable, "-m", "domain_stats.worker"]
         self.procs: dict[int, asyncio.subprocess.Process] = {}
         self._restarts: deque[float] = deque()
 
@@ -154,7 +157,7 @@ class Supervisor:
     async def _spawn(self, slot: int) -> asyncio.subprocess.Process:
         fd = self.sock.fileno()
         return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "domain_stats.worker", str(self.data_dir), str(fd), str(slot), str(self.workers),
+            *self.worker_command, str(self.data_dir), str(fd), str(slot), str(self.workers),
             pass_fds=(fd,), stdin=asyncio.subprocess.DEVNULL, process_group=0,
         )
 

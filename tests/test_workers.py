@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
+import sys
 from collections import Counter
 from pathlib import Path
 
 import aiohttp
+import pytest
 
+from domain_stats.server import Supervisor, listen
 from tests.conftest import listen_on_free_port, serve_subprocess, stop_subprocess
 from tests.rdap_server import RdapTestServer
 
@@ -93,3 +97,42 @@ async def test_workers_stop_when_the_supervisor_is_gone(data_dir: Path) -> None:
     assert rest.count(b"has gone; stopping") == 2
     assert rest.count(b"saved 0 cached answers") == 2
     assert (data_dir / "memory_cache.0.json").exists() and (data_dir / "memory_cache.1.json").exists()
+
+
+async def test_the_supervisor_gives_up_on_workers_that_cannot_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    starts = tmp_path / "starts"
+    record_start = f"import sys; open({str(starts)!r}, 'a').write(sys.argv[3] + '\\n'); sys.exit(int(sys.argv[-1]))"
+    sock = listen("127.0.0.1", 0)
+    try:
+        # A worker that cannot start (status 3) is not started again: the service stops.
+        cannot = Supervisor(tmp_path, sock, 1, [sys.executable, "-c", record_start.replace("int(sys.argv[-1])", "3")])
+        assert await cannot.run() is False
+        assert starts.read_text().split() == ["0"]
+        # One that keeps crashing is started again in its slot, up to the limit.
+        starts.unlink()
+        crashing = Supervisor(tmp_path, sock, 2, [sys.executable, "-c", record_start.replace("int(sys.argv[-1])", "1")])
+        with caplog.at_level(logging.WARNING, logger="domain_stats.server"):
+            assert await crashing.run() is False
+        restarted = [r.getMessage() for r in caplog.records if "starting it again" in r.getMessage()]
+        assert len(restarted) == 5  # five restarts a minute; the sixth exit stops the service
+        assert {m.split()[1] for m in restarted} == {"0", "1"}  # each in its own slot
+        assert "workers keep exiting" in caplog.text
+    finally:
+        sock.close()
+
+
+async def test_a_worker_with_a_bad_configuration_says_so_and_exits_3(data_dir: Path) -> None:
+    (data_dir / "domain_stats.yaml").write_text("local_port: [not a port\n")
+    sock = listen("127.0.0.1", 0)
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "domain_stats.worker", str(data_dir), str(sock.fileno()), "0", "1",
+            pass_fds=(sock.fileno(),), stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await proc.communicate()
+    finally:
+        sock.close()
+    assert proc.returncode == 3
+    assert b"cannot start" in err and b"Traceback" not in err
