@@ -208,9 +208,11 @@ async def test_upgrade_is_ignored_and_the_connection_closed(conns: Connections, 
     assert await conn.closed_by_server()
 
 
-async def test_percent_encoded_paths_are_decoded(conns: Connections, http: ServiceServer) -> None:
+async def test_request_targets_are_decoded(conns: Connections, http: ServiceServer) -> None:
     conn = await conns.open(http.url)
     await conn.send(get("/%70rinter.loc%61l"))
+    assert orjson.loads((await conn.response())[2])["alerts"] == ["PROHIBITED-TLD"]
+    await conn.send(get("http://proxy.example:8000/printer.local?x=1"))  # absolute form, as a proxy sends
     assert orjson.loads((await conn.response())[2])["alerts"] == ["PROHIBITED-TLD"]
     await conn.send(get("/%FF%FE.com"))  # not UTF-8
     status, _, body = await conn.response()
