@@ -73,6 +73,13 @@ class MemoryCache:
         if len(self._lru) > self.max_items:
             self._evict()
 
+    def clear(self) -> int:
+        """Forget every evictable entry (pinned ones stay: they are the central server's, not the
+        database's); returns how many were dropped."""
+        dropped = len(self._lru)
+        self._lru = {}
+        return dropped
+
     def _evict(self) -> None:
         excess = len(self._lru) - self.max_items
         oldest = []

@@ -40,6 +40,9 @@ __all__ = ["Runtime", "keep_bootstrap_fresh", "open_rdap_client"]
 
 log = logging.getLogger(__name__)
 
+#: How often each worker looks for a new database version (a feed update made by another process).
+DATABASE_CHECK_SECONDS = 60.0
+
 
 class Runtime:
     """Everything one service process owns."""
@@ -147,6 +150,7 @@ class Runtime:
         runtime.resolver = ResolveQueue(storage, upstream, settings.import_resolve_rate)
         runtime._database_version = await storage.database_version()
         background = runtime._background
+        background.append(asyncio.create_task(runtime._follow_database()))
         if refresh_bootstrap:
             background.append(asyncio.create_task(keep_bootstrap_fresh(rdap, settings, data_dir)))
         if primary:
@@ -174,8 +178,30 @@ class Runtime:
             report = await apply_feed(self.service.storage, self.service.names, feed, self.data_dir)
         finally:
             await feed.close()
-        self._database_version = report.version
+        self._adopt_database_version(report.version)
         return report
+
+    async def check_database_version(self) -> None:
+        """Notice a feed update another process made (the primary worker, ``db update`` by hand)."""
+        self._adopt_database_version(await self.service.storage.database_version())
+
+    def _adopt_database_version(self, version: str) -> None:
+        """A new database version empties the memory cache: its answers may show registrations the
+        update changed or removed. First contacts are in the database, so nothing else is lost."""
+        if version == self._database_version:
+            return
+        dropped = self.service.cache.clear()
+        log.info("database version %s -> %s: dropped %d cached answers", self._database_version, version, dropped)
+        self._database_version = version
+
+    async def _follow_database(self) -> None:
+        """Every worker, every ``DATABASE_CHECK_SECONDS``: :meth:`check_database_version`."""
+        while True:
+            await asyncio.sleep(DATABASE_CHECK_SECONDS)
+            try:
+                await self.check_database_version()
+            except StorageError as err:
+                log.warning("database version check skipped: %s", err)
 
     async def _keep_updating(self) -> None:
         """Apply new feed versions now and every ``update_interval_hours``; a failure waits for the next round."""
@@ -203,7 +229,7 @@ class Runtime:
         community = self.community
         if community is None:
             return
-        self._database_version = await self.service.storage.database_version()
+        await self.check_database_version()
         if not community.joined:
             await community.join()
         await community.report(self.status_report())

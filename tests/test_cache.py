@@ -46,6 +46,16 @@ def test_pinned_entries_survive_eviction() -> None:
     assert cache.get("a", 0) is None and cache.get("b", 0) == b"2"
 
 
+def test_clear_keeps_pinned_entries() -> None:
+    cache = MemoryCache(10)
+    cache.set("a.com", b"A", None)
+    cache.set("b.com", b"B", 2e9)
+    cache.set("p.com", b"P", None, pinned=True)
+    assert cache.clear() == 2
+    assert cache.get("a.com", 0) is None and cache.get("b.com", 0) is None
+    assert cache.get("p.com", 0) == b"P" and len(cache) == 1
+
+
 def test_save_and_load_round_trip_skips_expired(tmp_path: Path) -> None:
     cache = MemoryCache(10)
     cache.set("old", b'{"v":1}', expires_at=50.0)

@@ -77,3 +77,30 @@ async def test_service_applies_the_configured_feed_in_the_background(
         assert (await running.lookup("periodic.com"))["seen_by_isc"] == "NA"
     finally:
         await running.stop()
+
+
+async def test_an_update_replaces_cached_answers_in_every_worker(
+    data_dir: Path, rdap_server: RdapTestServer, feed_server: FeedTestServer
+) -> None:
+    line = "+,changed.com,{},2040-01-01 00:00:00\n"
+    write_feed(feed_server.directory, {"1/1.txt": line.format("2001-01-01 00:00:00")})
+    updater, other = await start_service(data_dir), await start_service(data_dir)  # two workers, one database
+    try:
+        await updater.server.runtime.update_database(feed_server.url)
+        await other.server.runtime.check_database_version()
+        assert (await updater.lookup("changed.com"))["seen_by_web"] == "2001-01-01 00:00:00"
+        assert (await other.lookup("changed.com"))["seen_by_web"] == "2001-01-01 00:00:00"  # now cached in both
+
+        write_feed(feed_server.directory, {"1/1.txt": line.format("2001-01-01 00:00:00"),
+                                           "1/2.txt": line.format("2002-02-02 00:00:00")})
+        await updater.server.runtime.update_database(feed_server.url)
+        assert (await updater.lookup("changed.com"))["seen_by_web"] == "2002-02-02 00:00:00"
+        assert (await other.lookup("changed.com"))["seen_by_web"] == "2001-01-01 00:00:00"  # not noticed yet
+        await other.server.runtime.check_database_version()  # what each worker does every minute
+        answer = await other.lookup("changed.com")
+        assert answer["seen_by_web"] == "2002-02-02 00:00:00" and answer["alerts"] == []  # still one first contact
+        assert (await other.get("/stats"))[1]["database_version"] == "1.2"
+        assert rdap_server.requests == []
+    finally:
+        await other.stop()
+        await updater.stop()
