@@ -288,7 +288,7 @@ http {{
                              **{**self.wrk, "duration": max(2, self.args.duration - 1)})
             storm_result = storm.result()
         upstream = (int(get_json(f"http://127.0.0.1:{rdap_port}/count")) - before) / storm_result.seconds
-        ceiling = self.args.workers * concurrency / 0.05
+        ceiling = self.args.workers * max(1, concurrency // self.args.workers) / 0.05  # the service's limit, shared
         storm_result.scenario, storm_result.system, storm_result.unit = "miss storm", "domain-stats", "req/s"
         storm_result.extra = {"upstream_per_s": upstream, "upstream_limit_per_s": ceiling,
                               "upstream_ratio": upstream / ceiling}

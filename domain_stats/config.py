@@ -52,8 +52,8 @@ class CommonSettings(BaseModel):
     rdap_bootstrap_refresh_url: str = Field(IANA_BOOTSTRAP_URL, description="Where the background refresh of the IANA bootstrap comes from (daily). Empty disables the refresh, e.g. on an isolated sensor.")
     rdap_ca_file: str = Field("", description="A CA bundle (PEM) to verify https RDAP servers and a bootstrap URL with, for a TLS-inspecting proxy or a private registry mirror. Empty: the system's CAs. Verification is never turned off.")
     rdap_timeout_seconds: float = Field(10.0, gt=0, le=120, description="Whole time budget of one RDAP lookup, including waits for rate limits and Retry-After.")
-    rdap_server_concurrency: int = Field(10, ge=1, le=1000, description="Most simultaneous requests to one RDAP server.")
-    rdap_server_rate: float = Field(20.0, gt=0, description="Most requests per second to one RDAP server.")
+    rdap_server_concurrency: int = Field(10, ge=1, le=1000, description="Most simultaneous requests to one RDAP server, for the whole service (with --workers N each worker takes an equal part, at least 1).")
+    rdap_server_rate: float = Field(20.0, gt=0, description="Most requests per second to one RDAP server, for the whole service (shared like rdap_server_concurrency).")
     rdap_error_ttl_hours: float = Field(1.0, ge=0, description="How long an RDAP error answer is cached before the domain is tried again; also how long a failed refresh of an expired record, or a registration the registry reports as expired, waits before the next query.")
 
     @field_validator("database_url")

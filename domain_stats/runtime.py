@@ -80,12 +80,14 @@ class Runtime:
         refresh_bootstrap: bool = True,
         clock: Callable[[], float] = time.time,
         worker: int | None = None,
+        workers: int = 1,
         reload_cache: bool = True,
         primary: bool = True,
     ) -> "Runtime":
         """Open the database, pick the bootstrap, reload the cache. ``clock`` is wall-clock UTC seconds.
 
-        ``worker`` (one of several processes on one port) gives this process its own saved cache file.
+        ``worker`` (one of several processes on one port) gives this process its own saved cache file;
+        ``workers`` processes share the per-RDAP-server limits, each taking an equal part.
         A new database gets the starter data. In ``mode: isc`` it asks the central server for its
         ``config`` (raising :class:`CommunityRefused` if this software is too old) and updates the
         database from the feed first if the server requires a newer one. The ``primary`` process
@@ -97,7 +99,7 @@ class Runtime:
         try:
             if settings.starter_data:
                 await load_starter_data(storage, names)
-            rdap = await open_rdap_client(settings, data_dir)
+            rdap = await open_rdap_client(settings, data_dir, share=workers)
         except BaseException:
             await storage.close()
             raise
@@ -300,15 +302,19 @@ async def _meet_minimum_database(
         await feed.close()
 
 
-async def open_rdap_client(settings: CommonSettings, data_dir: Path) -> RdapClient:
-    """The RDAP engine as the settings describe it (the lookup service and the central server share it)."""
+async def open_rdap_client(settings: CommonSettings, data_dir: Path, *, share: int = 1) -> RdapClient:
+    """The RDAP engine as the settings describe it (the lookup service and the central server share it).
+
+    The per-server limits are the whole service's: each of ``share`` processes gets an equal part
+    (at least one request at a time), so ``--workers N`` does not multiply what a registry sees.
+    """
     tls = settings.rdap_ssl_context(data_dir)
     return RdapClient(
         await _initial_bootstrap(settings, data_dir, tls),
         RdapLimits(
             timeout=settings.rdap_timeout_seconds,
-            per_server_concurrency=settings.rdap_server_concurrency,
-            per_server_rate=settings.rdap_server_rate,
+            per_server_concurrency=max(1, settings.rdap_server_concurrency // share),
+            per_server_rate=settings.rdap_server_rate / share,
         ),
         ssl_context=tls,
     )

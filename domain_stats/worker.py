@@ -56,7 +56,9 @@ async def serve_worker(data_dir: Path, sock: socket.socket, slot: int, workers: 
 
     try:
         settings = load_settings(data_dir)
-        runtime = await Runtime.start(settings, data_dir, worker=slot if workers > 1 else None, primary=slot == 0)
+        runtime = await Runtime.start(
+            settings, data_dir, worker=slot if workers > 1 else None, workers=workers, primary=slot == 0
+        )
     except CommunityRefused as err:
         log.error("%s", err)
         refused(str(err))

@@ -13,6 +13,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from domain_stats.config import load_settings
+from domain_stats.runtime import open_rdap_client
 from domain_stats.server import Supervisor, listen
 from tests.conftest import listen_on_free_port, serve_subprocess, stop_subprocess
 from tests.rdap_server import RdapTestServer
@@ -136,3 +138,16 @@ async def test_a_worker_with_a_bad_configuration_says_so_and_exits_3(data_dir: P
         sock.close()
     assert proc.returncode == 3
     assert b"cannot start" in err and b"Traceback" not in err
+
+
+async def test_workers_share_the_rdap_server_limits(data_dir: Path) -> None:
+    """``--workers N``: each worker's RDAP engine takes 1/N of the configured per-server limits
+    (at least one request at a time), so a registry sees the service's limit, not N times it.
+    That an engine holds to its limits is tested in tests/rdap/test_client.py."""
+    settings = load_settings(data_dir, {"rdap_server_concurrency": 4, "rdap_server_rate": 20.0})
+    for share, concurrency, rate in [(1, 4, 20.0), (2, 2, 10.0), (8, 1, 2.5)]:
+        client = await open_rdap_client(settings, data_dir, share=share)
+        try:
+            assert (client.limits.per_server_concurrency, client.limits.per_server_rate) == (concurrency, rate)
+        finally:
+            await client.close()
