@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import ssl
 import time
 from pathlib import Path
@@ -70,6 +71,8 @@ class Runtime:
         #: Called with the central server's message when it stops this service (deny, too old).
         self.on_refused: Callable[[str], None] = lambda message: None
         self._background: list[asyncio.Task[None]] = []
+        #: Which worker of the service this is: every figure in ``/stats`` is this worker's own.
+        self.worker: dict[str, int] = {"slot": 0, "of": 1, "pid": os.getpid()}
 
     @classmethod
     async def start(
@@ -148,6 +151,7 @@ class Runtime:
             clock=clock,
         )
         runtime = cls(settings, data_dir, service, rdap, clock, cache_file)
+        runtime.worker = {"slot": worker or 0, "of": workers, "pid": os.getpid()}
         runtime.community = community
         runtime.resolver = ResolveQueue(storage, upstream, settings.import_resolve_rate)
         runtime._database_version = await storage.database_version()
@@ -169,6 +173,7 @@ class Runtime:
             **self.service.stats(),
             "database_version": self._database_version,
             "resolve_queue": self.resolver.stats(),
+            "worker": self.worker,
         }
 
     async def update_database(self, source: str | None = None) -> UpdateReport:

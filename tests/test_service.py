@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -358,6 +359,7 @@ async def test_database_hits_are_counted_and_stats_report(service: RunningServic
     assert stats["database"] == {"hits": 0, "misses": 1}
     assert stats["rdap"] == {"successes": 1, "failures": 0, "in_flight": 0}
     assert stats["uptime_seconds"] >= 0
+    assert stats["worker"] == {"slot": 0, "of": 1, "pid": os.getpid()}  # served in this process
     status, health = await service.get("/health")
     assert (status, health) == (200, {"status": "ok"})
 

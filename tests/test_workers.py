@@ -36,6 +36,8 @@ async def test_two_workers_share_the_port_and_first_contact(data_dir: Path, rdap
 
             asked = [d for d in domains for _ in range(4)]
             answers = await asyncio.gather(*(ask(f"h{n}.{d}") for n, d in enumerate(asked)))
+            workers = worker_pids(proc.pid)
+            stats = [(await ask("stats"))["worker"] for _ in range(10)]
     finally:
         status = await stop_subprocess(proc)
     assert status == 0
@@ -43,6 +45,8 @@ async def test_two_workers_share_the_port_and_first_contact(data_dir: Path, rdap
     assert firsts == Counter(domains)  # exactly one first contact per domain, whichever worker answered
     assert all(a["seen_by_web"] == "2010-01-01 00:00:00" for a in answers)
     assert (data_dir / "memory_cache.0.json").exists() and (data_dir / "memory_cache.1.json").exists()
+    # /stats says which worker answered: one of the two, under its own slot.
+    assert all(w["of"] == 2 and w["pid"] in workers and w["slot"] in (0, 1) for w in stats)
 
 
 def worker_pids(supervisor: int) -> set[int]:
