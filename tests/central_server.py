@@ -129,8 +129,10 @@ class CentralTestServer:
             if r.get("command") == "query" and (domain is None or r.get("domain") == domain)
         ]
 
-    async def post(self, body: Any, key: str | None, *, raw: bytes | None = None) -> tuple[int, Any]:
-        headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
+    async def post(
+        self, body: Any, key: str | None, *, raw: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
+        headers = {**({"Authorization": f"Bearer {key}"} if key is not None else {}), **(headers or {})}
         data = raw if raw is not None else orjson.dumps(body)
         async with aiohttp.ClientSession() as client:
             async with client.post(self.url + "/api", data=data, headers=headers) as resp:

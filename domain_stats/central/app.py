@@ -10,6 +10,7 @@ oversized one, 503 while the database fails.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import os
 import re
@@ -22,7 +23,7 @@ from domain_stats.central.protocol import API_PATH, MAX_REQUEST_BYTES, ProtocolE
 from domain_stats.central.service import CentralService
 from domain_stats.storage import StorageError
 
-__all__ = ["CentralApp", "Receive", "Scope", "Send"]
+__all__ = ["CentralApp", "Receive", "Scope", "Send", "member_address"]
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +45,12 @@ class _Refusal(Exception):
 class CentralApp:
     """``feed_dir`` holds the published update feed (``central publish``), served to members under ``/feed/``."""
 
-    def __init__(self, service: CentralService, feed_dir: Path | None = None) -> None:
+    def __init__(
+        self, service: CentralService, feed_dir: Path | None = None, trusted_proxies: frozenset[str] = frozenset()
+    ) -> None:
         self.service = service
         self.feed_dir = feed_dir
+        self.trusted_proxies = trusted_proxies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -93,7 +97,7 @@ class CentralApp:
             if command == "config":
                 return 200, (await self.service.config()).to_json()
             if command == "status":
-                address = (scope.get("client") or ("", 0))[0]
+                address = member_address(scope, self.trusted_proxies)
                 return 200, (await self.service.status(client, request["report"], address)).to_json()
             return 200, (await self.service.query(client, request["domain"])).to_json()
         except ProtocolError as err:
@@ -149,3 +153,23 @@ async def _read_body(receive: Receive) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+def member_address(scope: Scope, trusted_proxies: frozenset[str]) -> str:
+    """The member's address as ``central clients`` shows it: the peer's, or, when the peer is one
+    of our reverse proxies, the nearest address in ``X-Forwarded-For`` that is not (a client may
+    put anything at the left of that header; only what our proxies appended is believed)."""
+    address = (scope.get("client") or ("", 0))[0]
+    if address not in trusted_proxies:
+        return address
+    forwarded = b",".join(value for name, value in scope["headers"] if name == b"x-forwarded-for")
+    for hop in reversed(forwarded.decode("latin-1").split(",")):
+        hop = hop.strip()
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return address  # not an address: believe nothing further left
+        if hop not in trusted_proxies:
+            return hop
+        address = hop
+    return address

@@ -6,10 +6,11 @@ prohibited list) is not here but in the database (:mod:`domain_stats.central.pol
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from domain_stats.config import CommonSettings, load_settings_file
 
@@ -24,6 +25,17 @@ class CentralSettings(CommonSettings):
     database_file: str = Field("central.db", description="SQLite database, relative to the data directory.")
     tls_cert: str = Field("", description="Certificate chain (PEM) to serve HTTPS with; needs tls_key. Empty: plain HTTP (for a TLS-terminating reverse proxy in front).")
     tls_key: str = Field("", description="Private key (PEM) for tls_cert.")
+    trusted_proxies: list[str] = Field([], description="Addresses of your reverse proxies (e.g. [127.0.0.1]): for requests from them the member's address is taken from X-Forwarded-For. Empty: the peer's address, always.")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for address in value:
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise ValueError(f"{address!r} is not an IP address") from None
+        return value
 
     @model_validator(mode="after")
     def _tls_pair(self) -> "CentralSettings":

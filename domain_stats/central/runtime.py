@@ -62,7 +62,7 @@ class CentralRuntime:
         return runtime
 
     def http_app(self) -> CentralApp:
-        return CentralApp(self.service, self.feed_dir)
+        return CentralApp(self.service, self.feed_dir, frozenset(self.settings.trusted_proxies))
 
     async def close(self) -> None:
         for task in self._background:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+import yaml
 
+from domain_stats.central.config import CENTRAL_CONFIG_NAME, load_central_settings
 from domain_stats.central.protocol import MAX_REQUEST_BYTES
+from domain_stats.config import ConfigError
 from tests.central_server import CentralTestServer
+from tests.conftest import Clock
 from tests.rdap_server import RdapTestServer
 
 
@@ -131,7 +136,8 @@ async def test_status_is_recorded_and_denial_is_answered(central: CentralTestSer
         "command": "status", "client_version": "0.1.0", "database_version": "1.3",
         "cache_efficiency": [10, 2, 1], "database_efficiency": [5, 3],
     }
-    status, answer = await central.post(report, key)
+    # Without trusted_proxies a forwarded-for header is anyone's claim: the peer's address counts.
+    status, answer = await central.post(report, key, headers={"X-Forwarded-For": "203.0.113.7"})
     assert (status, answer) == (200, {"interval": 60.0, "deny_client": ""})
     [client] = await central.store.clients()
     assert (client.name, client.client_version, client.database_version) == ("alpha", "0.1.0", "1.3")
@@ -143,3 +149,39 @@ async def test_status_is_recorded_and_denial_is_answered(central: CentralTestSer
     assert (await central.post(report, key))[1] == {"interval": 5.0, "deny_client": "licence expired, call the ISAC desk"}
     assert await central.store.allow("alpha")
     assert (await central.post(report, key))[1]["deny_client"] == ""
+
+
+@pytest.mark.parametrize(
+    ("forwarded", "recorded"),
+    [
+        (None, "127.0.0.1"),
+        ("203.0.113.7", "203.0.113.7"),
+        ("198.51.100.1, 203.0.113.7", "203.0.113.7"),  # only the hop our proxy appended is believed
+        ("203.0.113.7, 127.0.0.1", "203.0.113.7"),  # through two of our proxies
+        ("not-an-address", "127.0.0.1"),
+    ],
+)
+async def test_behind_a_trusted_proxy_the_forwarded_address_is_recorded(
+    tmp_path: Path, bootstrap_file: Path, forwarded: str | None, recorded: str
+) -> None:
+    directory = tmp_path / "central"
+    directory.mkdir()
+    (directory / CENTRAL_CONFIG_NAME).write_text(yaml.safe_dump(
+        {"rdap_bootstrap": str(bootstrap_file), "rdap_bootstrap_refresh_url": "", "trusted_proxies": ["127.0.0.1"]}))
+    server = await CentralTestServer(directory, Clock()).start()
+    try:
+        key = await server.add_key("alpha")
+        report = {"command": "status", "client_version": "0.1.0", "database_version": "1.0",
+                  "cache_efficiency": [0, 0, 0], "database_efficiency": [0, 0]}
+        headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+        assert (await server.post(report, key, headers=headers))[0] == 200
+        [client] = await server.store.clients()
+        assert client.address == recorded
+    finally:
+        await server.stop()
+
+
+def test_trusted_proxies_must_be_addresses(tmp_path: Path) -> None:
+    (tmp_path / CENTRAL_CONFIG_NAME).write_text("trusted_proxies: [proxy.example.org]\n")
+    with pytest.raises(ConfigError, match="'proxy.example.org' is not an IP address"):
+        load_central_settings(tmp_path)
