@@ -197,6 +197,8 @@ def render_table(results: list[Result]) -> str:
         target = ""
         if r.system == "domain-stats":
             target = _verdict(r, ceiling)
+        if r.errors:  # non-2xx answers or socket errors: the rate counts them too
+            target = f"{target} [{r.errors:,} errors]".strip()
         lines.append(f"{r.scenario:<12} {r.system:<13} {r.rate:>14,.1f} {r.unit:<12} {r.p50_ms:>8.2f} "
                      f"{r.p99_ms:>8.2f} {r.peak_rss_mb:>11.0f} {x_nginx:>8} {x_orig:>10}  {target}")
     return "\n".join(lines)
