@@ -56,6 +56,7 @@ class Runtime:
         rdap: RdapClient,
         clock: Callable[[], float],
         cache_file: Path,
+        worker: dict[str, int],
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -71,8 +72,9 @@ class Runtime:
         #: Called with the central server's message when it stops this service (deny, too old).
         self.on_refused: Callable[[str], None] = lambda message: None
         self._background: list[asyncio.Task[None]] = []
-        #: Which worker of the service this is: every figure in ``/stats`` is this worker's own.
-        self.worker: dict[str, int] = {"slot": 0, "of": 1, "pid": os.getpid()}
+        #: Which worker of the service this is (``slot``, ``of``, ``pid``): every figure in ``/stats``
+        #: is this worker's own.
+        self.worker = worker
 
     @classmethod
     async def start(
@@ -150,8 +152,8 @@ class Runtime:
             retry_seconds=settings.rdap_error_ttl_hours * 3600,
             clock=clock,
         )
-        runtime = cls(settings, data_dir, service, rdap, clock, cache_file)
-        runtime.worker = {"slot": worker or 0, "of": workers, "pid": os.getpid()}
+        runtime = cls(settings, data_dir, service, rdap, clock, cache_file,
+                      {"slot": worker or 0, "of": workers, "pid": os.getpid()})
         runtime.community = community
         runtime.resolver = ResolveQueue(storage, upstream, settings.import_resolve_rate)
         runtime._database_version = await storage.database_version()

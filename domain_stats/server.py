@@ -43,23 +43,15 @@ class ServeError(RuntimeError):
     """The workers could not be kept running; the log above says why."""
 
 
-def _family(address: str) -> socket.AddressFamily:
-    return socket.AF_INET6 if ":" in address else socket.AF_INET
-
-
 def check_port_free(address: str, port: int) -> None:
-    with socket.socket(_family(address), socket.SOCK_STREAM) as probe:
-        # As servers do: connections in TIME_WAIT from a previous run must not count as "busy".
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((address, port))
-        except OSError as err:
-            raise BindError(f"cannot listen on {address}:{port}: {err.strerror}") from None
+    """Raise :class:`BindError` now, before a slow start, if the address cannot be listened on."""
+    listen(address, port, backlog=1).close()
 
 
 def listen(address: str, port: int, backlog: int = 2048) -> socket.socket:
     """The listening socket every worker accepts on."""
-    sock = socket.socket(_family(address), socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
+    # As servers do: connections in TIME_WAIT from a previous run must not count as "busy".
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((address, port))

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from domain_stats.app import error_body
 from domain_stats.central.protocol import CommunityRefused
-from domain_stats.config import load_settings
+from domain_stats.config import Settings, load_settings
 from domain_stats.console import USER_ERRORS, run_async
 from domain_stats.http_server import HttpServer
 from domain_stats.logs import log_config
@@ -42,7 +42,7 @@ REFUSAL_FILE = ".refused-by-central"
 _PARENT_CHECK_SECONDS = 1.0
 
 
-async def serve_worker(data_dir: Path, sock: socket.socket, slot: int, workers: int) -> int:
+async def serve_worker(settings: Settings, data_dir: Path, sock: socket.socket, slot: int, workers: int) -> int:
     """Serve on ``sock`` until told to stop; returns the process exit status."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -55,7 +55,6 @@ async def serve_worker(data_dir: Path, sock: socket.socket, slot: int, workers: 
         os.kill(parent, signal.SIGTERM)  # the supervisor stops every worker, this one included
 
     try:
-        settings = load_settings(data_dir)
         runtime = await Runtime.start(
             settings, data_dir, worker=slot if workers > 1 else None, workers=workers, primary=slot == 0
         )
@@ -102,13 +101,14 @@ def take_refusal(data_dir: Path) -> str | None:
 def main(argv: list[str]) -> int:
     data_dir, fd, slot, workers = Path(argv[0]), int(argv[1]), int(argv[2]), int(argv[3])
     try:
-        logging.config.dictConfig(log_config(load_settings(data_dir).log_detail))
+        settings = load_settings(data_dir)
     except USER_ERRORS as err:
         print(f"domain-stats worker {slot}: cannot start: {err}", file=sys.stderr)
         return EXIT_CANNOT_START
+    logging.config.dictConfig(log_config(settings.log_detail))
     sock = socket.socket(fileno=fd)
     try:
-        return run_async(serve_worker(data_dir, sock, slot, workers))
+        return run_async(serve_worker(settings, data_dir, sock, slot, workers))
     finally:
         sock.close()
 

@@ -23,6 +23,7 @@ import yaml
 
 from domain_stats.central.config import CENTRAL_CONFIG_NAME
 from domain_stats.config import CONFIG_NAME, load_settings
+from domain_stats.http_server import HttpLimits
 from domain_stats.runtime import Runtime
 from domain_stats.service import LookupService
 from tests.central_server import CentralTestServer
@@ -219,10 +220,12 @@ class Clock:
         self.offset += seconds
 
 
-async def start_service(data_dir: Path, clock: Clock | None = None, **overrides: Any) -> RunningService:
+async def start_service(
+    data_dir: Path, clock: Clock | None = None, *, http_limits: HttpLimits | None = None, **overrides: Any
+) -> RunningService:
     settings = load_settings(data_dir, overrides)
     runtime = await Runtime.start(settings, data_dir, clock=clock or time.time)
-    server = ServiceServer(runtime)
+    server = ServiceServer(runtime, limits=http_limits)
     await server.start()
     return RunningService(server, aiohttp.ClientSession())
 

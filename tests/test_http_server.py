@@ -15,11 +15,9 @@ import orjson
 import pytest
 
 from domain_stats.app import error_body
-from domain_stats.config import load_settings
 from domain_stats.http_server import HttpLimits, HttpServer, Request
-from domain_stats.runtime import Runtime
-from tests.conftest import write_config
-from tests.http_server import ServiceServer, listening_socket
+from tests.conftest import RunningService, start_service, write_config
+from tests.http_server import listening_socket
 from tests.rdap_server import RdapTestServer
 
 ANSWER_KEYS = {"seen_by_web", "seen_by_isc", "seen_by_you", "category", "alerts"}
@@ -83,21 +81,14 @@ def sqlite_dir(tmp_path: Path, bootstrap_file: Path) -> Path:
     return directory
 
 
-async def serve(data_dir: Path, limits: HttpLimits | None = None) -> ServiceServer:
-    runtime = await Runtime.start(load_settings(data_dir), data_dir)
-    server = ServiceServer(runtime, limits=limits)
-    await server.start()
-    return server
-
-
 @pytest.fixture
-async def http(sqlite_dir: Path) -> AsyncIterator[ServiceServer]:
-    server = await serve(sqlite_dir)
-    yield server
-    await server.stop()
+async def http(sqlite_dir: Path) -> AsyncIterator[RunningService]:
+    running = await start_service(sqlite_dir)
+    yield running
+    await running.stop()
 
 
-async def test_keep_alive_and_close_rules(conns: Connections, http: ServiceServer) -> None:
+async def test_keep_alive_and_close_rules(conns: Connections, http: RunningService) -> None:
     conn = await conns.open(http.url)
     for _ in range(2):  # HTTP/1.1 keeps the connection
         await conn.send(get("/printer.local"))
@@ -121,7 +112,7 @@ async def test_keep_alive_and_close_rules(conns: Connections, http: ServiceServe
     assert (await conn.response())[0] == 200
 
 
-async def test_head_gets_the_headers_without_the_body(conns: Connections, http: ServiceServer) -> None:
+async def test_head_gets_the_headers_without_the_body(conns: Connections, http: RunningService) -> None:
     conn = await conns.open(http.url)
     await conn.send(b"HEAD /printer.local HTTP/1.1\r\nHost: t\r\n\r\n" + get("/health"))
     head = await asyncio.wait_for(conn.reader.readuntil(b"\r\n\r\n"), 10)
@@ -132,7 +123,7 @@ async def test_head_gets_the_headers_without_the_body(conns: Connections, http: 
 
 
 async def test_pipelined_requests_are_answered_in_order(
-    conns: Connections, http: ServiceServer, rdap_server: RdapTestServer
+    conns: Connections, http: RunningService, rdap_server: RdapTestServer
 ) -> None:
     rdap_server.add_domain("slow.com", "2004-04-04T00:00:00Z", "2099-01-01T00:00:00Z")
     release = rdap_server.hang("slow.com")
@@ -147,7 +138,7 @@ async def test_pipelined_requests_are_answered_in_order(
     assert orjson.loads(third[2]) == {"status": "ok"}
 
 
-async def test_many_pipelined_requests_from_one_client(conns: Connections, http: ServiceServer) -> None:
+async def test_many_pipelined_requests_from_one_client(conns: Connections, http: RunningService) -> None:
     names = [f"host{i}.printer.local" if i % 3 else f"host{i}" for i in range(5000)]
     conn = await conns.open(http.url)
     sending = asyncio.ensure_future(conn.send(b"".join(get("/" + name) for name in names)))
@@ -159,7 +150,7 @@ async def test_many_pipelined_requests_from_one_client(conns: Connections, http:
     ]
 
 
-async def test_expect_100_continue(conns: Connections, http: ServiceServer) -> None:
+async def test_expect_100_continue(conns: Connections, http: RunningService) -> None:
     body = orjson.dumps(["printer.local"])
     conn = await conns.open(http.url)
     await conn.send(
@@ -188,7 +179,7 @@ async def test_expect_100_continue(conns: Connections, http: ServiceServer) -> N
          "bad-length"],
 )
 async def test_refused_requests_get_the_error_envelope_and_a_close(
-    conns: Connections, http: ServiceServer, request_bytes: bytes, status: int
+    conns: Connections, http: RunningService, request_bytes: bytes, status: int
 ) -> None:
     conn = await conns.open(http.url)
     await conn.send(request_bytes)
@@ -200,7 +191,7 @@ async def test_refused_requests_get_the_error_envelope_and_a_close(
     assert await conn.closed_by_server()
 
 
-async def test_upgrade_is_ignored_and_the_connection_closed(conns: Connections, http: ServiceServer) -> None:
+async def test_upgrade_is_ignored_and_the_connection_closed(conns: Connections, http: RunningService) -> None:
     conn = await conns.open(http.url)
     await conn.send(get("/printer.local", "Upgrade: websocket", "Connection: upgrade") + b"\x81\x00")
     status, _, body = await conn.response()
@@ -208,7 +199,7 @@ async def test_upgrade_is_ignored_and_the_connection_closed(conns: Connections, 
     assert await conn.closed_by_server()
 
 
-async def test_request_targets_are_decoded(conns: Connections, http: ServiceServer) -> None:
+async def test_request_targets_are_decoded(conns: Connections, http: RunningService) -> None:
     conn = await conns.open(http.url)
     await conn.send(get("/%70rinter.loc%61l"))
     assert orjson.loads((await conn.response())[2])["alerts"] == ["PROHIBITED-TLD"]
@@ -220,7 +211,7 @@ async def test_request_targets_are_decoded(conns: Connections, http: ServiceServ
 
 
 async def test_slow_and_idle_connections_are_closed(conns: Connections, sqlite_dir: Path) -> None:
-    server = await serve(sqlite_dir, HttpLimits(request_seconds=0.2, keepalive_seconds=0.2))
+    server = await start_service(sqlite_dir, http_limits=HttpLimits(request_seconds=0.2, keepalive_seconds=0.2))
     try:
         slow = await conns.open(server.url)
         await slow.send(b"GET /printer.local HTTP/1.1\r\nHost: t\r\n")  # never finished
@@ -241,7 +232,7 @@ async def test_stop_lets_requests_under_way_finish(
 ) -> None:
     rdap_server.add_domain("slow.com", "2004-04-04T00:00:00Z", "2099-01-01T00:00:00Z")
     release = rdap_server.hang("slow.com")
-    server = await serve(sqlite_dir)
+    server = await start_service(sqlite_dir)
     busy, idle = await conns.open(server.url), await conns.open(server.url)
     await busy.send(get("/slow.com"))
     await idle.send(get("/printer.local"))
