@@ -1,7 +1,9 @@
-"""``domain_stats.yaml``: every setting, its default and its documentation, in one place.
+"""Settings both servers share, and how a settings file is read, validated and first written.
 
-The :class:`Settings` model is the single source of truth: validation, the commented
-default file written on first use, and the README table all come from its fields.
+Each server has one pydantic model (the lookup service's ``domain_stats.lookup.config.Settings``,
+the central server's ``domain_stats.central.config.CentralSettings``), both built on
+:class:`CommonSettings`. A model is the single source of truth for its file: validation, the
+commented default file written on first use, and the README table all come from its fields.
 A file names only the keys it changes; the rest take their defaults.
 """
 
@@ -13,27 +15,22 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from domain_stats.names import DEFAULT_PROHIBITED
+from domain_stats.errors import UserError
 from domain_stats.rdap.bootstrap import IANA_BOOTSTRAP_URL
 
 __all__ = [
-    "CONFIG_NAME",
     "CommonSettings",
     "ConfigError",
-    "Settings",
     "clean_suffixes",
     "default_config_text",
     "ensure_data_dir",
-    "load_settings",
     "load_settings_file",
 ]
 
-CONFIG_NAME = "domain_stats.yaml"
 
-
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """The configuration cannot be used; the message names the key and the file."""
 
 
@@ -102,52 +99,6 @@ class CommonSettings(BaseModel):
         return path if path.is_absolute() else Path(data_dir) / path
 
 
-class Settings(CommonSettings):
-    """``domain_stats.yaml``: the lookup service."""
-
-    cached_max_items: int = Field(100_000, ge=1, description="Most domains kept in the memory cache (least recently used are evicted).")
-    cache_max_hours: float = Field(24.0, gt=0, description="Longest a good answer stays in the memory cache, even when the domain's registration expires later.")
-    memory_cache: str = Field("memory_cache.json", description="File the memory cache is saved to on clean shutdown and reloaded from at start (JSON lines), relative to the data directory.")
-    prohibited_tlds: list[str] = Field(list(DEFAULT_PROHIBITED), description="Suffixes answered locally with PROHIBITED-TLD and never sent upstream. Add your internal zones here (e.g. corp.example.com). In mode isc the central server's list is added to this one.")
-    timezone_offset: float = Field(0.0, ge=-24, le=24, description="Hours added to displayed dates. Stored dates are always UTC.")
-    mode: Literal["rdap", "isc"] = Field("rdap", description="Where unknown domains are resolved: rdap (this service's own RDAP client) or isc (the community's central server at server_url).")
-    established_days_age: int = Field(730, ge=0, description="A domain registered fewer days ago than this is NEW, otherwise ESTABLISHED. Applied at answer time, never stored.")
-    admin_key: str = Field("", repr=False, description="Key for /stats and /showcache (Authorization: Bearer KEY). Required for them when local_address is not a loopback address. Never logged.")
-    server_url: str = Field("", description="mode isc: the central server's base URL, e.g. https://community.example.org:4100 (lookups are posted to <server_url>/api).")
-    api_key: str = Field("", repr=False, description="mode isc: this organisation's key for the central server (from domain-stats central key add). Never logged.")
-    server_ca_file: str = Field("", description="mode isc: a CA bundle (PEM) to verify the central server's certificate with. Empty: the system's CAs. Verification is never turned off.")
-    server_timeout_seconds: float = Field(5.0, gt=0, le=120, description="mode isc: whole time budget of one request to the central server.")
-    isc_fallback_rdap: bool = Field(False, description="mode isc: while the central server cannot be reached, resolve unknown domains with this service's own RDAP client instead of answering ERROR.")
-    target_updates: str = Field("", description="Where the established-domain update feed comes from: an http(s) base URL (with version.json under it) or a directory. Empty: in mode isc the central server's feed, otherwise none.")
-    update_interval_hours: float = Field(24.0, ge=0, description="How often the running service applies new versions of the update feed (0: only db update by hand, and at start when the central server requires a newer database).")
-    starter_data: bool = Field(True, description="On a new database, import the packaged starter set of about 37,000 established domains (from the original domain_stats top1m list) so common domains are answered locally from the first minute.")
-    import_resolve_rate: float = Field(1.0, gt=0, le=100, description="Names a second the running service resolves from lists imported as plain names (domain-stats import of a file of names), in the background.")
-
-    @field_validator("prohibited_tlds")
-    @classmethod
-    def _clean_suffixes(cls, value: list[str]) -> list[str]:
-        return clean_suffixes(value)
-
-    @field_validator("server_url")
-    @classmethod
-    def _valid_server_url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value
-
-    @model_validator(mode="after")
-    def _isc_needs_a_server(self) -> "Settings":
-        if self.mode == "isc":
-            missing = [key for key in ("server_url", "api_key") if not getattr(self, key)]
-            if missing:
-                raise ValueError(f"mode isc needs {' and '.join(missing)}")
-        return self
-
-    def server_ssl_context(self, data_dir: Path) -> "ssl.SSLContext | None":
-        return self.ca_context(data_dir, "server_ca_file", self.server_ca_file)
-
-
 def clean_suffixes(value: list[str]) -> list[str]:
     """``[".Corp.Example.com."]`` -> ``["corp.example.com"]``; empty entries dropped."""
     return [s.strip().strip(".").lower() for s in value if s and s.strip().strip(".")]
@@ -156,7 +107,7 @@ def clean_suffixes(value: list[str]) -> list[str]:
 SettingsT = TypeVar("SettingsT", bound=CommonSettings)
 
 
-def default_config_text(model: type[CommonSettings] = Settings, title: str = "domain-stats") -> str:
+def default_config_text(model: type[CommonSettings], title: str = "domain-stats") -> str:
     """The commented configuration written on first use: every key, its meaning and default."""
     lines = [
         f"# {title} configuration. Every key is optional: uncomment and change what you need;",
@@ -171,22 +122,17 @@ def default_config_text(model: type[CommonSettings] = Settings, title: str = "do
     return "\n".join(lines)
 
 
-def ensure_data_dir(data_dir: Path, name: str = CONFIG_NAME, text: str | None = None) -> Path:
+def ensure_data_dir(data_dir: Path, name: str, text: str) -> Path:
     """Create the data directory and its commented configuration if they do not exist yet."""
     data_dir = Path(data_dir)
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
         config = data_dir / name
         if not config.exists():
-            config.write_text(default_config_text() if text is None else text, encoding="utf-8")
+            config.write_text(text, encoding="utf-8")
     except OSError as err:
         raise ConfigError(f"cannot create data directory {data_dir}: {err.strerror}") from None
     return config
-
-
-def load_settings(data_dir: Path, overrides: dict[str, Any] | None = None) -> Settings:
-    """Read ``DIR/domain_stats.yaml`` (creating it on first use) and validate it."""
-    return load_settings_file(Settings, data_dir, CONFIG_NAME, overrides)
 
 
 def load_settings_file(

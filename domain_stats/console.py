@@ -1,7 +1,8 @@
 """How every command talks to its user: one event loop per command, user errors as one line.
 
-User errors (bad configuration, busy port, unreadable file, a refused value) print one clear
-line and exit non-zero; tracebacks are for bugs only.
+A :class:`~domain_stats.errors.UserError` (bad configuration, busy port, unreadable feed, a
+refused value) and the operating system's own complaint about a file (``OSError``) print one
+clear line and exit non-zero; tracebacks are for bugs only.
 """
 
 from __future__ import annotations
@@ -9,28 +10,27 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging.config
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import click
 
-from domain_stats.central.protocol import CommunityRefused
-from domain_stats.config import ConfigError, Settings, load_settings
-from domain_stats.feed.format import FeedError
-from domain_stats.importer import ImportFileError
+from domain_stats.errors import UserError
 from domain_stats.logs import log_config
-from domain_stats.rdap.bootstrap import BootstrapError
-from domain_stats.storage import StorageError
 
-__all__ = ["command_settings", "data_dir_option", "data_option", "run_async", "user_errors", "USER_ERRORS"]
+__all__ = ["SHOWN_ERRORS", "configure_logging", "data_dir_option", "data_option", "run_async", "user_errors"]
 
 T = TypeVar("T")
-USER_ERRORS: tuple[type[Exception], ...] = (
-    ConfigError, StorageError, BootstrapError, ImportFileError, CommunityRefused, FeedError, OSError,
-)
+P = ParamSpec("P")
+
+#: What a command shows as its message alone, without a traceback.
+SHOWN_ERRORS: tuple[type[Exception], ...] = (UserError, OSError)
 
 
-def data_dir_option(*, required: bool = False, help: str = "Data directory (configuration, database, saved cache).") -> Any:
+def data_dir_option(
+    *, required: bool = False, help: str = "Data directory (configuration, database, saved cache)."
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``--data DIR`` as every command takes it (default ``./data`` unless ``required``)."""
     default: dict[str, Any] = {"required": True} if required else {"default": Path("data"), "show_default": True}
     return click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), help=help, **default)
@@ -39,14 +39,12 @@ def data_dir_option(*, required: bool = False, help: str = "Data directory (conf
 data_option = data_dir_option()
 
 
-def command_settings(data_dir: Path) -> Settings:
-    """The data directory's settings, with logging set up as they say (to stderr)."""
-    settings = load_settings(data_dir)
-    logging.config.dictConfig(log_config(settings.log_detail))
-    return settings
+def configure_logging(log_detail: int) -> None:
+    """Log to stderr at the configured detail (``log_detail``)."""
+    logging.config.dictConfig(log_config(log_detail))
 
 
-def run_async(coro: Awaitable[T]) -> T:
+def run_async(coro: Coroutine[Any, Any, T] | Awaitable[T]) -> T:
     try:
         import uvloop
 
@@ -57,12 +55,14 @@ def run_async(coro: Awaitable[T]) -> T:
         return runner.run(coro)  # type: ignore[arg-type]
 
 
-def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+def user_errors(func: Callable[P, T]) -> Callable[P, T]:
+    """Show :data:`SHOWN_ERRORS` as the command's one-line message."""
+
     @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return func(*args, **kwargs)
-        except USER_ERRORS as err:
+        except SHOWN_ERRORS as err:
             raise click.ClickException(str(err)) from None
 
     return wrapper

@@ -10,16 +10,25 @@ from __future__ import annotations
 import calendar
 import contextlib
 import re
+import time
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-__all__ = ["parse_date_value", "parse_plain_date"]
+__all__ = ["DATE_FORMAT", "format_date", "parse_date_value", "parse_plain_date"]
+
+#: How every date is shown and sent: in answers, on the central-server protocol, in feed lines.
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 _PLAIN_DATE = re.compile(r"(\d{4})-(\d\d)-(\d\d) ([01]\d|2[0-3]):([0-5]\d):([0-5]\d)\Z")
 # Imports repeat days and times of day a lot: remember what each "YYYY-MM-DD" and "HH:MM:SS" is worth.
 _DAYS: dict[str, int] = {}
 _TIMES: dict[str, int] = {}
+
+
+def format_date(epoch: float, offset_hours: float = 0.0) -> str:
+    """``epoch`` (UTC seconds) in :data:`DATE_FORMAT`, shifted by ``offset_hours``."""
+    return time.strftime(DATE_FORMAT, time.gmtime(epoch + offset_hours * 3600))
 
 
 def parse_plain_date(value: str) -> float | None:

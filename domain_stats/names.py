@@ -14,6 +14,8 @@ from typing import Iterable, NamedTuple
 import idna
 from publicsuffixlist import PSLFILE, PublicSuffixList, encode_idn
 
+from domain_stats.errors import DomainStatsError
+
 __all__ = ["InvalidName", "Name", "NameReducer", "DEFAULT_PROHIBITED"]
 
 MAX_NAME_OCTETS = 253
@@ -34,7 +36,7 @@ _FAST_NAME = re.compile(
 _MEMO_SIZE = 65536
 
 
-class InvalidName(ValueError):
+class InvalidName(DomainStatsError):
     """The request is not a domain name; the message says why, in words for the operator."""
 
 

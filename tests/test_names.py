@@ -6,7 +6,7 @@ import pytest
 from publicsuffixlist import PublicSuffixList
 
 from domain_stats.names import InvalidName, NameReducer
-from tests.conftest import SHARED
+from tests.support.shared import SHARED
 
 
 @pytest.fixture(scope="module")

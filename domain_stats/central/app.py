@@ -1,7 +1,7 @@
 """The central server's HTTP layer: ``POST /api`` and ``GET /feed/...`` (authenticated), ``GET /health``.
 
 Thin on purpose: it reads the body, checks the key, parses the request with
-:mod:`domain_stats.central.protocol` and hands it to :class:`CentralService`. Every failure
+:mod:`domain_stats.central_protocol` and hands it to :class:`CentralService`. Every failure
 answers ``{"error": "..."}``: 401 for a missing, unknown or revoked key (before the body is
 even read, so an outsider learns nothing), 400 for a malformed request, 413 for an
 oversized one, 503 while the database fails.
@@ -19,7 +19,7 @@ from typing import Any, Awaitable, Callable
 
 import orjson
 
-from domain_stats.central.protocol import API_PATH, MAX_REQUEST_BYTES, ProtocolError, parse_request
+from domain_stats.central_protocol import API_PATH, MAX_REQUEST_BYTES, ProtocolError, parse_request
 from domain_stats.central.service import CentralService
 from domain_stats.storage import StorageError
 

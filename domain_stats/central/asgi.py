@@ -2,7 +2,7 @@
 
 The central server answers a few requests per client per lookup it cannot answer locally, so
 it stays on a general-purpose server (granian, with TLS) rather than the lookup service's own
-HTTP protocol (:mod:`domain_stats.http_server`).
+HTTP protocol (:mod:`domain_stats.lookup.http_server`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``domain-stats central ...``: run the community server and administer it.
+"""``domain-stats central ...``: run the central server and administer it.
 
 Every admin command opens the server's database directly (``--data DIR``), so it works
 whether or not the server runs, and a running server sees the change with its next request.
@@ -16,11 +16,11 @@ from typing import Any, Awaitable, Callable, TypeVar
 import click
 
 from domain_stats import __version__
-from domain_stats.answer import format_date
+from domain_stats.dates import format_date
 from domain_stats.central.config import CentralSettings, load_central_settings
 from domain_stats.central.keys import new_api_key
 from domain_stats.central.policy import POLICY_KEYS, Policy, PolicyError, parse_policy_value
-from domain_stats.central.protocol import MAX_TEXT
+from domain_stats.central_protocol import MAX_TEXT
 from domain_stats.central.store import CentralStore, open_central_store
 from domain_stats.console import data_dir_option, run_async, user_errors
 from domain_stats.logs import log_config
@@ -76,17 +76,17 @@ def _when(stamp: int | None) -> str:
 
 @click.group()
 def central() -> None:
-    """The community server: serve it, and manage its keys, alerts, policy and clients."""
+    """The central server: serve it, and manage its keys, alerts, policy and clients."""
 
 
 @central.command()
 @click.argument("data_dir", type=click.Path(file_okay=False, path_type=Path))
 @user_errors
 def serve(data_dir: Path) -> None:
-    """Serve the community server from DATA_DIR (created with a default central.yaml on first use)."""
+    """Serve the central server from DATA_DIR (created with a default central.yaml on first use)."""
     from domain_stats.central.asgi import run_central
     from domain_stats.central.runtime import CentralRuntime
-    from domain_stats.server import check_port_free
+    from domain_stats.listening import check_port_free
 
     settings = _settings(data_dir)
     check_port_free(settings.local_address, settings.local_port)
@@ -277,7 +277,6 @@ def clients(data_dir: Path) -> None:
 def publish(min_clients: int, established_days: int, data_dir: Path) -> None:
     """Add a version to the feed the server serves (DIR/feed): established domains members asked about."""
     from domain_stats.central.runtime import feed_directory
-    from domain_stats.db_cli import print_export
     from domain_stats.feed import export_feed
 
     before = time.time() - established_days * 86400
@@ -286,7 +285,7 @@ def publish(min_clients: int, established_days: int, data_dir: Path) -> None:
         data_dir,
         lambda store: export_feed(lambda after, limit: store.published_page(after, limit, before, min_clients), feed_dir),
     )
-    print_export(report, feed_dir)
+    click.echo(report.summary(feed_dir))
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> None:

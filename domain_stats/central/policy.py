@@ -10,14 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from domain_stats.central.protocol import ConfigAnswer, ProtocolError, version_tuple
+from domain_stats.central_protocol import ConfigAnswer
+from domain_stats.errors import UserError
 from domain_stats.config import clean_suffixes
-from domain_stats.storage import parse_version
+from domain_stats.versions import VersionError, parse_database_version, parse_software_version
 
 __all__ = ["Policy", "PolicyError", "POLICY_KEYS", "parse_policy_value"]
 
 
-class PolicyError(ValueError):
+class PolicyError(UserError):
     """A value an operator tried to set is not valid; nothing was changed."""
 
 
@@ -60,12 +61,11 @@ def parse_policy_value(key: str, values: Sequence[str]) -> Any:
             raise PolicyError("status_interval: minutes between 0 and 10080 (a week)")
         return minutes
     try:
-        version_tuple(value)
         if key == "min_database_version":
-            if value.count(".") != 1:
-                raise ValueError
-            parse_version(value)
-    except (ProtocolError, ValueError):
+            parse_database_version(value)
+        else:
+            parse_software_version(value)
+    except VersionError:
         shape = "MAJOR.MINOR" if key == "min_database_version" else "a version such as 0.1 or 0.1.2"
         raise PolicyError(f"{key}: {value!r} is not {shape}") from None
     return value

@@ -14,7 +14,7 @@ from domain_stats.central.config import CentralSettings
 from domain_stats.central.service import CentralService
 from domain_stats.central.store import open_central_store
 from domain_stats.names import DEFAULT_PROHIBITED, NameReducer
-from domain_stats.runtime import keep_bootstrap_fresh, open_rdap_client
+from domain_stats.rdap.setup import keep_bootstrap_fresh, open_rdap_client
 
 __all__ = ["CentralRuntime", "feed_directory"]
 

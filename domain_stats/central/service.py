@@ -13,10 +13,10 @@ import math
 import time
 from typing import Callable
 
-from domain_stats.answer import ISC_FIRST_CONTACT, PROHIBITED_TLD
+from domain_stats.alerts import ISC_FIRST_CONTACT, PROHIBITED_TLD
 from domain_stats.central.keys import hash_key
 from domain_stats.central.policy import Policy
-from domain_stats.central.protocol import (
+from domain_stats.central_protocol import (
     TTL_NO_EXPIRY,
     TTL_NOT_CACHED,
     TTL_PERMANENT,

@@ -20,7 +20,7 @@ import orjson
 
 from domain_stats.central.config import CentralSettings
 from domain_stats.central.database import Database, open_database
-from domain_stats.central.protocol import StatusReport
+from domain_stats.central_protocol import StatusReport
 
 __all__ = ["AlertRecord", "CentralStore", "ClientRecord", "KeyRecord", "Known", "open_central_store"]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Awaitable, Callable, Iterator
 
 from domain_stats.feed.format import ADD, INDEX_NAME, REMOVE, FeedError, FeedIndex, feed_file_name, format_feed_line
-from domain_stats.storage import parse_version
+from domain_stats.versions import parse_database_version
 
 __all__ = ["ExportReport", "PageFetcher", "export_feed", "STATE_NAME"]
 
@@ -37,6 +37,15 @@ class ExportReport:
     added: int = 0
     changed: int = 0
     removed: int = 0
+
+    def summary(self, feed_dir: Path) -> str:
+        """One line for the person who ran the export."""
+        if self.file is None:
+            return f"nothing changed since version {self.version}; no new version"
+        return (
+            f"wrote {feed_dir / self.file}: version {self.version} "
+            f"(added {self.added}, changed {self.changed}, removed {self.removed})"
+        )
 
 
 async def export_feed(pages: PageFetcher, feed_dir: Path, *, min_client_version: str = "0.1") -> ExportReport:
@@ -58,7 +67,7 @@ def _export(fetch: Callable[[str], list[tuple[str, float, float | None]]], feed_
             raise FeedError(f"{state_path} is missing: this feed was not written by this exporter (start a new feed directory)")
     else:
         index = FeedIndex("1.0", min_client, {})
-    major, minor = parse_version(index.database_version)
+    major, minor = parse_database_version(index.database_version)
     name = feed_file_name(major, minor + 1)
     target = feed_dir / name
     target.parent.mkdir(exist_ok=True)

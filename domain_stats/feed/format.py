@@ -13,10 +13,10 @@ from typing import Any
 
 import orjson
 
-from domain_stats.answer import format_date
-from domain_stats.central.protocol import ProtocolError, version_tuple
+from domain_stats.dates import format_date
 from domain_stats.dates import parse_plain_date
-from domain_stats.storage import parse_version
+from domain_stats.errors import DomainStatsError, UserError
+from domain_stats.versions import VersionError, parse_database_version, parse_software_version
 
 __all__ = [
     "ADD",
@@ -34,15 +34,14 @@ __all__ = [
 INDEX_NAME = "version.json"
 ADD = "+"
 REMOVE = "-"
-_VERSION = re.compile(r"^\d{1,9}\.\d{1,9}$")
 _FILE = re.compile(r"^\d{1,9}/\d{1,9}\.txt$")
 
 
-class FeedError(Exception):
+class FeedError(UserError):
     """The update stopped; the message says which file (and line) and why."""
 
 
-class FeedLineError(ValueError):
+class FeedLineError(DomainStatsError):
     def __init__(self, line: int, reason: str) -> None:
         super().__init__(f"line {line}: {reason}")
         self.line = line
@@ -68,11 +67,13 @@ class FeedIndex:
         if not isinstance(raw, dict):
             raise FeedError(f"{INDEX_NAME} is not a JSON object")
         version, minimum, sums = raw.get("database_version"), raw.get("min_client_version", "0.1"), raw.get("sha256", {})
-        if not isinstance(version, str) or not _VERSION.match(version):
-            raise FeedError(f"{INDEX_NAME}: database_version must be MAJOR.MINOR, not {version!r}")
         try:
-            version_tuple(minimum)
-        except ProtocolError:
+            parse_database_version(version)
+        except VersionError:
+            raise FeedError(f"{INDEX_NAME}: database_version must be MAJOR.MINOR, not {version!r}") from None
+        try:
+            parse_software_version(minimum)
+        except VersionError:
             raise FeedError(f"{INDEX_NAME}: min_client_version is not a version: {minimum!r}") from None
         if not isinstance(sums, dict) or not all(
             isinstance(k, str) and _FILE.match(k) and isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v)
@@ -100,7 +101,7 @@ def plan_updates(local: str, remote: str) -> list[tuple[int, int]]:
 
     A higher major version cannot be reached by applying files: the database must be rebuilt.
     """
-    (lmaj, lmin), (rmaj, rmin) = parse_version(local), parse_version(remote)
+    (lmaj, lmin), (rmaj, rmin) = parse_database_version(local), parse_database_version(remote)
     if rmaj > lmaj:
         raise FeedError(
             f"the feed is at version {remote}, a new major version; this database is at {local}. "

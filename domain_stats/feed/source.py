@@ -13,10 +13,8 @@ from typing import TYPE_CHECKING, Callable, Protocol
 
 from domain_stats.feed.format import INDEX_NAME, FeedError, FeedIndex
 
-if TYPE_CHECKING:
-    from domain_stats.config import Settings
 
-__all__ = ["DirectoryFeed", "FeedSource", "HttpFeed", "client_feed", "open_feed", "Progress"]
+__all__ = ["DirectoryFeed", "FeedSource", "HttpFeed", "open_feed", "Progress"]
 
 _CHUNK = 256 * 1024
 _MAX_INDEX_BYTES = 4 * 1024 * 1024
@@ -129,24 +127,3 @@ def open_feed(location: str, *, headers: dict[str, str] | None = None, ssl_conte
     if not path.is_dir():
         raise FeedError(f"{location} is neither an http(s) URL nor a directory")
     return DirectoryFeed(path)
-
-
-
-
-def client_feed(settings: "Settings", data_dir: Path, override: str | None = None) -> FeedSource | None:
-    """The service's feed: ``override`` (``--from``), else ``target_updates``, else in ``mode: isc``
-    the central server's ``/feed`` (with the API key); None when there is none."""
-    if override:
-        return open_feed(override, ssl_context=settings.rdap_ssl_context(data_dir))
-    if settings.target_updates:
-        location = settings.target_updates
-        if not location.startswith(("http://", "https://")):
-            location = str(settings.data_path(data_dir, location))
-        return open_feed(location, ssl_context=settings.rdap_ssl_context(data_dir))
-    if settings.mode == "isc":
-        return HttpFeed(
-            settings.server_url + "/feed",
-            headers={"Authorization": f"Bearer {settings.api_key}"},
-            ssl_context=settings.server_ssl_context(data_dir),
-        )
-    return None

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from domain_stats import __version__
-from domain_stats.central.protocol import version_tuple
+from domain_stats.versions import parse_software_version
 from domain_stats.dates import parse_plain_date
 from domain_stats.feed.format import ADD, FeedError, FeedLineError, feed_file_name, parse_feed_line, plan_updates
 from domain_stats.feed.source import FeedSource, Progress
@@ -134,7 +134,7 @@ async def update_from_feed(
     ``on_file(name)`` is called before each download and may return a progress callback (bytes).
     """
     index = await source.index()
-    if version_tuple(__version__) < version_tuple(index.min_client_version):
+    if parse_software_version(__version__) < parse_software_version(index.min_client_version):
         raise FeedError(
             f"the feed needs domain-stats {index.min_client_version} or newer (this is {__version__}); upgrade first"
         )

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from domain_stats.errors import UserError
+
 if TYPE_CHECKING:  # the HTTP client is imported where it is used: commands that never fetch start faster
     import aiohttp
 
@@ -31,7 +33,7 @@ CACHED_NAME = "iana-dns-bootstrap.json"
 REFRESH_AFTER_SECONDS = 86400
 
 
-class BootstrapError(ValueError):
+class BootstrapError(UserError):
     """The bootstrap file is missing or not a bootstrap registry."""
 
 

@@ -1,27 +1,35 @@
 """The RDAP client's exception tree; each error carries the alert that goes into the answer.
 
-Alerts are stable tokens a SIEM rule can match; the detail goes to the log.
+Alerts are stable tokens a SIEM rule can match (:mod:`domain_stats.alerts`); the detail goes
+to the log.
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from domain_stats import alerts
+from domain_stats.errors import DomainStatsError
+
 __all__ = [
+    "RdapBackedOff",
+    "RdapBadResponse",
     "RdapError",
+    "RdapNoServer",
     "RdapNotFound",
-    "RdapTimeout",
     "RdapRateLimited",
     "RdapServerError",
-    "RdapBadResponse",
-    "RdapNoServer",
-    "RdapBackedOff",
+    "RdapTimeout",
     "RdapTransportError",
 ]
 
 
-class RdapError(Exception):
-    alert = "RDAP-ERROR"
+class RdapError(DomainStatsError):
+    """An RDAP lookup gave no registration date; ``alert`` says why."""
+
+    alert: ClassVar[str]
     #: Does this error count against the server's health (and lead to backing off)?
-    server_fault = False
+    server_fault: ClassVar[bool] = False
 
     def __init__(self, detail: str = "") -> None:
         super().__init__(detail or self.alert)
@@ -29,35 +37,35 @@ class RdapError(Exception):
 
 
 class RdapNotFound(RdapError):
-    alert = "RDAP-NOT-FOUND"
+    alert = alerts.RDAP_NOT_FOUND
 
 
 class RdapTimeout(RdapError):
-    alert = "RDAP-TIMEOUT"
+    alert = alerts.RDAP_TIMEOUT
     server_fault = True
 
 
 class RdapTransportError(RdapError):
-    alert = "RDAP-UNREACHABLE"
+    alert = alerts.RDAP_UNREACHABLE
     server_fault = True
 
 
 class RdapServerError(RdapError):
-    alert = "RDAP-SERVER-ERROR"
+    alert = alerts.RDAP_SERVER_ERROR
     server_fault = True
 
 
 class RdapRateLimited(RdapError):
-    alert = "RDAP-RATE-LIMITED"
+    alert = alerts.RDAP_RATE_LIMITED
 
 
 class RdapBadResponse(RdapError):
-    alert = "RDAP-BAD-RESPONSE"
+    alert = alerts.RDAP_BAD_RESPONSE
 
 
 class RdapNoServer(RdapError):
-    alert = "RDAP-NO-SERVER"
+    alert = alerts.RDAP_NO_SERVER
 
 
 class RdapBackedOff(RdapError):
-    alert = "RDAP-BACKED-OFF"
+    alert = alerts.RDAP_BACKED_OFF

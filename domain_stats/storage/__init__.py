@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, NamedTuple, Protocol
 
+from domain_stats.errors import UserError
+
 __all__ = [
     "ADD_IF_ABSENT",
     "ChangeRow",
@@ -25,14 +27,22 @@ __all__ = [
     "StorageError",
     "StoredDomain",
     "Visit",
+    "ORIGIN_CENTRAL",
+    "ORIGIN_LOCAL",
+    "ORIGIN_RDAP",
     "is_postgres_url",
     "open_storage",
-    "parse_version",
 ]
 
 
-class StorageError(RuntimeError):
+class StorageError(UserError):
     """The database could not answer; lookups turn this into an ERROR answer."""
+
+
+# Where a registration came from; it decides what an answer's ``seen_by_isc`` shows.
+ORIGIN_LOCAL = "local"  # imported list, update feed, starter set: "NA"
+ORIGIN_RDAP = "rdap"  # our own RDAP lookup: "RDAP"
+ORIGIN_CENTRAL = "isc"  # the central server: the community's first-contact date (stored as "isc")
 
 
 class Registration(NamedTuple):
@@ -133,11 +143,6 @@ def check_schema_version(found: int, known: int) -> None:
     if found > known:
         raise StorageError(f"the database schema is version {found}, newer than this domain-stats knows ({known}): upgrade")
 
-
-def parse_version(text: str) -> tuple[int, int]:
-    """``"1.10"`` -> ``(1, 10)``: versions compare as integer pairs, never as strings."""
-    major, _, minor = text.strip().partition(".")
-    return int(major), int(minor or 0)
 
 
 def is_postgres_url(location: str | Path) -> bool:

@@ -18,8 +18,8 @@ from typing import Any, Awaitable, Callable, Iterable, TypeVar
 
 import asyncpg
 
-from domain_stats.answer import ORIGIN_LOCAL
 from domain_stats.storage import (
+    ORIGIN_LOCAL,
     ChangeRow,
     ImportCounts,
     Registration,

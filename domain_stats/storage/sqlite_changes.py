@@ -6,8 +6,7 @@ import sqlite3
 from pathlib import Path
 from typing import Callable, Iterable
 
-from domain_stats.answer import ORIGIN_LOCAL
-from domain_stats.storage import ChangeRow, ImportCounts, StorageError
+from domain_stats.storage import ORIGIN_LOCAL, ChangeRow, ImportCounts, StorageError
 from domain_stats.storage.sqlite_connection import begin_immediate, connect
 
 __all__ = ["apply_changes"]

@@ -10,11 +10,11 @@ import pytest
 import yaml
 
 from domain_stats.central.config import CENTRAL_CONFIG_NAME, load_central_settings
-from domain_stats.central.protocol import MAX_REQUEST_BYTES
+from domain_stats.central_protocol import MAX_REQUEST_BYTES
 from domain_stats.config import ConfigError
-from tests.central_server import CentralTestServer
-from tests.conftest import Clock
-from tests.rdap_server import RdapTestServer
+from tests.support.central_server import CentralTestServer
+from tests.support.services import Clock
+from tests.support.rdap_server import RdapTestServer
 
 
 async def test_query_answer_shapes_on_the_wire(central: CentralTestServer, rdap_server: RdapTestServer) -> None:
@@ -47,7 +47,7 @@ async def test_query_answer_shapes_on_the_wire(central: CentralTestServer, rdap_
 async def test_error_answers_carry_an_integer_ttl(
     central: CentralTestServer, rdap_server: RdapTestServer, domain: str, ttl: int, alert: str
 ) -> None:
-    from tests.rdap_server import Canned
+    from tests.support.rdap_server import Canned
 
     rdap_server.queue("broken.com", Canned(status=503, body=b"{}"))
     key = await central.add_key("alpha")

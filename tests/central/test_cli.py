@@ -12,12 +12,12 @@ import trustme
 import yaml
 from click.testing import CliRunner
 
-from domain_stats.answer import ISC_FIRST_CONTACT, YOUR_FIRST_CONTACT
+from domain_stats.alerts import ISC_FIRST_CONTACT, YOUR_FIRST_CONTACT
 from domain_stats.central.config import CENTRAL_CONFIG_NAME
 from domain_stats.cli import main
-from tests.central_server import CentralTestServer
-from tests.conftest import cli_process, start_isc_client, stop_subprocess
-from tests.rdap_server import RdapTestServer
+from tests.support.central_server import CentralTestServer
+from tests.support.services import cli_process, start_central_member, stop_subprocess
+from tests.support.rdap_server import RdapTestServer
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -121,7 +121,7 @@ async def test_central_serve_over_https_with_two_clients(
     data.mkdir()
     cert.private_key_and_cert_chain_pem.write_to_path(str(data / "server.pem"))
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
-    from tests.conftest import listen_on_free_port
+    from tests.support.services import listen_on_free_port
 
     (data / CENTRAL_CONFIG_NAME).write_text(yaml.safe_dump({
         "tls_cert": "server.pem", "tls_key": "server.pem", "rdap_bootstrap": str(bootstrap_file),
@@ -136,13 +136,13 @@ async def test_central_serve_over_https_with_two_clients(
         await _wait_for_health(proc, url, ssl.create_default_context(cafile=str(tmp_path / "ca.pem")))
         keys = [(await admin(data, "key", "add", name))[1].splitlines()[-1] for name in ("one", "two")]
 
-        class Server:  # what start_isc_client needs of a central server
+        class Server:  # what start_central_member needs of a central server
             def __init__(self) -> None:
                 self.url = url
 
-        one = await start_isc_client(tmp_path, "one", Server(), key=keys[0], server_ca_file=str(tmp_path / "ca.pem"))
-        two = await start_isc_client(tmp_path, "two", Server(), key=keys[1], server_ca_file=str(tmp_path / "ca.pem"))
-        unverified = await start_isc_client(tmp_path, "three", Server(), key=keys[1])
+        one = await start_central_member(tmp_path, "one", Server(), key=keys[0], server_ca_file=str(tmp_path / "ca.pem"))
+        two = await start_central_member(tmp_path, "two", Server(), key=keys[1], server_ca_file=str(tmp_path / "ca.pem"))
+        unverified = await start_central_member(tmp_path, "three", Server(), key=keys[1])
         try:
             assert (await one.lookup("tls-check.com"))["alerts"] == [YOUR_FIRST_CONTACT, ISC_FIRST_CONTACT]
             assert (await two.lookup("tls-check.com"))["alerts"] == [YOUR_FIRST_CONTACT]
@@ -150,8 +150,8 @@ async def test_central_serve_over_https_with_two_clients(
             refused = await unverified.lookup("tls-check.com")
             assert refused["alerts"][0] == YOUR_FIRST_CONTACT
             assert refused["alerts"][1] in ("ISC-UNREACHABLE", "ISC-BACKED-OFF")  # its start-up already failed
-            assert unverified.server.runtime.community is not None
-            assert not unverified.server.runtime.community.joined
+            assert unverified.server.runtime.membership is not None
+            assert not unverified.server.runtime.membership.joined
         finally:
             for client in (one, two, unverified):
                 await client.stop()

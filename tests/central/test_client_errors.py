@@ -7,17 +7,17 @@ import socket
 import time
 from pathlib import Path
 
-from domain_stats.answer import YOUR_FIRST_CONTACT
-from tests.central_server import CentralTestServer
-from tests.conftest import Clock, start_isc_client, start_service, write_config
-from tests.rdap_server import Canned, RdapTestServer
+from domain_stats.alerts import YOUR_FIRST_CONTACT
+from tests.support.central_server import CentralTestServer
+from tests.support.services import Clock, start_central_member, start_service, write_config
+from tests.support.rdap_server import Canned, RdapTestServer
 
 
 async def test_ttl_in_hours_caches_the_error_that_long(
     tmp_path: Path, central: CentralTestServer, rdap_server: RdapTestServer
 ) -> None:
     clock = Clock()
-    client = await start_isc_client(tmp_path, "alpha", central, clock)
+    client = await start_central_member(tmp_path, "alpha", central, clock)
     try:
         first = await client.lookup("never-registered.com")
         assert (first["seen_by_web"], first["category"]) == ("ERROR", "ERROR")
@@ -34,7 +34,7 @@ async def test_ttl_in_hours_caches_the_error_that_long(
 
 async def test_ttl_zero_is_not_cached(tmp_path: Path, central: CentralTestServer, rdap_server: RdapTestServer) -> None:
     rdap_server.queue("flaky.com", Canned(status=503, body=b"{}"))  # every time
-    client = await start_isc_client(tmp_path, "alpha", central)
+    client = await start_central_member(tmp_path, "alpha", central)
     try:
         for _ in range(2):
             answer = await client.lookup("flaky.com")
@@ -50,7 +50,7 @@ async def test_ttl_minus_one_never_expires_but_is_evictable(
 ) -> None:
     rdap_server.add_domain("filler.com", "2000-01-01T00:00:00Z", "2099-01-01T00:00:00Z")
     clock = Clock()
-    client = await start_isc_client(tmp_path, "alpha", central, clock, cached_max_items=1)
+    client = await start_central_member(tmp_path, "alpha", central, clock, cached_max_items=1)
     try:
         assert (await client.lookup("show.tv"))["alerts"] == [YOUR_FIRST_CONTACT, "RDAP-NO-SERVER"]
         clock.advance(10 * 365 * 86400)
@@ -68,7 +68,7 @@ async def test_ttl_minus_two_is_permanent_and_never_evicted(
 ) -> None:
     rdap_server.add_domain("filler.com", "2000-01-01T00:00:00Z", "2099-01-01T00:00:00Z")
     clock = Clock()
-    client = await start_isc_client(tmp_path, "alpha", central, clock, cached_max_items=1)
+    client = await start_central_member(tmp_path, "alpha", central, clock, cached_max_items=1)
     try:
         # Prohibited by the server after this client joined (so the client's list does not have it yet).
         await central.store.set_policy_value("prohibited_tlds", ["blocked-zone.com"])
@@ -89,7 +89,7 @@ def _closed_port() -> int:
 
 async def test_unreachable_server_answers_error_at_once_then_backs_off(tmp_path: Path, rdap_server: RdapTestServer) -> None:
     directory = tmp_path / "client"
-    write_config(directory, mode="isc", server_url=f"http://127.0.0.1:{_closed_port()}", api_key="k",
+    write_config(directory, mode="central", server_url=f"http://127.0.0.1:{_closed_port()}", api_key="k",
                  rdap_bootstrap_refresh_url="")
     clock = Clock()
     client = await start_service(directory, clock)
@@ -118,7 +118,7 @@ async def test_hanging_server_does_not_pile_lookups_up(tmp_path: Path) -> None:
     silent = await asyncio.start_server(accept_and_say_nothing, "127.0.0.1", 0)
     port = silent.sockets[0].getsockname()[1]
     directory = tmp_path / "client"
-    write_config(directory, mode="isc", server_url=f"http://127.0.0.1:{port}", api_key="k",
+    write_config(directory, mode="central", server_url=f"http://127.0.0.1:{port}", api_key="k",
                  rdap_bootstrap_refresh_url="", server_timeout_seconds=0.5)
     clock = Clock()
     client = await start_service(directory, clock)  # its config request times out: it starts anyway
@@ -145,8 +145,8 @@ async def test_hanging_server_does_not_pile_lookups_up(tmp_path: Path) -> None:
 async def test_fallback_to_rdap_only_when_configured(tmp_path: Path, rdap_server: RdapTestServer, bootstrap_file: Path) -> None:
     rdap_server.add_domain("fallback.com", "2012-12-12T12:00:00Z", "2032-12-12T12:00:00Z")
     directory = tmp_path / "client"
-    write_config(directory, mode="isc", server_url=f"http://127.0.0.1:{_closed_port()}", api_key="k",
-                 rdap_bootstrap=str(bootstrap_file), rdap_bootstrap_refresh_url="", isc_fallback_rdap=True)
+    write_config(directory, mode="central", server_url=f"http://127.0.0.1:{_closed_port()}", api_key="k",
+                 rdap_bootstrap=str(bootstrap_file), rdap_bootstrap_refresh_url="", central_fallback_rdap=True)
     client = await start_service(directory)
     try:
         answer = await client.lookup("fallback.com")
@@ -161,7 +161,7 @@ async def test_revoked_key_turns_lookups_into_errors(
     tmp_path: Path, central: CentralTestServer, rdap_server: RdapTestServer
 ) -> None:
     rdap_server.add_domain("before.com", "2005-01-01T00:00:00Z", "2035-01-01T00:00:00Z")
-    client = await start_isc_client(tmp_path, "alpha", central)
+    client = await start_central_member(tmp_path, "alpha", central)
     try:
         assert (await client.lookup("before.com"))["seen_by_web"] == "2005-01-01 00:00:00"
         assert await central.store.revoke_key("alpha", central.clock())

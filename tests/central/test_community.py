@@ -9,20 +9,22 @@ from pathlib import Path
 import pytest
 import yaml
 
-from domain_stats.answer import ISC_FIRST_CONTACT, YOUR_FIRST_CONTACT
+from domain_stats.alerts import ISC_FIRST_CONTACT, YOUR_FIRST_CONTACT
 from domain_stats.central.config import CENTRAL_CONFIG_NAME
 from domain_stats.names import DEFAULT_PROHIBITED
-from tests.central_server import CentralTestServer
-from tests.conftest import Clock, RunningService, fresh_schema_url, postgres_unavailable, start_isc_client
-from tests.rdap_server import RdapTestServer
+from domain_stats.storage import ORIGIN_CENTRAL
+from tests.support.central_server import CentralTestServer
+from tests.support.services import Clock, RunningService, start_central_member
+from tests.support.postgres import fresh_schema_url, postgres_unavailable
+from tests.support.rdap_server import RdapTestServer
 
 
 async def test_isc_first_contact_once_across_clients_each_keeps_its_own_first_contact(
     tmp_path: Path, central: CentralTestServer, rdap_server: RdapTestServer
 ) -> None:
     rdap_server.add_domain("fresh-start.com", "2026-11-20T10:00:00Z", "2027-11-20T10:00:00Z")
-    alpha = await start_isc_client(tmp_path, "alpha", central)
-    beta = await start_isc_client(tmp_path, "beta", central)
+    alpha = await start_central_member(tmp_path, "alpha", central)
+    beta = await start_central_member(tmp_path, "beta", central)
     try:
         first = await alpha.lookup("www.fresh-start.com")
         assert first["alerts"] == [YOUR_FIRST_CONTACT, ISC_FIRST_CONTACT]
@@ -53,7 +55,7 @@ async def test_concurrent_first_queries_from_several_clients(
     domains = [f"race-{i}.net" for i in range(25)]
     for domain in domains:
         rdap_server.add_domain(domain, "2020-01-01T00:00:00Z", "2030-01-01T00:00:00Z")
-    clients = [await start_isc_client(tmp_path, f"site{i}", central) for i in range(3)]
+    clients = [await start_central_member(tmp_path, f"site{i}", central) for i in range(3)]
     try:
         # Every client asks about every domain three times at once (different host names).
         asks = [(c, f"h{n}.{d}") for c in clients for d in domains for n in range(3)]
@@ -80,7 +82,7 @@ async def test_alert_lifecycle_cached_a_day_not_committed_then_cleared_and_commi
     rdap_server.add_domain("watched.org", "2001-05-05T00:00:00Z", "2031-05-05T00:00:00Z")
     await central.store.add_alert("watched.org", "PHISHING-KIT-SEEN", central.clock())
     clock = Clock()
-    client = await start_isc_client(tmp_path, "alpha", central, clock)
+    client = await start_central_member(tmp_path, "alpha", central, clock)
     try:
         first = await client.lookup("login.watched.org")
         assert first["alerts"] == [YOUR_FIRST_CONTACT, ISC_FIRST_CONTACT, "PHISHING-KIT-SEEN"]
@@ -101,7 +103,7 @@ async def test_alert_lifecycle_cached_a_day_not_committed_then_cleared_and_commi
         assert cleared["alerts"] == []
         assert len(central.queries("watched.org")) == 3
         stored = (await client.service.storage.get("watched.org")).registration
-        assert stored is not None and stored.origin == "isc"
+        assert stored is not None and stored.origin == ORIGIN_CENTRAL
 
         clock.advance(25 * 3600)  # committed: answered locally, the server is not asked again
         assert (await client.lookup("watched.org"))["alerts"] == []
@@ -116,7 +118,7 @@ async def test_server_restart_loses_no_first_contact(
 ) -> None:
     rdap_server.add_domain("remembered.com", "2026-10-01T00:00:00Z", "2027-10-01T00:00:00Z")
     key_a, key_b = await central.add_key("alpha"), await central.add_key("beta")
-    alpha = await start_isc_client(tmp_path, "alpha", central, key=key_a)
+    alpha = await start_central_member(tmp_path, "alpha", central, key=key_a)
     first = await alpha.lookup("remembered.com")
     assert ISC_FIRST_CONTACT in first["alerts"]
     await alpha.stop()
@@ -124,7 +126,7 @@ async def test_server_restart_loses_no_first_contact(
     await central.stop()
 
     restarted = await CentralTestServer(central.data_dir, central.clock).start(port=port)
-    beta = await start_isc_client(tmp_path, "beta", restarted, key=key_b)
+    beta = await start_central_member(tmp_path, "beta", restarted, key=key_b)
     try:
         again = await beta.lookup("remembered.com")
         assert again["alerts"] == [YOUR_FIRST_CONTACT]
@@ -142,7 +144,7 @@ async def test_prohibited_names_never_reach_the_server(
 
     await central.store.set_policy_value("prohibited_tlds", parse_policy_value("prohibited_tlds", ["Corp-Zone.com."]))
     local = [*DEFAULT_PROHIBITED, "lab.example.net"]
-    client: RunningService = await start_isc_client(tmp_path, "alpha", central, prohibited_tlds=local)
+    client: RunningService = await start_central_member(tmp_path, "alpha", central, prohibited_tlds=local)
     try:
         for name in ["printer.local", "4.3.2.1.in-addr.arpa", "dc1.corp-zone.com", "corp-zone.com", "x.lab.example.net"]:
             answer = await client.lookup(name)
@@ -174,7 +176,7 @@ async def test_two_central_servers_on_one_postgresql_record_community_first_cont
     for domain in domains:
         rdap_server.add_domain(domain, "2026-11-01T00:00:00Z", "2027-11-01T00:00:00Z")
     key = await servers[0].add_key("alpha")  # keys live in the shared database: valid on both
-    clients = [await start_isc_client(tmp_path, f"site{n}", servers[n % 2], key=key if n == 0 else None) for n in range(4)]
+    clients = [await start_central_member(tmp_path, f"site{n}", servers[n % 2], key=key if n == 0 else None) for n in range(4)]
     try:
         answers = await asyncio.gather(*(c.lookup(d) for d in domains for c in clients))
         firsts = Counter(d for (d, _c), a in zip(((d, c) for d in domains for c in clients), answers, strict=True)

@@ -41,21 +41,3 @@ def test_bad_configuration_names_the_key(tmp_path: Path, content: str, named: st
     (tmp_path / CENTRAL_CONFIG_NAME).write_text(content)
     with pytest.raises(ConfigError, match=re.escape(named)):
         load_central_settings(tmp_path)
-
-
-def test_client_mode_isc_needs_a_server_and_a_key(tmp_path: Path) -> None:
-    from domain_stats.config import CONFIG_NAME, load_settings
-
-    (tmp_path / CONFIG_NAME).write_text("mode: isc\nserver_url: https://community.example.org:4100/\n")
-    with pytest.raises(ConfigError, match="mode isc needs api_key"):
-        load_settings(tmp_path)
-    (tmp_path / CONFIG_NAME).write_text("mode: isc\nserver_url: community.example.org\napi_key: k\n")
-    with pytest.raises(ConfigError, match="server_url: .*http"):
-        load_settings(tmp_path)
-    (tmp_path / CONFIG_NAME).write_text(
-        "mode: isc\nserver_url: https://community.example.org:4100/\napi_key: s3cret-Key\nadmin_key: adm1n-Key\n"
-    )
-    settings = load_settings(tmp_path)
-    assert settings.server_url == "https://community.example.org:4100"
-    assert settings.api_key == "s3cret-Key"
-    assert "s3cret" not in repr(settings) and "adm1n" not in repr(settings)  # secrets stay out of reprs and logs

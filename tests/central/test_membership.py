@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from domain_stats import __version__
-from tests.central_server import CentralTestServer
-from tests.conftest import listen_on_free_port, serve_subprocess, start_isc_client, write_config
+from tests.support.central_server import CentralTestServer
+from tests.support.services import listen_on_free_port, serve_subprocess, start_central_member, write_config
 
 
 async def _client_dir(tmp_path: Path, central: CentralTestServer, name: str) -> Path:
     directory = tmp_path / f"client-{name}"
-    write_config(directory, mode="isc", server_url=central.url, api_key=await central.add_key(name),
+    write_config(directory, mode="central", server_url=central.url, api_key=await central.add_key(name),
                  rdap_bootstrap_refresh_url="")
     listen_on_free_port(directory)
     return directory
@@ -70,7 +70,7 @@ async def test_status_reports_reach_the_server_and_config_is_applied(
     await central.store.set_policy_value("min_database_version", "1.5")
     await central.store.set_policy_value("prohibited_tlds", ["branch.example.com"])
     with caplog.at_level(logging.WARNING):
-        client = await start_isc_client(tmp_path, "alpha", central)
+        client = await start_central_member(tmp_path, "alpha", central)
     try:
         assert "requires established-domain database 1.5; this one is 1.0" in caplog.text
         assert (await client.lookup("pc1.branch.example.com"))["alerts"] == ["PROHIBITED-TLD"]

@@ -10,9 +10,9 @@ from click.testing import CliRunner
 
 from domain_stats.cli import main
 from domain_stats.feed import FeedIndex
-from tests.central_server import CentralTestServer
-from tests.conftest import cli_process, start_isc_client, write_config
-from tests.rdap_server import RdapTestServer
+from tests.support.central_server import CentralTestServer
+from tests.support.services import cli_process, start_central_member, write_config
+from tests.support.rdap_server import RdapTestServer
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -88,8 +88,8 @@ async def test_central_publish_serves_members_and_a_member_updates_itself_at_sta
     for name in ("shared-old.com", "single-old.com", "shared-young.com"):
         created = "2026-11-01T00:00:00Z" if "young" in name else "2004-04-04T00:00:00Z"
         rdap_server.add_domain(name, created, "2030-01-01T00:00:00Z")
-    one = await start_isc_client(tmp_path, "one", central)
-    two = await start_isc_client(tmp_path, "two", central)
+    one = await start_central_member(tmp_path, "one", central)
+    two = await start_central_member(tmp_path, "two", central)
     try:
         for client, names in ((one, ["shared-old.com", "single-old.com", "shared-young.com"]),
                               (two, ["shared-old.com", "shared-young.com"])):
@@ -113,7 +113,7 @@ async def test_central_publish_serves_members_and_a_member_updates_itself_at_sta
             assert resp.status == 404
 
     await central.store.set_policy_value("min_database_version", "1.1")
-    three = await start_isc_client(tmp_path, "three", central, key=key)
+    three = await start_central_member(tmp_path, "three", central, key=key)
     try:
         assert await three.service.storage.database_version() == "1.1"  # updated before it served
         answer = await three.lookup("shared-old.com")

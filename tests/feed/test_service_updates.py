@@ -6,10 +6,10 @@ import asyncio
 from calendar import timegm
 from pathlib import Path
 
-from domain_stats.answer import YOUR_FIRST_CONTACT
-from tests.conftest import start_service, write_config
-from tests.feed_server import FeedTestServer, write_feed
-from tests.rdap_server import RdapTestServer
+from domain_stats.alerts import YOUR_FIRST_CONTACT
+from tests.support.services import start_service, write_config
+from tests.support.feed_server import FeedTestServer, write_feed
+from tests.support.rdap_server import RdapTestServer
 
 
 async def test_a_domain_from_the_feed_is_answered_locally(

@@ -12,7 +12,7 @@ from domain_stats.feed import FeedError, open_feed, update_from_feed
 from domain_stats.feed.update import UpdateStopped
 from domain_stats.names import NameReducer
 from domain_stats.storage import Storage, open_storage
-from tests.feed_server import FeedTestServer, write_feed
+from tests.support.feed_server import FeedTestServer, write_feed
 
 V1 = "+,alpha.com,2001-01-01 00:00:00,2031-01-01 00:00:00\n+,beta.org,2002-02-02 00:00:00,\n"
 V2 = "-,alpha.com,2001-01-01 00:00:00,2031-01-01 00:00:00\n+,gamma.net,2003-03-03 03:03:03,2033-03-03 00:00:00\n"

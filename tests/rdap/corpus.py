@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import orjson
 
-from tests.conftest import SHARED
+from tests.support.shared import SHARED
 
 CORPUS = SHARED / "rdap-corpus"
 

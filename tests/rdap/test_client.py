@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from domain_stats.config import ConfigError, Settings
+from domain_stats.config import ConfigError
+from domain_stats.lookup.config import Settings
 from domain_stats.rdap import Bootstrap, RdapClient, RdapLimits
 from domain_stats.rdap.errors import RdapBackedOff, RdapNoServer, RdapRateLimited, RdapServerError, RdapTransportError
-from tests.rdap_server import Canned, RdapTestServer, write_bootstrap
+from tests.support.rdap_server import Canned, RdapTestServer, write_bootstrap
 
 
 def client_for(server: RdapTestServer, tmp_path: Path, ssl_context: ssl.SSLContext | None = None,

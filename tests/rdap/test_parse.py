@@ -6,9 +6,9 @@ import pytest
 
 from domain_stats.rdap.errors import RdapBadResponse, RdapError, RdapNotFound
 from domain_stats.rdap.parse import parse_domain_response, parse_rdap_date
-from tests.conftest import needs_shared
+from tests.support.shared import needs_shared
 from tests.rdap.corpus import DATED, UNDATED, CorpusEntry
-from tests.rdap_server import rdap_domain
+from tests.support.rdap_server import rdap_domain
 
 
 def _epoch(dt: datetime | None) -> float | None:

@@ -9,7 +9,7 @@ import pytest
 
 from domain_stats.storage import Registration, StorageError, change, open_storage
 from domain_stats.storage.copy import TABLES, copy_database, parse_location
-from tests.conftest import fresh_schema_url, postgres_unavailable
+from tests.support.postgres import fresh_schema_url, postgres_unavailable
 
 
 def dump(path: Path) -> dict[str, list[tuple[object, ...]]]:

@@ -15,10 +15,11 @@ from typing import Iterator
 
 import pytest
 
-from domain_stats.answer import YOUR_FIRST_CONTACT
-from domain_stats.service import DATABASE_UNAVAILABLE
-from tests.conftest import fresh_schema_url, postgres_unavailable, start_service, write_config
-from tests.rdap_server import RdapTestServer
+from domain_stats.alerts import YOUR_FIRST_CONTACT
+from domain_stats.alerts import DATABASE_UNAVAILABLE
+from tests.support.postgres import fresh_schema_url, postgres_unavailable
+from tests.support.services import start_service, write_config
+from tests.support.rdap_server import RdapTestServer
 
 
 @pytest.fixture

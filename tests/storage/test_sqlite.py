@@ -7,7 +7,7 @@ from typing import AsyncIterator
 
 import pytest
 
-from domain_stats.storage import REMOVE, UPSERT, Registration, StorageError, change, parse_version
+from domain_stats.storage import REMOVE, UPSERT, Registration, StorageError, change
 from domain_stats.storage.sqlite import SqliteStorage
 
 
@@ -87,7 +87,3 @@ async def test_unopenable_database_is_a_storage_error(tmp_path: Path) -> None:
     with pytest.raises(StorageError):
         await SqliteStorage.open(tmp_path / "not-a-db")
 
-
-def test_versions_compare_as_integer_pairs() -> None:
-    assert parse_version("1.10") > parse_version("1.9")
-    assert parse_version("2") == (2, 0)

@@ -1,0 +1,92 @@
+"""Every token that can appear in an answer's ``alerts``, each with its meaning: the one source.
+
+Alerts are stable tokens a SIEM rule can match, so each is written here once and imported
+everywhere else; the README's alert table is this module's :data:`ALERTS` (a test checks it,
+``python -m domain_stats.alerts`` prints it). A token may be followed by ``": "`` and a reason
+in words (``INVALID-NAME: 'co.uk' is a public suffix``): match on the token.
+
+The ``ISC-`` prefix and the ``seen_by_isc`` field keep the original tool's name for the
+central server ("ISC"), so rules written for the original keep working.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ALERTS", "markdown_table", "with_reason"]
+
+#: token -> one-line meaning, in the order the README lists them.
+ALERTS: dict[str, str] = {}
+
+
+def _alert(token: str, meaning: str) -> str:
+    ALERTS[token] = meaning
+    return token
+
+
+def with_reason(token: str, reason: str) -> str:
+    """``TOKEN: reason``, the form of an alert that carries words for the operator."""
+    return f"{token}: {reason}"
+
+
+# Facts about the domain.
+YOUR_FIRST_CONTACT = _alert(
+    "YOUR-FIRST-CONTACT", "the first request for this domain from your organisation, ever (one answer, exactly once)"
+)
+ISC_FIRST_CONTACT = _alert(
+    "ISC-FIRST-CONTACT",
+    "nobody in the community had asked the central server about this domain before (one answer, in one organisation)",
+)
+PROHIBITED_TLD = _alert(
+    "PROHIBITED-TLD", "the name is under a suffix in prohibited_tlds: answered locally, never sent or recorded"
+)
+
+# The domain's registration date could not be had (seen_by_web is "ERROR").
+RDAP_NOT_FOUND = _alert("RDAP-NOT-FOUND", "the registry has no such domain (404)")
+RDAP_TIMEOUT = _alert("RDAP-TIMEOUT", "no answer from the RDAP server within rdap_timeout_seconds")
+RDAP_UNREACHABLE = _alert("RDAP-UNREACHABLE", "the connection to the RDAP server failed")
+RDAP_SERVER_ERROR = _alert("RDAP-SERVER-ERROR", "the RDAP server answered 5xx")
+RDAP_RATE_LIMITED = _alert(
+    "RDAP-RATE-LIMITED",
+    "the server asked us to wait longer than the lookup's budget (429), or our own per-server rate limit was full",
+)
+RDAP_BACKED_OFF = _alert(
+    "RDAP-BACKED-OFF", "the RDAP server failed repeatedly and is paused for a while (30 s doubling to 10 min)"
+)
+RDAP_BAD_RESPONSE = _alert(
+    "RDAP-BAD-RESPONSE", "unusable RDAP response: not JSON, no registration event, about another domain, an error body"
+)
+RDAP_NO_SERVER = _alert("RDAP-NO-SERVER", "the IANA bootstrap names no RDAP server for the TLD")
+DATABASE_UNAVAILABLE = _alert("DATABASE-UNAVAILABLE", "the local database could not be read or written")
+ISC_UNREACHABLE = _alert("ISC-UNREACHABLE", "mode central: the central server could not be reached")
+ISC_TIMEOUT = _alert("ISC-TIMEOUT", "mode central: the central server did not answer within server_timeout_seconds")
+ISC_BACKED_OFF = _alert(
+    "ISC-BACKED-OFF",
+    "mode central: the central server failed moments ago and is not asked until the pause ends "
+    "(1 s after a failure, doubling to 1 min)",
+)
+ISC_UNAUTHORIZED = _alert("ISC-UNAUTHORIZED", "mode central: the central server refused api_key (unknown or revoked)")
+ISC_SERVER_ERROR = _alert("ISC-SERVER-ERROR", "mode central: the central server failed (5xx)")
+ISC_BAD_RESPONSE = _alert("ISC-BAD-RESPONSE", "mode central: the central server answered something that is not the protocol")
+ISC_BAD_REQUEST = _alert("ISC-BAD-REQUEST", "mode central: the central server refused the request (400)")
+ISC_ERROR = _alert("ISC-ERROR", "mode central: the central server answered an error without saying which")
+
+# The request itself was refused (HTTP 4xx/5xx, nothing recorded); a reason follows the token.
+INVALID_NAME = _alert(
+    "INVALID-NAME", "400: not a domain name (an IP address, an unknown TLD, a bare public suffix, a bad label...)"
+)
+BAD_REQUEST = _alert("BAD-REQUEST", "400: a malformed request, or a /batch body that is not a JSON list of names")
+UNAUTHORIZED = _alert("UNAUTHORIZED", "401: /stats or /showcache without the right Authorization: Bearer <admin_key>")
+FORBIDDEN = _alert("FORBIDDEN", "403: /stats or /showcache on a non-loopback address while admin_key is not set")
+METHOD_NOT_ALLOWED = _alert("METHOD-NOT-ALLOWED", "405: a method other than GET (or POST for /batch)")
+TIMEOUT = _alert("TIMEOUT", "408: the whole request did not arrive within the request deadline (30 s)")
+TOO_LARGE = _alert("TOO-LARGE", "413, 414 or 431: a body, request target or header block over its limit")
+INTERNAL_ERROR = _alert("INTERNAL-ERROR", "500: a bug; the details are in the service log, never in the answer")
+
+
+def markdown_table() -> str:
+    """The README's alert table, from :data:`ALERTS`."""
+    rows = [f"| `{token}` | {meaning} |" for token, meaning in ALERTS.items()]
+    return "\n".join(["| alert | meaning |", "|---|---|", *rows])
+
+
+if __name__ == "__main__":
+    print(markdown_table())

@@ -1,0 +1,251 @@
+"""The central-server protocol on the wire, shared by the server and the ``mode: central`` client.
+
+One endpoint, ``POST /api``, takes ``{"command": "config" | "status" | "query", ...}`` and
+answers JSON (``docs/protocol.md``). This module only validates
+and builds those objects; it does no I/O, so both sides and the tests use the same rules.
+Dates travel as ``%Y-%m-%d %H:%M:%S`` UTC; a query error carries its cache TTL, in hours, in
+``seen_by_isc``.
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from domain_stats.dates import DATE_FORMAT, format_date
+from domain_stats.errors import DomainStatsError, UserError
+from domain_stats.versions import VersionError, parse_software_version
+
+__all__ = [
+    "API_PATH",
+    "MAX_REQUEST_BYTES",
+    "MAX_TEXT",
+    "TTL_NOT_CACHED",
+    "TTL_NO_EXPIRY",
+    "TTL_PERMANENT",
+    "CentralRefused",
+    "ConfigAnswer",
+    "ProtocolError",
+    "QueryAnswer",
+    "QueryError",
+    "StatusAnswer",
+    "StatusReport",
+    "parse_request",
+    "parse_config_answer",
+    "parse_status_answer",
+    "parse_query_answer",
+    "wire_date",
+    "parse_wire_date",
+]
+
+API_PATH = "/api"
+MAX_REQUEST_BYTES = 64 * 1024
+
+# seen_by_isc of a query error: hours to cache it, or one of these.
+TTL_NOT_CACHED = 0
+TTL_NO_EXPIRY = -1  # cached without expiry, evictable by the LRU
+TTL_PERMANENT = -2  # cached for good, never evicted
+
+MAX_TEXT = 256  # longest version, domain or alert string accepted
+_MAX_COUNT = 2**63 - 1
+
+
+class ProtocolError(DomainStatsError):
+    """A request or an answer that does not follow the protocol; the message says what is wrong."""
+
+
+class CentralRefused(UserError):
+    """The central server does not let this client run (denied, or software too old)."""
+
+
+def _check_version(text: object) -> None:
+    try:
+        parse_software_version(text)
+    except VersionError as err:
+        raise ProtocolError(str(err)) from None
+
+
+def wire_date(epoch: float | None) -> str | None:
+    return None if epoch is None else format_date(epoch)
+
+
+def parse_wire_date(value: Any, field: str) -> float:
+    if not isinstance(value, str):
+        raise ProtocolError(f"{field}: expected a date string")
+    try:
+        return float(calendar.timegm(time.strptime(value, DATE_FORMAT)))
+    except ValueError:
+        raise ProtocolError(f"{field}: not a date as {DATE_FORMAT}: {value[:40]!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    client_version: str
+    database_version: str
+    cache_efficiency: tuple[int, int, int]  # hits, misses, expired
+    database_efficiency: tuple[int, int]  # hits, misses
+
+    def to_request(self) -> dict[str, Any]:
+        return {
+            "command": "status",
+            "client_version": self.client_version,
+            "database_version": self.database_version,
+            "cache_efficiency": list(self.cache_efficiency),
+            "database_efficiency": list(self.database_efficiency),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigAnswer:
+    min_software_version: str
+    min_database_version: str
+    prohibited_tlds: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "min_software_version": self.min_software_version,
+            "min_database_version": self.min_database_version,
+            "prohibited_tlds": list(self.prohibited_tlds),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StatusAnswer:
+    interval: float  # minutes until the next status
+    deny_client: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"interval": self.interval, "deny_client": self.deny_client}
+
+
+@dataclass(frozen=True, slots=True)
+class QueryAnswer:
+    created: float
+    expires: float | None
+    seen_by_isc: float
+    alerts: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seen_by_web": wire_date(self.created),
+            "expires": wire_date(self.expires),
+            "seen_by_isc": wire_date(self.seen_by_isc),
+            "alerts": list(self.alerts),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class QueryError:
+    ttl: int  # hours (> 0) or TTL_NOT_CACHED / TTL_NO_EXPIRY / TTL_PERMANENT
+    alerts: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seen_by_web": "ERROR", "expires": "ERROR", "seen_by_isc": self.ttl, "alerts": list(self.alerts)}
+
+
+# ---- requests (server side) ----
+
+
+def parse_request(body: bytes) -> tuple[str, dict[str, Any]]:
+    """``(command, request)`` from a request body, every field checked; :class:`ProtocolError` if not."""
+    try:
+        request = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise ProtocolError("the body must be a JSON object") from None
+    if not isinstance(request, dict):
+        raise ProtocolError("the body must be a JSON object")
+    command = request.get("command")
+    if command == "config":
+        return command, {}
+    if command == "status":
+        report = StatusReport(
+            client_version=_text(request, "client_version"),
+            database_version=_text(request, "database_version"),
+            cache_efficiency=_counts(request, "cache_efficiency", 3),  # type: ignore[arg-type]
+            database_efficiency=_counts(request, "database_efficiency", 2),  # type: ignore[arg-type]
+        )
+        _check_version(report.client_version)
+        _check_version(report.database_version)
+        return command, {"report": report}
+    if command == "query":
+        return command, {"domain": _text(request, "domain")}
+    raise ProtocolError('"command" must be one of "config", "status", "query"')
+
+
+def _text(request: dict[str, Any], field: str) -> str:
+    value = request.get(field)
+    if not isinstance(value, str) or not value or len(value) > MAX_TEXT:
+        raise ProtocolError(f'"{field}" must be a non-empty string of at most {MAX_TEXT} characters')
+    return value
+
+
+def _counts(request: dict[str, Any], field: str, length: int) -> tuple[int, ...]:
+    value = request.get(field)
+    if (
+        not isinstance(value, list)
+        or len(value) != length
+        or not all(type(n) is int and 0 <= n <= _MAX_COUNT for n in value)
+    ):
+        raise ProtocolError(f'"{field}" must be a list of {length} non-negative integers')
+    return tuple(value)
+
+
+# ---- answers (client side) ----
+
+
+def _object(answer: Any) -> dict[str, Any]:
+    if not isinstance(answer, dict):
+        raise ProtocolError("the answer is not a JSON object")
+    return answer
+
+
+def _alerts(answer: dict[str, Any]) -> tuple[str, ...]:
+    alerts = answer.get("alerts")
+    if not isinstance(alerts, list) or not all(isinstance(a, str) and 0 < len(a) <= MAX_TEXT for a in alerts):
+        raise ProtocolError('"alerts" must be a list of strings')
+    return tuple(alerts)
+
+
+def parse_config_answer(answer: Any) -> ConfigAnswer:
+    answer = _object(answer)
+    config = ConfigAnswer(
+        _text(answer, "min_software_version"),
+        _text(answer, "min_database_version"),
+        tuple(answer.get("prohibited_tlds") or ()),
+    )
+    _check_version(config.min_software_version)
+    _check_version(config.min_database_version)
+    if not all(isinstance(s, str) and len(s) <= MAX_TEXT for s in config.prohibited_tlds):
+        raise ProtocolError('"prohibited_tlds" must be a list of suffixes')
+    return config
+
+
+def parse_status_answer(answer: Any) -> StatusAnswer:
+    answer = _object(answer)
+    interval, deny = answer.get("interval"), answer.get("deny_client", "")
+    if type(interval) not in (int, float) or not interval > 0:
+        raise ProtocolError('"interval" must be a positive number of minutes')
+    if not isinstance(deny, str):
+        raise ProtocolError('"deny_client" must be a string')
+    return StatusAnswer(float(interval), deny)
+
+
+def parse_query_answer(answer: Any) -> QueryAnswer | QueryError:
+    answer = _object(answer)
+    alerts = _alerts(answer)
+    if answer.get("seen_by_web") == "ERROR":
+        ttl = answer.get("seen_by_isc")
+        if type(ttl) is not int or ttl < TTL_PERMANENT:
+            raise ProtocolError('an error answer needs an integer TTL (>= -2) in "seen_by_isc"')
+        return QueryError(ttl, alerts)
+    expires = answer.get("expires")
+    return QueryAnswer(
+        created=parse_wire_date(answer.get("seen_by_web"), "seen_by_web"),
+        expires=None if expires is None else parse_wire_date(expires, "expires"),
+        seen_by_isc=parse_wire_date(answer.get("seen_by_isc"), "seen_by_isc"),
+        alerts=alerts,
+    )

@@ -1,0 +1,129 @@
+"""The HTTP layer: requests in, status and JSON body out, over a running lookup service.
+
+``GET /<name>`` asks the lookup service, ``POST /batch`` asks it for many names at once;
+``/health``, ``/stats`` and ``/showcache`` are the operator endpoints. Every error, whatever
+its cause, answers the lookup JSON shape with the reason in ``alerts``; unexpected failures
+answer a generic body and log the details. A lookup the memory cache answers is returned at
+once (no coroutine, no task); anything else is returned as an awaitable
+(:mod:`domain_stats.lookup.http_server`).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import Any, Awaitable, Callable
+from urllib.parse import parse_qs
+
+import orjson
+
+from domain_stats.alerts import BAD_REQUEST, FORBIDDEN, METHOD_NOT_ALLOWED, TOO_LARGE, UNAUTHORIZED, with_reason
+from domain_stats.lookup.answer import Answer, error_answer
+from domain_stats.lookup.http_server import Request, Response
+from domain_stats.lookup.service import LookupService
+
+__all__ = ["LookupApp", "MAX_BATCH_BYTES", "MAX_BATCH_NAMES", "SHOWCACHE_MAX_LIMIT", "error_body"]
+
+log = logging.getLogger(__name__)
+
+SHOWCACHE_MAX_LIMIT = 1000
+MAX_BATCH_NAMES = 10_000
+MAX_BATCH_BYTES = 4 * 1024 * 1024
+_OPERATOR_PATHS = frozenset(("/health", "/stats", "/showcache", "/batch"))
+
+
+def error_body(status: int, reason: str) -> bytes:
+    """The error envelope for errors the HTTP server answers itself (limits, malformed requests)."""
+    return error_answer(reason, status).encode()
+
+
+class LookupApp:
+    """Answers requests from a running :class:`LookupService`.
+
+    ``admin_key`` guards ``/stats`` and ``/showcache`` when set. When it is not set they are
+    open only if the service listens on loopback (``admin_open``), because they reveal the
+    organisation's DNS history.
+    """
+
+    def __init__(
+        self,
+        service: LookupService,
+        *,
+        admin_key: str = "",
+        admin_open: bool = True,
+        stats: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        self.service = service
+        self._stats = stats or service.stats
+        self._admin_key = admin_key.encode()
+        self._admin_open = admin_open
+        self._debug = log.isEnabledFor(logging.DEBUG)  # log_detail 2: every lookup
+
+    def __call__(self, request: Request) -> Response | Awaitable[Response]:
+        path = request.path
+        if request.method == "GET" and path not in _OPERATOR_PATHS:
+            if self._debug:
+                return self._logged_lookup(path[1:])
+            return self.service.start_lookup(path[1:])
+        if path == "/batch" and request.method == "POST":
+            return self._batch(request.body)
+        if request.method != "GET":
+            return _answer_body(error_answer(with_reason(METHOD_NOT_ALLOWED, request.method), 405))
+        if path == "/health":
+            return 200, b'{"status":"ok"}'
+        if path == "/batch":
+            return _answer_body(error_answer(with_reason(BAD_REQUEST, "/batch takes POST with a JSON list of names"), 400))
+        denied = self._deny_admin(request)
+        if denied is not None:
+            return _answer_body(denied)
+        if path == "/stats":
+            return 200, orjson.dumps(self._stats())
+        return self._showcache(request.query)
+
+    async def _logged_lookup(self, raw: str) -> Response:
+        status, body = await self.service.lookup(raw)
+        log.debug("lookup %r -> %d %s", raw, status, body.decode())
+        return status, body
+
+    async def _batch(self, body: bytes) -> Response:
+        """``POST /batch`` with a JSON list of names: a JSON list of answers, in the same order."""
+        try:
+            names = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return _answer_body(error_answer(with_reason(BAD_REQUEST, "the body must be a JSON list of names"), 400))
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            return _answer_body(error_answer(with_reason(BAD_REQUEST, "the body must be a JSON list of names"), 400))
+        if len(names) > MAX_BATCH_NAMES:
+            return _answer_body(error_answer(with_reason(TOO_LARGE, f"at most {MAX_BATCH_NAMES} names per batch"), 413))
+        answers = await self.service.lookup_many(names)
+        return 200, b"[" + b",".join(body for _status, body in answers) + b"]"
+
+    def _deny_admin(self, request: Request) -> Answer | None:
+        if not self._admin_key:
+            if self._admin_open:
+                return None
+            return error_answer(with_reason(FORBIDDEN, "set admin_key to use this endpoint on a non-loopback address"), 403)
+        for name, value in request.headers:
+            if name == b"authorization" and value.startswith(b"Bearer "):
+                if hmac.compare_digest(value[7:].strip(), self._admin_key):
+                    return None
+        return error_answer(with_reason(UNAUTHORIZED, "this endpoint needs Authorization: Bearer <admin_key>"), 401)
+
+    def _showcache(self, query_string: str) -> Response:
+        query = parse_qs(query_string)
+        try:
+            offset = int(query.get("offset", ["0"])[0])
+            limit = int(query.get("limit", ["100"])[0])
+        except ValueError:
+            return _answer_body(error_answer(with_reason(BAD_REQUEST, "offset and limit must be integers"), 400))
+        if offset < 0 or limit < 1:
+            return _answer_body(error_answer(with_reason(BAD_REQUEST, "offset must be >= 0 and limit >= 1"), 400))
+        limit = min(limit, SHOWCACHE_MAX_LIMIT)
+        entries = self.service.cached_answers(offset, limit)
+        return 200, orjson.dumps(
+            {"offset": offset, "limit": limit, "total": len(self.service.cache), "entries": entries}
+        )
+
+
+def _answer_body(answer: Answer) -> Response:
+    return answer.status, answer.encode()

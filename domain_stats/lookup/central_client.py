@@ -1,0 +1,231 @@
+"""The ``mode: central`` client: asks the community's central server instead of RDAP.
+
+:class:`CentralClient` speaks the protocol (:mod:`domain_stats.central_protocol`) over one
+pooled aiohttp session; when the server cannot be reached it fails fast and backs off
+(1 s, doubling to a minute) so that lookups answer ERROR at once instead of piling up
+behind timeouts. :class:`CentralUpstream` turns query answers into the lookup service's
+:class:`~domain_stats.lookup.upstream.Resolution` with the caching rules of ``docs/protocol.md``,
+and :class:`CentralMembership` does the rest of membership: ``config`` at start, ``status`` in the
+background, and stopping the service when the server denies it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import ssl
+import time
+from typing import Any, Callable
+
+import aiohttp
+import orjson
+
+from domain_stats import __version__
+from domain_stats import alerts
+from domain_stats.central_protocol import (
+    API_PATH,
+    TTL_NO_EXPIRY,
+    TTL_PERMANENT,
+    CentralRefused,
+    ConfigAnswer,
+    ProtocolError,
+    QueryError,
+    StatusAnswer,
+    StatusReport,
+    parse_config_answer,
+    parse_query_answer,
+    parse_status_answer,
+)
+from domain_stats.names import NameReducer
+from domain_stats.errors import DomainStatsError
+from domain_stats.storage import ORIGIN_CENTRAL, Registration
+from domain_stats.versions import parse_software_version
+from domain_stats.lookup.upstream import Resolution, Upstream, UpstreamError
+
+__all__ = ["ALERT_CACHE_SECONDS", "CentralClient", "CentralMembership", "CentralUnavailable", "CentralUpstream"]
+
+log = logging.getLogger(__name__)
+
+ALERT_CACHE_SECONDS = 24 * 3600  # answers with central-server alerts: cached a day, never stored
+_BACKOFF_FIRST = 1.0
+_BACKOFF_MAX = 60.0
+
+
+class CentralUnavailable(DomainStatsError):
+    """The central server gave no usable answer; ``alert`` (ISC-...) goes into the ERROR answer."""
+
+    def __init__(self, alert: str, detail: str) -> None:
+        super().__init__(f"{alert}: {detail}")
+        self.alert = alert
+        self.detail = detail
+
+
+class CentralClient:
+    def __init__(
+        self,
+        server_url: str,
+        api_key: str,
+        *,
+        timeout: float,
+        ssl_context: ssl.SSLContext | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.url = server_url.rstrip("/") + API_PATH
+        self._headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
+        self._clock = clock
+        self._session: aiohttp.ClientSession | None = None
+        self._failures = 0
+        self._paused_until = 0.0
+        self.requests = 0
+        self.failed = 0
+        self.refused_fast = 0
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=100, ssl=self._ssl, enable_cleanup_closed=True)
+            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout, raise_for_status=False)
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def config(self) -> ConfigAnswer:
+        return parse_config_answer(await self._post({"command": "config"}))
+
+    async def status(self, report: StatusReport) -> StatusAnswer:
+        return parse_status_answer(await self._post(report.to_request()))
+
+    async def query(self, domain: str) -> Any:
+        return parse_query_answer(await self._post({"command": "query", "domain": domain}))
+
+    async def _post(self, request: dict[str, Any]) -> Any:
+        if self._clock() < self._paused_until:
+            self.refused_fast += 1
+            raise CentralUnavailable(alerts.ISC_BACKED_OFF, "the central server failed recently; retrying later")
+        self.requests += 1
+        try:
+            async with self._http().post(self.url, data=orjson.dumps(request), headers=self._headers) as resp:
+                body = await resp.read()
+                status = resp.status
+        except TimeoutError:
+            raise self._failed(alerts.ISC_TIMEOUT, f"no answer from {self.url} in time") from None
+        except (aiohttp.ClientError, OSError) as err:
+            raise self._failed(alerts.ISC_UNREACHABLE, f"{self.url}: {err}") from None
+        if status == 401:
+            raise self._failed(alerts.ISC_UNAUTHORIZED, "the central server refused the api_key")
+        if status >= 500:
+            raise self._failed(alerts.ISC_SERVER_ERROR, f"{self.url} answered HTTP {status}")
+        try:
+            answer = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise self._failed(alerts.ISC_BAD_RESPONSE, f"{self.url} answered HTTP {status} without JSON") from None
+        if status != 200:
+            error = answer.get("error") if isinstance(answer, dict) else None
+            raise CentralUnavailable(alerts.ISC_BAD_REQUEST, f"HTTP {status}: {error or body[:200]!r}")
+        self._failures = 0
+        return answer
+
+    def _failed(self, alert: str, detail: str) -> CentralUnavailable:
+        """Count a failure and pause: 1 s after the first, doubling to a minute."""
+        self.failed += 1
+        self._failures += 1
+        pause = min(_BACKOFF_FIRST * 2 ** (self._failures - 1), _BACKOFF_MAX)
+        self._paused_until = self._clock() + pause
+        log.warning("central server: %s (%s); next try in %.0f s", alert, detail, pause)
+        return CentralUnavailable(alert, detail)
+
+    def stats(self) -> dict[str, int]:
+        return {"requests": self.requests, "failures": self.failed, "refused_while_backing_off": self.refused_fast}
+
+
+class CentralUpstream:
+    """The lookup service's upstream in ``mode: central``; ``fallback`` (RDAP) only while the server is unreachable."""
+
+    name = "central"
+
+    def __init__(self, client: CentralClient, fallback: Upstream | None = None) -> None:
+        self.client = client
+        self.fallback = fallback
+        self.fallbacks = 0
+
+    async def resolve(self, domain: str) -> Resolution:
+        try:
+            answer = await self.client.query(domain)
+        except CentralUnavailable as err:
+            if self.fallback is not None and err.alert != alerts.ISC_BAD_REQUEST:
+                self.fallbacks += 1
+                return await self.fallback.resolve(domain)
+            raise UpstreamError((err.alert,), 0, err.detail) from None
+        except ProtocolError as err:
+            raise UpstreamError((alerts.ISC_BAD_RESPONSE,), 0, str(err)) from None
+        if isinstance(answer, QueryError):
+            raise _cached_error(answer)
+        once = tuple(a for a in answer.alerts if a == alerts.ISC_FIRST_CONTACT)
+        others = tuple(a for a in answer.alerts if a not in (alerts.ISC_FIRST_CONTACT, alerts.YOUR_FIRST_CONTACT))
+        registration = Registration(answer.created, answer.expires, ORIGIN_CENTRAL, answer.seen_by_isc)
+        if others:
+            return Resolution(registration, others, commit=False, cache_for=ALERT_CACHE_SECONDS, once=once)
+        return Resolution(registration, once=once)
+
+    def stats(self) -> dict[str, int]:
+        return {**self.client.stats(), "rdap_fallbacks": self.fallbacks}
+
+    async def close(self) -> None:
+        await self.client.close()
+        if self.fallback is not None:
+            await self.fallback.close()
+
+
+def _cached_error(answer: QueryError) -> UpstreamError:
+    """The server's TTL: hours, 0 not cached, -1 no expiry (evictable), -2 permanent."""
+    alerts = answer.alerts or (alerts.ISC_ERROR,)
+    if answer.ttl == TTL_PERMANENT:
+        return UpstreamError(alerts, math.inf, "central server: permanent", pinned=True)
+    if answer.ttl == TTL_NO_EXPIRY:
+        return UpstreamError(alerts, math.inf, "central server: no expiry")
+    return UpstreamError(alerts, answer.ttl * 3600.0, f"central server: cache {answer.ttl} h")
+
+
+class CentralMembership:
+    """Membership of the community: ``config`` at start, ``status`` reports, stopping when denied."""
+
+    def __init__(self, client: CentralClient, names: NameReducer) -> None:
+        self.client = client
+        self.names = names
+        self.joined = False
+        self.interval_minutes = 60.0
+
+    async def join(self) -> ConfigAnswer | None:
+        """Ask for ``config`` and apply it; None if the server cannot be reached (asked again later).
+
+        Raises :class:`CentralRefused` when this software is older than the server requires.
+        The database minimum is the caller's to meet (it owns the database).
+        """
+        try:
+            config = await self.client.config()
+        except (CentralUnavailable, ProtocolError) as err:
+            log.warning("central server: cannot get its configuration yet (%s); serving with the local prohibited list", err)
+            return None
+        if parse_software_version(__version__) < parse_software_version(config.min_software_version):
+            raise CentralRefused(
+                f"the central server requires domain-stats {config.min_software_version} or newer; "
+                f"this is {__version__}. Upgrade domain-stats to keep using the community server."
+            )
+        self.names.add_prohibited(config.prohibited_tlds)
+        self.joined = True
+        return config
+
+    async def report(self, report: StatusReport) -> StatusAnswer | None:
+        """Send one ``status``; raises :class:`CentralRefused` when the server denies this client."""
+        try:
+            answer = await self.client.status(report)
+        except (CentralUnavailable, ProtocolError) as err:
+            log.warning("central server: status report failed (%s)", err)
+            return None
+        self.interval_minutes = answer.interval
+        if answer.deny_client:
+            raise CentralRefused(f"the central server denied this client: {answer.deny_client}")
+        return answer

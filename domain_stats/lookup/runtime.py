@@ -1,0 +1,284 @@
+"""Builds a running lookup service from a data directory, and takes it down in order.
+
+Start-up never waits on RDAP: the bootstrap comes from disk (the configured file, the cached
+copy or the packaged snapshot) and the IANA refresh runs in the background. In ``mode: central``
+it asks the central server for its configuration once (bounded by ``server_timeout_seconds``;
+an unreachable server does not stop the start, it is asked again with the status reports).
+Shutdown saves the memory cache, then closes the database and the HTTP pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from domain_stats import __version__
+from domain_stats.central_protocol import CentralRefused, StatusReport
+from domain_stats.feed import FeedError, UpdateReport
+from domain_stats.lookup.answer import AnswerFormatter
+from domain_stats.lookup.app import LookupApp
+from domain_stats.lookup.cache import MemoryCache, load_cache, save_cache
+from domain_stats.lookup.central_client import CentralClient, CentralMembership, CentralUpstream
+from domain_stats.lookup.config import Settings
+from domain_stats.lookup.resolve_queue import ResolveQueue
+from domain_stats.lookup.service import LookupService
+from domain_stats.lookup.starter import load_starter_data
+from domain_stats.lookup.updates import apply_feed, client_feed, meet_minimum_database
+from domain_stats.lookup.upstream import RdapUpstream, Upstream
+from domain_stats.names import NameReducer
+from domain_stats.rdap import RdapClient
+from domain_stats.rdap.setup import keep_bootstrap_fresh, open_rdap_client
+from domain_stats.storage import StorageError, open_storage
+
+__all__ = ["Runtime"]
+
+log = logging.getLogger(__name__)
+
+#: How often each worker looks for a new database version (a feed update made by another process).
+DATABASE_CHECK_SECONDS = 60.0
+
+
+class Runtime:
+    """Everything one service process owns."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        data_dir: Path,
+        service: LookupService,
+        rdap: RdapClient,
+        clock: Callable[[], float],
+        cache_file: Path,
+        worker: dict[str, int],
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.cache_file = cache_file
+        self.data_dir = Path(data_dir)
+        self.service = service
+        self.rdap = rdap
+        self.membership: CentralMembership | None = None
+        self.resolver: ResolveQueue
+        #: Set after each background round of feed updates (whatever its outcome).
+        self.feed_checked = asyncio.Event()
+        self._database_version = "1.0"
+        #: Called with the central server's message when it stops this service (deny, too old).
+        self.on_refused: Callable[[str], None] = lambda message: None
+        self._background: list[asyncio.Task[None]] = []
+        #: Which worker of the service this is (``slot``, ``of``, ``pid``): every figure in ``/stats``
+        #: is this worker's own.
+        self.worker = worker
+
+    @classmethod
+    async def start(
+        cls,
+        settings: Settings,
+        data_dir: Path,
+        *,
+        refresh_bootstrap: bool = True,
+        clock: Callable[[], float] = time.time,
+        worker: int | None = None,
+        workers: int = 1,
+        reload_cache: bool = True,
+        primary: bool = True,
+    ) -> "Runtime":
+        """Open the database, pick the bootstrap, reload the cache. ``clock`` is wall-clock UTC seconds.
+
+        ``worker`` (one of several processes on one port) gives this process its own saved cache file;
+        ``workers`` processes share the per-RDAP-server limits, each taking an equal part.
+        A new database gets the starter data. In ``mode: central`` it asks the central server for its
+        ``config`` (raising :class:`CentralRefused` if this software is too old) and updates the
+        database from the feed first if the server requires a newer one. The ``primary`` process
+        (one per service) does the background duties: status reports, feed updates, queued names.
+        """
+        data_dir = Path(data_dir)
+        storage = await open_storage(settings.database_location(data_dir))
+        names = NameReducer(settings.prohibited_tlds, only_icann=not settings.psl_private)
+        try:
+            if settings.starter_data:
+                await load_starter_data(storage, names)
+            rdap = await open_rdap_client(settings, data_dir, share=workers)
+        except BaseException:
+            await storage.close()
+            raise
+        formatter = AnswerFormatter(
+            established_days_age=settings.established_days_age, timezone_offset=settings.timezone_offset
+        )
+        cache = MemoryCache(settings.cached_max_items)
+        cache_file = settings.data_path(data_dir, settings.memory_cache)
+        if worker is not None:
+            cache_file = cache_file.with_name(f"{cache_file.stem}.{worker}{cache_file.suffix}")
+        loaded = 0
+        if reload_cache:
+            loaded = await asyncio.to_thread(load_cache, cache, cache_file, clock(), formatter.fingerprint)
+        if loaded:
+            log.info("reloaded %d cached answers from %s", loaded, cache_file)
+        rdap_upstream = RdapUpstream(rdap, settings.rdap_error_ttl_hours * 3600)
+        upstream: Upstream = rdap_upstream
+        membership = None
+        if settings.mode == "central":
+            central = CentralClient(
+                settings.server_url,
+                settings.api_key,
+                timeout=settings.server_timeout_seconds,
+                ssl_context=settings.server_ssl_context(data_dir),
+                clock=clock,
+            )
+            upstream = CentralUpstream(central, rdap_upstream if settings.central_fallback_rdap else None)
+            membership = CentralMembership(central, names)
+            try:
+                config = await membership.join()
+                if config is not None:
+                    await meet_minimum_database(settings, data_dir, storage, names, config.min_database_version)
+            except BaseException:
+                await upstream.close()
+                await rdap.close()
+                await storage.close()
+                raise
+        service = LookupService(
+            names=names,
+            storage=storage,
+            upstream=upstream,
+            cache=cache,
+            formatter=formatter,
+            cache_max_seconds=settings.cache_max_hours * 3600,
+            retry_seconds=settings.rdap_error_ttl_hours * 3600,
+            clock=clock,
+        )
+        runtime = cls(settings, data_dir, service, rdap, clock, cache_file,
+                      {"slot": worker or 0, "of": workers, "pid": os.getpid()})
+        runtime.membership = membership
+        runtime.resolver = ResolveQueue(storage, upstream, settings.import_resolve_rate)
+        runtime._database_version = await storage.database_version()
+        background = runtime._background
+        background.append(asyncio.create_task(runtime._follow_database()))
+        if refresh_bootstrap:
+            background.append(asyncio.create_task(keep_bootstrap_fresh(rdap, settings, data_dir)))
+        if primary:
+            if membership is not None:
+                background.append(asyncio.create_task(runtime._keep_reporting()))
+            if settings.update_interval_hours > 0 and (settings.target_updates or settings.mode == "central"):
+                background.append(asyncio.create_task(runtime._keep_updating()))
+            background.append(asyncio.create_task(runtime.resolver.run()))
+        return runtime
+
+    def stats(self) -> dict[str, Any]:
+        """``/stats``: the lookup service's counters, the database version, background resolution."""
+        return {
+            **self.service.stats(),
+            "database_version": self._database_version,
+            "resolve_queue": self.resolver.stats(),
+            "worker": self.worker,
+        }
+
+    async def update_database(self, source: str | None = None) -> UpdateReport:
+        """Apply the update feed now (``source`` or the configured one); raises FeedError."""
+        feed = client_feed(self.settings, self.data_dir, source)
+        if feed is None:
+            raise FeedError("no update feed: set target_updates (or use mode central), or name one with --from")
+        try:
+            report = await apply_feed(self.service.storage, self.service.names, feed, self.data_dir)
+        finally:
+            await feed.close()
+        self._adopt_database_version(report.version)
+        return report
+
+    async def check_database_version(self) -> None:
+        """Notice a feed update another process made (the primary worker, ``db update`` by hand)."""
+        self._adopt_database_version(await self.service.storage.database_version())
+
+    def _adopt_database_version(self, version: str) -> None:
+        """A new database version empties the memory cache: its answers may show registrations the
+        update changed or removed. First contacts are in the database, so nothing else is lost."""
+        if version == self._database_version:
+            return
+        dropped = self.service.cache.clear()
+        log.info("database version %s -> %s: dropped %d cached answers", self._database_version, version, dropped)
+        self._database_version = version
+
+    async def _follow_database(self) -> None:
+        """Every worker, every ``DATABASE_CHECK_SECONDS``: :meth:`check_database_version`."""
+        while True:
+            await asyncio.sleep(DATABASE_CHECK_SECONDS)
+            try:
+                await self.check_database_version()
+            except StorageError as err:
+                log.warning("database version check skipped: %s", err)
+
+    async def _keep_updating(self) -> None:
+        """Apply new feed versions now and every ``update_interval_hours``; a failure waits for the next round."""
+        while True:
+            try:
+                await self.update_database()
+            except (FeedError, StorageError) as err:
+                log.warning("update feed: %s", err)
+            self.feed_checked.set()
+            await asyncio.sleep(self.settings.update_interval_hours * 3600)
+
+    def status_report(self) -> StatusReport:
+        """What ``status`` tells the central server: versions, cache and database efficiency."""
+        cache, counters = self.service.cache, self.service.counters
+        return StatusReport(
+            client_version=__version__,
+            database_version=self._database_version,
+            cache_efficiency=(cache.hits, cache.misses, cache.expired),
+            database_efficiency=(counters.database_hits, counters.database_misses),
+        )
+
+    async def report_status(self) -> None:
+        """One ``status`` (joining first if the server was unreachable at start); raises
+        :class:`CentralRefused` when the server denies this client or requires newer software."""
+        membership = self.membership
+        if membership is None:
+            return
+        await self.check_database_version()
+        if not membership.joined:
+            await membership.join()
+        await membership.report(self.status_report())
+
+    async def _keep_reporting(self) -> None:
+        """``status`` now and every ``interval`` minutes (a minute after a failure); stop when refused."""
+        assert self.membership is not None
+        while True:
+            try:
+                await self.report_status()
+            except CentralRefused as refused:
+                log.critical("%s", refused)
+                self.on_refused(str(refused))
+                return
+            except StorageError as err:
+                log.warning("status report skipped: %s", err)
+            minutes = self.membership.interval_minutes
+            if not self.membership.joined:
+                minutes = min(minutes, 1.0)
+            await asyncio.sleep(minutes * 60)
+
+    def http_app(self) -> LookupApp:
+        """The HTTP handler over this runtime's service, with the admin rule its settings call for."""
+        settings = self.settings
+        return LookupApp(self.service, admin_key=settings.admin_key, admin_open=settings.is_loopback, stats=self.stats)
+
+    async def close(self, *, keep_cache: bool = True) -> None:
+        """Stop background work, save the memory cache (unless ``keep_cache`` is False), close."""
+        for task in self._background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if keep_cache:
+            await self._save_cache()
+        await self.service.close()
+        await self.rdap.close()
+        await self.service.storage.close()
+
+    async def _save_cache(self) -> None:
+        cache, fingerprint = self.service.cache, self.service.formatter.fingerprint
+        try:
+            saved = await asyncio.to_thread(save_cache, cache, self.cache_file, self.clock(), fingerprint)
+            log.info("saved %d cached answers to %s", saved, self.cache_file)
+        except OSError as err:
+            log.warning("could not save the memory cache to %s: %s", self.cache_file, err)

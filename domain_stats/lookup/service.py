@@ -1,0 +1,228 @@
+"""The lookup rules, in plain Python: the HTTP app, the CLI and the tests all drive this.
+
+Order (``docs/architecture.md``): reduce the name -> memory cache -> local database -> upstream. The
+organisation's first contact is written to the database before anything is answered, so
+``YOUR-FIRST-CONTACT`` appears in exactly one answer per domain, ever; the memory cache only
+ever holds encoded answers (without that alert) for domains whose contact is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Coroutine
+
+import orjson
+
+from domain_stats.alerts import DATABASE_UNAVAILABLE
+from domain_stats.lookup.answer import PROHIBITED_BODY, AnswerFormatter, Facts, invalid_name_answer, with_first_contact
+from domain_stats.lookup.cache import MemoryCache
+from domain_stats.names import InvalidName, NameReducer
+from domain_stats.singleflight import SingleFlight
+from domain_stats.storage import Registration, Storage, StorageError
+from domain_stats.lookup.upstream import Resolution, Upstream, UpstreamError
+
+__all__ = ["LookupService", "ServiceCounters"]
+
+log = logging.getLogger(__name__)
+
+_BATCH_CONCURRENCY = 256
+
+
+@dataclass(slots=True)
+class ServiceCounters:
+    database_hits: int = 0
+    database_misses: int = 0
+    started: float = field(default_factory=time.time)
+
+
+class LookupService:
+    def __init__(
+        self,
+        *,
+        names: NameReducer,
+        storage: Storage,
+        upstream: Upstream,
+        cache: MemoryCache,
+        formatter: AnswerFormatter,
+        cache_max_seconds: float,
+        retry_seconds: float = 3600.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.names = names
+        self.storage = storage
+        self.upstream = upstream
+        self.cache = cache
+        self.formatter = formatter
+        self.counters = ServiceCounters(started=clock())
+        self._cache_max = cache_max_seconds
+        self._retry = retry_seconds
+        self._clock = clock
+        self._inflight: SingleFlight[str, Resolution] = SingleFlight()  # asked: this lookup asked upstream
+
+    async def lookup(self, raw: str) -> tuple[int, bytes]:
+        """HTTP status and JSON body of the answer for ``raw`` (any host name a log carries)."""
+        answer = self.start_lookup(raw)
+        return answer if type(answer) is tuple else await answer  # type: ignore[misc]
+
+    def start_lookup(self, raw: str) -> tuple[int, bytes] | Coroutine[Any, Any, tuple[int, bytes]]:
+        """:meth:`lookup`, but the answer itself when no I/O is needed (most lookups: the memory
+        cache), so the HTTP server writes it without scheduling anything; else a coroutine to await."""
+        now = self._clock()
+        quick = self._answer_from_memory(raw, now)
+        if type(quick) is tuple:
+            return quick
+        return self._lookup_domain(quick, now)  # type: ignore[arg-type]
+
+    async def lookup_many(self, names: list[str]) -> list[tuple[int, bytes]]:
+        """Answers in the order asked; what memory cannot answer is looked up concurrently."""
+        now = self._clock()
+        answers: list[Any] = [self._answer_from_memory(raw, now) for raw in names]
+        missing = [i for i, answer in enumerate(answers) if type(answer) is not tuple]
+        if missing:
+            limit = asyncio.Semaphore(_BATCH_CONCURRENCY)
+
+            async def one(i: int) -> None:
+                async with limit:
+                    answers[i] = await self._lookup_domain(answers[i], now)
+
+            await asyncio.gather(*(one(i) for i in missing))
+        return answers
+
+    def _answer_from_memory(self, raw: str, now: float) -> tuple[int, bytes] | str:
+        """The answer when no I/O is needed (invalid, prohibited, cached); else the domain to look up."""
+        try:
+            domain = self.names.reduce(raw).domain
+        except InvalidName as err:
+            return 400, invalid_name_answer(str(err)).encode()
+        if domain is None:
+            return 200, PROHIBITED_BODY
+        body = self.cache.get(domain, now)
+        if body is not None:
+            return 200, body
+        return domain
+
+    async def _lookup_domain(self, domain: str, now: float) -> tuple[int, bytes]:
+        try:
+            return 200, await self._lookup_uncached(domain, now)
+        except StorageError as err:
+            log.error("lookup of %s failed: %s", domain, err)
+            facts = Facts(None, None, "", None, now, (DATABASE_UNAVAILABLE,))
+            return 200, self.formatter.render(facts, now=now).encode()
+
+    async def _lookup_uncached(self, domain: str, now: float) -> bytes:
+        registration, seen_by_you, first = await self.storage.visit(domain, now)
+        if registration is not None:
+            self.counters.database_hits += 1
+        else:
+            self.counters.database_misses += 1
+        if registration is not None and not registration.expired(now):
+            facts = _facts(registration, seen_by_you)
+            return self._answer(domain, facts, now, first, self._good_until(now, registration.expires))
+        try:
+            resolution, asked = await self._inflight.run(domain, lambda: self._resolve_and_store(domain))
+        except UpstreamError as err:
+            if registration is not None:
+                # Stale beats ERROR: serve what we had, try the refresh again later.
+                log.info("refresh of expired %s failed (%s); serving stored facts", domain, err.alerts[0])
+                facts = _facts(registration, seen_by_you)
+                return self._answer(domain, facts, now, first, now + self._retry)
+            facts = Facts(None, None, "", None, seen_by_you, err.alerts)
+            until = now + err.cache_for if err.cache_for > 0 else None
+            return self._answer(domain, facts, now, first, until, pinned=err.pinned)
+        facts = _facts(resolution.registration, seen_by_you, resolution.alerts)
+        if resolution.commit:
+            until = self._good_until(now, resolution.registration.expires)
+        else:
+            until = now + resolution.cache_for if resolution.cache_for else None
+        return self._answer(domain, facts, now, first, until, once=resolution.once if asked else ())
+
+    def _good_until(self, now: float, expires: float | None) -> float:
+        """Cache a good answer until the registration expires (at most ``cache_max``). A registration
+        that upstream itself reports as expired (a lapsed domain) is asked again after ``retry``."""
+        if expires is not None and expires <= now:
+            return now + self._retry
+        until = now + self._cache_max
+        return until if expires is None else min(until, expires)
+
+    def _answer(
+        self,
+        domain: str,
+        facts: Facts,
+        now: float,
+        first: bool,
+        cache_until: float | None,
+        *,
+        pinned: bool = False,
+        once: tuple[str, ...] = (),
+    ) -> bytes:
+        """Encode the answer; cache the plain form (no first-contact alerts) until ``cache_until``.
+
+        ``cache_until`` None: not cached; ``math.inf``: no expiry. ``once`` alerts go first into
+        this answer only.
+        """
+        body = self.formatter.render(facts, now=now).encode()
+        if cache_until is not None:
+            stable = self.formatter.stable_until(facts, now)
+            until = cache_until if stable is None else min(cache_until, stable)
+            self.cache.set(domain, body, None if until == math.inf else until, pinned=pinned)
+        if once:
+            body = self.formatter.render(facts._replace(alerts=once + facts.alerts), now=now).encode()
+        return with_first_contact(body) if first else body
+
+    async def _resolve_and_store(self, domain: str) -> Resolution:
+        # A lookup that read the database just before another one's answer was stored (and left
+        # the single flight), or another instance's, would otherwise ask upstream a second time.
+        stored = (await self.storage.get(domain)).registration
+        if stored is not None and not stored.expired(self._clock()):
+            return Resolution(stored)
+        resolution = await self.upstream.resolve(domain)
+        if resolution.commit:
+            try:
+                await self.storage.save_registration(domain, resolution.registration)
+            except StorageError as err:
+                # The answer is still good (and cached); the next miss asks upstream again.
+                log.warning("could not store the registration of %s: %s", domain, err)
+        return resolution
+
+    async def close(self) -> None:
+        """Cancel upstream queries nobody waits for any more (their askers went away)."""
+        await self._inflight.cancel_all()
+        await self.upstream.close()
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "cache": {
+                "hits": self.cache.hits,
+                "misses": self.cache.misses,
+                "expired": self.cache.expired,
+                "size": len(self.cache),
+                "max_items": self.cache.max_items,
+            },
+            "database": {"hits": self.counters.database_hits, "misses": self.counters.database_misses},
+            self.upstream.name: self.upstream.stats(),
+            "uptime_seconds": round(self._clock() - self.counters.started, 3),
+        }
+
+    def cached_answers(self, offset: int, limit: int) -> list[dict[str, Any]]:
+        """A page of what the memory cache holds, as answers (no first-contact alerts)."""
+        entries = itertools.islice(self.cache.entries(self._clock()), offset, offset + limit)
+        return [
+            {"domain": domain, "cached_until": expires_at, **orjson.loads(body)}
+            for domain, body, expires_at, _pinned in entries
+        ]
+
+
+def _facts(registration: Registration, seen_by_you: float, alerts: tuple[str, ...] = ()) -> Facts:
+    return Facts(
+        registration.created,
+        registration.expires,
+        registration.origin,
+        registration.seen_by_isc,
+        seen_by_you,
+        alerts,
+    )

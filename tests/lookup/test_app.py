@@ -1,0 +1,70 @@
+"""The HTTP layer's own rules: the batch endpoint and the one error envelope."""
+
+from __future__ import annotations
+
+import io
+
+import orjson
+import pytest
+
+from domain_stats.lookup.app import MAX_BATCH_NAMES
+from tests.support.services import RunningService
+from tests.support.rdap_server import RdapTestServer
+
+ANSWER_KEYS = {"seen_by_web", "seen_by_isc", "seen_by_you", "category", "alerts"}
+
+
+async def post(service: RunningService, body: bytes) -> tuple[int, object]:
+    async with service.client.post(service.url + "/batch", data=io.BytesIO(body)) as resp:
+        assert resp.headers["Content-Type"] == "application/json"
+        return resp.status, orjson.loads(await resp.read())
+
+
+async def test_batch_answers_in_order_with_single_lookup_semantics(
+    service: RunningService, rdap_server: RdapTestServer
+) -> None:
+    rdap_server.add_domain("alpha.com", "2001-01-01T00:00:00Z", "2099-01-01T00:00:00Z")
+    rdap_server.add_domain("beta.org", "2002-02-02T00:00:00Z", "2099-01-01T00:00:00Z")
+    names = ["www.alpha.com", "printer.local", "10.1.2.3", "beta.org", "alpha.com", "no-such.net"]
+    status, answers = await post(service, orjson.dumps(names))
+    assert status == 200 and len(answers) == len(names)
+    assert all(set(a) == ANSWER_KEYS for a in answers)
+    assert answers[0]["seen_by_web"] == "2001-01-01 00:00:00"
+    assert answers[1]["alerts"] == ["PROHIBITED-TLD"]
+    assert answers[2]["alerts"][0].startswith("INVALID-NAME")  # bad names answered in place
+    assert answers[3]["seen_by_web"] == "2002-02-02 00:00:00"
+    assert answers[3]["alerts"] == ["YOUR-FIRST-CONTACT"]
+    assert answers[5]["alerts"] == ["YOUR-FIRST-CONTACT", "RDAP-NOT-FOUND"]
+    # The same domain twice in one batch is still one first contact.
+    assert sorted([answers[0]["alerts"], answers[4]["alerts"]]) == [[], ["YOUR-FIRST-CONTACT"]]
+    single = await service.lookup("alpha.com")
+    assert single["alerts"] == [] and single["seen_by_you"] == answers[0]["seen_by_you"]
+    assert rdap_server.count("alpha.com") == 1
+
+
+async def test_batch_limits(service: RunningService) -> None:
+    assert (await post(service, orjson.dumps([])))[0] == 200
+    status, answer = await post(service, orjson.dumps(["printer.local"] * (MAX_BATCH_NAMES + 1)))
+    assert status == 413 and answer["alerts"][0].startswith("TOO-LARGE")
+    status, answer = await post(service, b'["' + b"a" * (5 * 1024 * 1024) + b'"]')
+    assert status == 413
+    full_status, full = await post(service, orjson.dumps(["printer.local"] * MAX_BATCH_NAMES))
+    assert full_status == 200 and len(full) == MAX_BATCH_NAMES
+
+
+@pytest.mark.parametrize("body", [b"", b"not json", b'{"names": ["a.com"]}', b'["a.com", 5]', b"[null]"])
+async def test_malformed_batches_are_400(service: RunningService, rdap_server: RdapTestServer, body: bytes) -> None:
+    status, answer = await post(service, body)
+    assert status == 400
+    assert set(answer) == ANSWER_KEYS and answer["alerts"][0].startswith("BAD-REQUEST")
+    assert rdap_server.requests == []
+
+
+async def test_error_paths_share_one_envelope(service: RunningService) -> None:
+    for method, path, expected in [("PUT", "/example.com", 405), ("GET", "/co.uk", 400),
+                                   ("GET", "/showcache?offset=-1", 400), ("GET", "/batch", 400)]:
+        async with service.client.request(method, service.url + path) as resp:
+            body = await resp.json()
+            assert resp.status == expected, (method, path)
+            assert set(body) == ANSWER_KEYS
+            assert body["seen_by_web"] == body["category"] == "ERROR" and body["seen_by_you"] == "NA"
