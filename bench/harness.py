@@ -48,10 +48,11 @@ class Proc:
         return self.popen.pid
 
     @classmethod
-    def start(cls, name: str, cmd: list[str], log: Path, **kwargs: Any) -> "Proc":
-        fh = open(log, "wb")
-        popen = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                 start_new_session=True, **kwargs)
+    def start(cls, name: str, cmd: list[str], log: Path, **kwargs: Any) -> Proc:
+        with open(log, "wb") as fh:  # the child keeps its own copy of the descriptor
+            popen = subprocess.Popen(
+                cmd, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, **kwargs
+            )
         return cls(name, popen)
 
     @staticmethod
@@ -105,8 +106,9 @@ def get_json(url: str) -> Any:
 
 
 def post_json(url: str, payload: Any) -> Any:
-    request = urllib.request.Request(url, data=orjson.dumps(payload), method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=orjson.dumps(payload), method="POST", headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=600) as resp:
         return orjson.loads(resp.read())
 
@@ -140,8 +142,16 @@ def _latency(text: str, percentile: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)] if match else float("nan")
 
 
-def run_wrk(url: str, script: Path, script_args: list[str], *, proc: Proc | None = None, threads: int = 2,
-            connections: int = 50, duration: int = 10) -> Result:
+def run_wrk(
+    url: str,
+    script: Path,
+    script_args: list[str],
+    *,
+    proc: Proc | None = None,
+    threads: int = 2,
+    connections: int = 50,
+    duration: int = 10,
+) -> Result:
     """One wrk run; samples the RSS of ``proc``'s process tree while it runs."""
     peak = 0
     stop = threading.Event()
@@ -155,8 +165,20 @@ def run_wrk(url: str, script: Path, script_args: list[str], *, proc: Proc | None
     sampler = threading.Thread(target=sample, daemon=True)
     if proc is not None:
         sampler.start()
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "10s",
-           "-s", str(script), url, "--", *script_args]
+    cmd = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--latency",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        url,
+        "--",
+        *script_args,
+    ]
     env = {**os.environ, "WRK_THREADS": str(threads)}
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
@@ -167,10 +189,18 @@ def run_wrk(url: str, script: Path, script_args: list[str], *, proc: Proc | None
     rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    result = Result("", "", float(rate.group(1)) if rate else 0.0, p50_ms=_latency(out, "50"),
-                    p99_ms=_latency(out, "99"), peak_rss_mb=peak / 2**20, seconds=float(duration))
+    result = Result(
+        "",
+        "",
+        float(rate.group(1)) if rate else 0.0,
+        p50_ms=_latency(out, "50"),
+        p99_ms=_latency(out, "99"),
+        peak_rss_mb=peak / 2**20,
+        seconds=float(duration),
+    )
     result.errors = (int(errors.group(1)) if errors else 0) + (
-        sum(int(g) for g in socket_errors.groups()) if socket_errors else 0)
+        sum(int(g) for g in socket_errors.groups()) if socket_errors else 0
+    )
     return result
 
 
@@ -187,8 +217,10 @@ TARGETS = {
 def render_table(results: list[Result]) -> str:
     by = {(r.scenario, r.system): r for r in results}
     ceiling = by.get(("warm", "nginx"))
-    header = f"{'scenario':<12} {'system':<13} {'rate':>14} {'unit':<12} {'p50 ms':>8} {'p99 ms':>8} " \
-             f"{'peak RSS MB':>11} {'x nginx':>8} {'x original':>10}  target"
+    header = (
+        f"{'scenario':<12} {'system':<13} {'rate':>14} {'unit':<12} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'peak RSS MB':>11} {'x nginx':>8} {'x original':>10}  target"
+    )
     lines = [header, "-" * len(header)]
     for r in results:
         original = by.get((r.scenario, "original"))
@@ -199,8 +231,10 @@ def render_table(results: list[Result]) -> str:
             target = _verdict(r, ceiling)
         if r.errors:  # non-2xx answers or socket errors: the rate counts them too
             target = f"{target} [{r.errors:,} errors]".strip()
-        lines.append(f"{r.scenario:<12} {r.system:<13} {r.rate:>14,.1f} {r.unit:<12} {r.p50_ms:>8.2f} "
-                     f"{r.p99_ms:>8.2f} {r.peak_rss_mb:>11.0f} {x_nginx:>8} {x_orig:>10}  {target}")
+        lines.append(
+            f"{r.scenario:<12} {r.system:<13} {r.rate:>14,.1f} {r.unit:<12} {r.p50_ms:>8.2f} "
+            f"{r.p99_ms:>8.2f} {r.peak_rss_mb:>11.0f} {x_nginx:>8} {x_orig:>10}  {target}"
+        )
     return "\n".join(lines)
 
 

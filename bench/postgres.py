@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import Proc, Result, free_port, get_json, run_wrk, wait_for_port  # noqa: E402
+from harness import Proc, Result, free_port, get_json, run_wrk, wait_for_port
 
 BENCH = Path(__file__).resolve().parent
 SHARED = BENCH.parent.parent / "shared"
@@ -33,8 +33,11 @@ PYTHON = sys.executable
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres",
-                        help="a server where the bench may create and drop the database domain_stats_bench")
+    parser.add_argument(
+        "--postgres",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="a server where the bench may create and drop the database domain_stats_bench",
+    )
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=50)
     args = parser.parse_args()
@@ -72,13 +75,28 @@ def main() -> None:
                 for name in names:
                     get_json(f"http://127.0.0.1:{port}/{name}")
         script = BENCH / "rotate.lua"
-        one = run_wrk(f"http://127.0.0.1:{instances[0][1]}", script, [str(warm)], proc=instances[0][0],
-                      connections=args.connections, duration=args.duration)
+        one = run_wrk(
+            f"http://127.0.0.1:{instances[0][1]}",
+            script,
+            [str(warm)],
+            proc=instances[0][0],
+            connections=args.connections,
+            duration=args.duration,
+        )
         halves: list[Result] = []
 
         def drive(proc: Proc, port: int) -> None:
-            halves.append(run_wrk(f"http://127.0.0.1:{port}", script, [str(warm)], proc=proc, threads=1,
-                                  connections=args.connections // 2, duration=args.duration))
+            halves.append(
+                run_wrk(
+                    f"http://127.0.0.1:{port}",
+                    script,
+                    [str(warm)],
+                    proc=proc,
+                    threads=1,
+                    connections=args.connections // 2,
+                    duration=args.duration,
+                )
+            )
 
         threads = [threading.Thread(target=drive, args=instance) for instance in instances]
         for t in threads:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import (  # noqa: E402
+from harness import (
     Proc,
     Result,
     free_port,
@@ -107,15 +107,33 @@ class Bench:
         for proc in reversed(self.procs):
             proc.stop()
 
-    def measure(self, scenario: str, system: str, proc: Proc | None, url: str, script: str, *script_args: str,
-                connections: int | None = None, unit: str = "req/s", per_request: int = 1) -> Result:
-        result = run_wrk(url, BENCH / script, list(script_args), proc=proc,
-                         **{**self.wrk, **({"connections": connections} if connections else {})})
+    def measure(
+        self,
+        scenario: str,
+        system: str,
+        proc: Proc | None,
+        url: str,
+        script: str,
+        *script_args: str,
+        connections: int | None = None,
+        unit: str = "req/s",
+        per_request: int = 1,
+    ) -> Result:
+        result = run_wrk(
+            url,
+            BENCH / script,
+            list(script_args),
+            proc=proc,
+            **{**self.wrk, **({"connections": connections} if connections else {})},
+        )
         result.scenario, result.system, result.unit = scenario, system, unit
         result.rate *= per_request
         self.results.append(result)
-        print(f"  {scenario:<12} {system:<14} {result.rate:>12,.0f} {unit}  p50 {result.p50_ms:.2f} ms"
-              f"  p99 {result.p99_ms:.2f} ms  peak RSS {result.peak_rss_mb:.0f} MB", flush=True)
+        print(
+            f"  {scenario:<12} {system:<14} {result.rate:>12,.0f} {unit}  p50 {result.p50_ms:.2f} ms"
+            f"  p99 {result.p99_ms:.2f} ms  peak RSS {result.peak_rss_mb:.0f} MB",
+            flush=True,
+        )
         return result
 
     # -- the HTTP ceiling --------------------------------------------------------------------
@@ -164,8 +182,9 @@ http {{
             path = data / name
             path.write_text(path.read_text().replace("5730", str(port)))
         started = time.monotonic()
-        Proc.check([str(venv / "bin" / "domain-stats-utils"), "-i", str(SHARED / "data" / "top1m.import"), "-nx",
-                    str(data)])
+        Proc.check(
+            [str(venv / "bin" / "domain-stats-utils"), "-i", str(SHARED / "data" / "top1m.import"), "-nx", str(data)]
+        )
         seconds = time.monotonic() - started
         count = len(json.loads((SHARED / "data" / "top1m.import").read_text()))
         self.results.append(Result("import", "original", count / seconds, unit="records/s"))
@@ -176,9 +195,11 @@ http {{
         self.measure("first sight", "original", proc, url, "rotate.lua", str(first), "unique")
         self.prime(url, warm, rounds=1, concurrency=self.args.connections)
         self.measure("warm", "original", proc, url, "rotate.lua", str(warm))
-        self.notes.append("original: miss storm and batch not measured (its RDAP client asks rdap.net on the "
-                          "internet and cannot be pointed at a local server; it has no batch endpoint); "
-                          "memory not measured (its cache is on disk)")
+        self.notes.append(
+            "original: miss storm and batch not measured (its RDAP client asks rdap.net on the "
+            "internet and cannot be pointed at a local server; it has no batch endpoint); "
+            "memory not measured (its cache is on disk)"
+        )
         proc.stop()
 
     def prime(self, url: str, names_file: Path, rounds: int, concurrency: int) -> None:
@@ -193,15 +214,18 @@ http {{
     def run_ours(self, warm: Path) -> None:
         print(f"domain-stats ({self.args.workers} workers):", flush=True)
         rdap_port = free_port()
-        rdap = self.start("slow-rdap", [PYTHON, str(BENCH / "slow_rdap.py"), "--port", str(rdap_port),
-                                        "--delay", "0.05"], rdap_port)
+        rdap = self.start(
+            "slow-rdap", [PYTHON, str(BENCH / "slow_rdap.py"), "--port", str(rdap_port), "--delay", "0.05"], rdap_port
+        )
         data = self.work / "ours-data"
         shutil.rmtree(data, ignore_errors=True)
         data.mkdir()
         bootstrap = self.work / "bootstrap.json"
         tlds = json.loads((ROOT / "domain_stats" / "data" / "iana-dns-bootstrap.json").read_text())["services"]
         all_tlds = sorted({t for entry in tlds for t in entry[0]})
-        bootstrap.write_text(json.dumps({"publication": "bench", "services": [[all_tlds, [f"http://127.0.0.1:{rdap_port}/"]]]}))
+        bootstrap.write_text(
+            json.dumps({"publication": "bench", "services": [[all_tlds, [f"http://127.0.0.1:{rdap_port}/"]]]})
+        )
         port = free_port()
         concurrency = 10
         (data / "domain_stats.yaml").write_text(
@@ -234,8 +258,17 @@ http {{
         self.miss_storm(url, proc, warm, rdap_port, concurrency, plain)
         body = self.work / "batch.json"
         body.write_text(json.dumps(warm.read_text().split()))
-        self.measure("batch", "domain-stats", proc, url, "batch.lua", str(body), connections=8,
-                     unit="names/s", per_request=len(warm.read_text().split()))
+        self.measure(
+            "batch",
+            "domain-stats",
+            proc,
+            url,
+            "batch.lua",
+            str(body),
+            connections=8,
+            unit="names/s",
+            per_request=len(warm.read_text().split()),
+        )
         proc.stop()
         rdap.stop()
         self.memory(cli, data, port, first_names)
@@ -251,8 +284,11 @@ http {{
                 line = f"+,feed-{i:07d}-bench.com,2014-01-01 00:00:{i % 60:02d},2099-01-01 00:00:00\n".encode()
                 fh.write(line)
                 digest.update(line)
-        (feed / "version.json").write_text(json.dumps(
-            {"database_version": "1.1", "min_client_version": "0.1", "sha256": {"1/1.txt": digest.hexdigest()}}))
+        (feed / "version.json").write_text(
+            json.dumps(
+                {"database_version": "1.1", "min_client_version": "0.1", "sha256": {"1/1.txt": digest.hexdigest()}}
+            )
+        )
         data = self.work / "apply-data"
         shutil.rmtree(data, ignore_errors=True)
         data.mkdir()
@@ -261,20 +297,28 @@ http {{
         # A child's peak RSS counts what it had before exec, and a child of this benchmark (a
         # million names in memory) starts at this process's size: a small launcher process runs
         # the command instead and reports the command's own peak.
-        launcher = ("import os, subprocess, sys; "
-                    "child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL); "
-                    "_, status, usage = os.wait4(child.pid, 0); print(usage.ru_maxrss); "
-                    "sys.exit(os.waitstatus_to_exitcode(status))")
-        child = subprocess.Popen([PYTHON, "-c", launcher, *cli, "db", "update", "--from", str(feed),
-                                  "--data", str(data)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        launcher = (
+            "import os, subprocess, sys; "
+            "child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL); "
+            "_, status, usage = os.wait4(child.pid, 0); print(usage.ru_maxrss); "
+            "sys.exit(os.waitstatus_to_exitcode(status))"
+        )
+        child = subprocess.Popen(
+            [PYTHON, "-c", launcher, *cli, "db", "update", "--from", str(feed), "--data", str(data)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
         peak_kb = int(child.communicate()[0] or 0)
         seconds = time.monotonic() - started
         if child.returncode != 0:
             raise SystemExit("db update of the synthetic feed failed")
         rate = self.args.records / seconds
         self.results.append(Result("apply feed", "domain-stats", rate, unit="records/s", peak_rss_mb=peak_kb / 1024))
-        print(f"  apply feed   domain-stats   {rate:>12,.0f} records/s ({self.args.records} lines, "
-              f"peak RSS {peak_kb / 1024:.0f} MB)", flush=True)
+        print(
+            f"  apply feed   domain-stats   {rate:>12,.0f} records/s ({self.args.records} lines, "
+            f"peak RSS {peak_kb / 1024:.0f} MB)",
+            flush=True,
+        )
 
     def miss_storm(self, url: str, proc: Proc, warm: Path, rdap_port: int, concurrency: int, plain: Result) -> None:
         import concurrent.futures
@@ -284,40 +328,54 @@ http {{
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
             storm = pool.submit(run_wrk, url, BENCH / "rotate.lua", [str(misses), "unique"], proc=proc, **self.wrk)
             time.sleep(0.5)  # let the storm build up before measuring warm beside it
-            beside = run_wrk(url, BENCH / "rotate.lua", [str(warm)], proc=None,
-                             **{**self.wrk, "duration": max(2, self.args.duration - 1)})
+            beside = run_wrk(
+                url,
+                BENCH / "rotate.lua",
+                [str(warm)],
+                proc=None,
+                **{**self.wrk, "duration": max(2, self.args.duration - 1)},
+            )
             storm_result = storm.result()
         upstream = (int(get_json(f"http://127.0.0.1:{rdap_port}/count")) - before) / storm_result.seconds
         ceiling = self.args.workers * max(1, concurrency // self.args.workers) / 0.05  # the service's limit, shared
         storm_result.scenario, storm_result.system, storm_result.unit = "miss storm", "domain-stats", "req/s"
-        storm_result.extra = {"upstream_per_s": upstream, "upstream_limit_per_s": ceiling,
-                              "upstream_ratio": upstream / ceiling}
+        storm_result.extra = {
+            "upstream_per_s": upstream,
+            "upstream_limit_per_s": ceiling,
+            "upstream_ratio": upstream / ceiling,
+        }
         beside.scenario, beside.system = "warm beside", "domain-stats"
         beside.extra = {"ratio_to_plain_warm": beside.rate / plain.rate}
         self.results += [storm_result, beside]
-        print(f"  miss storm   domain-stats   upstream {upstream:,.0f}/s of {ceiling:,.0f}/s possible "
-              f"({upstream / ceiling:.0%}); warm beside it {beside.rate:,.0f} req/s "
-              f"({beside.rate / plain.rate:.0%} of plain warm)", flush=True)
+        print(
+            f"  miss storm   domain-stats   upstream {upstream:,.0f}/s of {ceiling:,.0f}/s possible "
+            f"({upstream / ceiling:.0%}); warm beside it {beside.rate:,.0f} req/s "
+            f"({beside.rate / plain.rate:.0%} of plain warm)",
+            flush=True,
+        )
 
     def memory(self, cli: list[str], data: Path, port: int, names: list[str]) -> None:
         """RSS of one worker holding ``len(names)`` domains in its memory cache."""
         proc = self.start("memory", [*cli, "serve", str(data)], port)
         url = f"http://127.0.0.1:{port}"
         for i in range(0, 20_000, 10_000):  # warm up code paths and the name memo before the baseline
-            post_json(url + "/batch", names[i:i + 10_000])
+            post_json(url + "/batch", names[i : i + 10_000])
         base_heap = rss_of_tree(proc.pid, "RssAnon")
         base_size = get_json(url + "/stats")["cache"]["size"]
         for i in range(20_000, len(names), 10_000):
-            post_json(url + "/batch", names[i:i + 10_000])
+            post_json(url + "/batch", names[i : i + 10_000])
         size = get_json(url + "/stats")["cache"]["size"]
         heap, rss = rss_of_tree(proc.pid, "RssAnon"), rss_of_tree(proc.pid)
         per_entry = (heap - base_heap) / max(1, size - base_size)
         result = Result("memory", "domain-stats", per_entry, unit="bytes/entry")
         result.extra = {"cached": size, "rss_mb": rss / 2**20, "rss_anon_mb": heap / 2**20}
         self.results.append(result)
-        print(f"  memory       domain-stats   {per_entry:,.0f} bytes of resident heap (RssAnon) per cached "
-              f"domain ({size:,} cached; RSS {rss / 2**20:,.0f} MB of which the database's memory-mapped "
-              f"file cache is {(rss - heap) / 2**20:,.0f} MB)", flush=True)
+        print(
+            f"  memory       domain-stats   {per_entry:,.0f} bytes of resident heap (RssAnon) per cached "
+            f"domain ({size:,} cached; RSS {rss / 2**20:,.0f} MB of which the database's memory-mapped "
+            f"file cache is {(rss - heap) / 2**20:,.0f} MB)",
+            flush=True,
+        )
         proc.stop()
 
     # -- the table ---------------------------------------------------------------------------

@@ -65,7 +65,9 @@ ISC_BACKED_OFF = _alert(
 )
 ISC_UNAUTHORIZED = _alert("ISC-UNAUTHORIZED", "mode central: the central server refused api_key (unknown or revoked)")
 ISC_SERVER_ERROR = _alert("ISC-SERVER-ERROR", "mode central: the central server failed (5xx)")
-ISC_BAD_RESPONSE = _alert("ISC-BAD-RESPONSE", "mode central: the central server answered something that is not the protocol")
+ISC_BAD_RESPONSE = _alert(
+    "ISC-BAD-RESPONSE", "mode central: the central server answered something that is not the protocol"
+)
 ISC_BAD_REQUEST = _alert("ISC-BAD-REQUEST", "mode central: the central server refused the request (400)")
 ISC_ERROR = _alert("ISC-ERROR", "mode central: the central server answered an error without saying which")
 

@@ -34,12 +34,12 @@ __all__ = [
     "QueryError",
     "StatusAnswer",
     "StatusReport",
-    "parse_request",
     "parse_config_answer",
-    "parse_status_answer",
     "parse_query_answer",
-    "wire_date",
+    "parse_request",
+    "parse_status_answer",
     "parse_wire_date",
+    "wire_date",
 ]
 
 API_PATH = "/api"

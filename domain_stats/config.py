@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import ssl
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -39,19 +39,91 @@ class CommonSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    local_address: str = Field("127.0.0.1", description="Address to listen on. Keep 127.0.0.1 unless other hosts must reach the service; on any other address /stats and /showcache require admin_key.")
+    local_address: str = Field(
+        "127.0.0.1",
+        description=(
+            "Address to listen on. Keep 127.0.0.1 unless other hosts must reach the service; on any other address"
+            " /stats and /showcache require admin_key."
+        ),
+    )
     local_port: int = Field(8000, ge=1, le=65535, description="TCP port to listen on.")
     database_file: str = Field("domain_stats.db", description="SQLite database, relative to the data directory.")
-    database_url: str = Field("", repr=False, description="A PostgreSQL database to use instead of the SQLite file, e.g. postgresql://domainstats@db.example.org/domainstats (several instances can share it). Empty: SQLite. Its password is never logged.")
-    psl_private: bool = Field(False, description="Also use the private section of the Public Suffix List (x.github.io stays x.github.io instead of github.io).")
-    log_detail: int = Field(1, ge=0, le=2, description="0: warnings and errors only; 1: also start-up and upstream problems; 2: also every lookup (debug).")
-    rdap_bootstrap: str = Field("", description="An RDAP bootstrap file (path or http(s) URL) to use as it is instead of the IANA registry. Empty: the packaged IANA snapshot, refreshed in the background.")
-    rdap_bootstrap_refresh_url: str = Field(IANA_BOOTSTRAP_URL, description="Where the background refresh of the IANA bootstrap comes from (daily). Empty disables the refresh, e.g. on an isolated sensor.")
-    rdap_ca_file: str = Field("", description="A CA bundle (PEM) to verify https RDAP servers and a bootstrap URL with, for a TLS-inspecting proxy or a private registry mirror. Empty: the system's CAs. Verification is never turned off.")
-    rdap_timeout_seconds: float = Field(10.0, gt=0, le=120, description="Whole time budget of one RDAP lookup, including waits for rate limits and Retry-After.")
-    rdap_server_concurrency: int = Field(10, ge=1, le=1000, description="Most simultaneous requests to one RDAP server, for the whole service (with --workers N each worker takes an equal part, at least 1).")
-    rdap_server_rate: float = Field(20.0, gt=0, description="Most requests per second to one RDAP server, for the whole service (shared like rdap_server_concurrency).")
-    rdap_error_ttl_hours: float = Field(1.0, ge=0, description="How long an RDAP error answer is cached before the domain is tried again; also how long a failed refresh of an expired record, or a registration the registry reports as expired, waits before the next query.")
+    database_url: str = Field(
+        "",
+        repr=False,
+        description=(
+            "A PostgreSQL database to use instead of the SQLite file, e.g. "
+            "postgresql://domainstats@db.example.org/domainstats (several instances can share it). Empty: SQLite."
+            " Its password is never logged."
+        ),
+    )
+    psl_private: bool = Field(
+        False,
+        description=(
+            "Also use the private section of the Public Suffix List (x.github.io stays x.github.io instead of "
+            "github.io)."
+        ),
+    )
+    log_detail: int = Field(
+        1,
+        ge=0,
+        le=2,
+        description=(
+            "0: warnings and errors only; 1: also start-up and upstream problems; 2: also every lookup (debug)."
+        ),
+    )
+    rdap_bootstrap: str = Field(
+        "",
+        description=(
+            "An RDAP bootstrap file (path or http(s) URL) to use as it is instead of the IANA registry. Empty: "
+            "the packaged IANA snapshot, refreshed in the background."
+        ),
+    )
+    rdap_bootstrap_refresh_url: str = Field(
+        IANA_BOOTSTRAP_URL,
+        description=(
+            "Where the background refresh of the IANA bootstrap comes from (daily). Empty disables the refresh, "
+            "e.g. on an isolated sensor."
+        ),
+    )
+    rdap_ca_file: str = Field(
+        "",
+        description=(
+            "A CA bundle (PEM) to verify https RDAP servers and a bootstrap URL with, for a TLS-inspecting proxy "
+            "or a private registry mirror. Empty: the system's CAs. Verification is never turned off."
+        ),
+    )
+    rdap_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=120,
+        description="Whole time budget of one RDAP lookup, including waits for rate limits and Retry-After.",
+    )
+    rdap_server_concurrency: int = Field(
+        10,
+        ge=1,
+        le=1000,
+        description=(
+            "Most simultaneous requests to one RDAP server, for the whole service (with --workers N each worker "
+            "takes an equal part, at least 1)."
+        ),
+    )
+    rdap_server_rate: float = Field(
+        20.0,
+        gt=0,
+        description=(
+            "Most requests per second to one RDAP server, for the whole service (shared like rdap_server_concurrency)."
+        ),
+    )
+    rdap_error_ttl_hours: float = Field(
+        1.0,
+        ge=0,
+        description=(
+            "How long an RDAP error answer is cached before the domain is tried again; also how long a failed "
+            "refresh of an expired record, or a registration the registry reports as expired, waits before the "
+            "next query."
+        ),
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -61,7 +133,7 @@ class CommonSettings(BaseModel):
             raise ValueError("must be a postgresql:// URL (leave it empty for SQLite)")
         return value
 
-    def database_location(self, data_dir: Path) -> "str | Path":
+    def database_location(self, data_dir: Path) -> str | Path:
         """What :func:`~domain_stats.storage.open_storage` opens: the PostgreSQL URL, or the SQLite file."""
         return self.database_url or self.data_path(data_dir, self.database_file)
 
@@ -79,11 +151,11 @@ class CommonSettings(BaseModel):
     def is_loopback(self) -> bool:
         return self.local_address == "localhost" or ipaddress.ip_address(self.local_address).is_loopback
 
-    def rdap_ssl_context(self, data_dir: Path) -> "ssl.SSLContext | None":
+    def rdap_ssl_context(self, data_dir: Path) -> ssl.SSLContext | None:
         """The TLS context for RDAP, or None for the system's defaults."""
         return self.ca_context(data_dir, "rdap_ca_file", self.rdap_ca_file)
 
-    def ca_context(self, data_dir: Path, key: str, ca_file: str) -> "ssl.SSLContext | None":
+    def ca_context(self, data_dir: Path, key: str, ca_file: str) -> ssl.SSLContext | None:
         """A verifying TLS context trusting ``ca_file`` (the setting ``key``), or None for the system's CAs."""
         if not ca_file:
             return None

@@ -11,7 +11,7 @@ import calendar
 import contextlib
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -76,5 +76,5 @@ def parse_date_value(value: Any) -> float:
         except (TypeError, ValueError):
             raise ValueError(f"not a date: {value!r}") from None
     if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=timezone.utc)
+        stamp = stamp.replace(tzinfo=UTC)
     return stamp.timestamp()

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Iterable, NamedTuple
+from collections.abc import Iterable
+from typing import NamedTuple
 
 import idna
 from publicsuffixlist import PSLFILE, PublicSuffixList, encode_idn
 
 from domain_stats.errors import DomainStatsError
 
-__all__ = ["InvalidName", "Name", "NameReducer", "DEFAULT_PROHIBITED"]
+__all__ = ["DEFAULT_PROHIBITED", "InvalidName", "Name", "NameReducer"]
 
 MAX_NAME_OCTETS = 253
 MAX_LABEL_OCTETS = 63
@@ -30,9 +31,7 @@ _LDH_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\Z")
 _PLAIN_ASCII = re.compile(r"[a-z0-9._-]+\Z")
 # A whole name that needs no further checks: LDH labels (underscores above the last two),
 # at most 63 octets each. Anything else takes the slow path, which names the problem.
-_FAST_NAME = re.compile(
-    r"(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.?\Z"
-)
+_FAST_NAME = re.compile(r"(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.?\Z")
 _MEMO_SIZE = 65536
 
 
@@ -98,7 +97,12 @@ class NameReducer:
         :meth:`registered_domain` otherwise.
         """
         label, _, parent = name.partition(".")
-        if self.open_suffix(parent) and len(label) <= MAX_LABEL_OCTETS and not label.startswith("xn--") and _LDH_LABEL.match(label):
+        if (
+            self.open_suffix(parent)
+            and len(label) <= MAX_LABEL_OCTETS
+            and not label.startswith("xn--")
+            and _LDH_LABEL.match(label)
+        ):
             return name not in self._prohibited
         try:
             return self.registered_domain(name) == name

@@ -20,8 +20,8 @@ import orjson
 from domain_stats.dates import parse_date_value
 from domain_stats.feed.format import ADD, format_feed_line
 from domain_stats.feed.update import check_domain
-from domain_stats.names import DEFAULT_PROHIBITED, NameReducer
 from domain_stats.lookup.starter import STARTER_FILE
+from domain_stats.names import DEFAULT_PROHIBITED, NameReducer
 
 
 def main(source: Path, output: Path = STARTER_FILE) -> None:

@@ -6,8 +6,8 @@ The servers and helpers themselves live in :mod:`tests.support`; tests import th
 from __future__ import annotations
 
 import ssl
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 import pytest
 import trustme
@@ -63,7 +63,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def database_url(backend: str, request: pytest.FixtureRequest) -> str:
-    """"" for SQLite; for PostgreSQL a URL whose search_path is a fresh schema, dropped afterwards."""
+    """ "" for SQLite; for PostgreSQL a URL whose search_path is a fresh schema, dropped afterwards."""
     if backend == "sqlite":
         return ""
     reason = postgres_unavailable()
@@ -76,7 +76,9 @@ def database_url(backend: str, request: pytest.FixtureRequest) -> str:
 def data_dir(tmp_path: Path, bootstrap_file: Path, database_url: str) -> Path:
     """A data directory whose bootstrap sends every TLD (but .tv) to the test RDAP server; on each backend."""
     directory = tmp_path / "data"
-    write_config(directory, rdap_bootstrap=str(bootstrap_file), rdap_bootstrap_refresh_url="", database_url=database_url)
+    write_config(
+        directory, rdap_bootstrap=str(bootstrap_file), rdap_bootstrap_refresh_url="", database_url=database_url
+    )
     return directory
 
 

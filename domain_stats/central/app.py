@@ -14,13 +14,14 @@ import ipaddress
 import logging
 import os
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import orjson
 
-from domain_stats.central_protocol import API_PATH, MAX_REQUEST_BYTES, ProtocolError, parse_request
 from domain_stats.central.service import CentralService
+from domain_stats.central_protocol import API_PATH, MAX_REQUEST_BYTES, ProtocolError, parse_request
 from domain_stats.storage import StorageError
 
 __all__ = ["CentralApp", "Receive", "Scope", "Send", "member_address"]
@@ -83,7 +84,7 @@ class CentralApp:
         if path.startswith("/feed/") and method == "GET":
             if await self.service.client_for(_bearer(scope)) is None:
                 raise _Refusal(401, "a valid API key is required (Authorization: Bearer KEY)")
-            raise _FeedFile(self._feed_file(path[len("/feed/"):]))
+            raise _FeedFile(self._feed_file(path[len("/feed/") :]))
         if path != API_PATH:
             raise _Refusal(404, f"not found; the endpoint is POST {API_PATH}")
         if method != "POST":
@@ -102,7 +103,6 @@ class CentralApp:
             return 200, (await self.service.query(client, request["domain"])).to_json()
         except ProtocolError as err:
             raise _Refusal(400, str(err)) from None
-
 
     def _feed_file(self, name: str) -> Path:
         if self.feed_dir is None or not _FEED_FILE.match(name):
@@ -138,7 +138,7 @@ def _bearer(scope: Scope) -> str:
         if name == b"authorization":
             scheme, _, key = value.decode("latin-1").partition(" ")
             if scheme.lower() == "bearer":
-                return key.strip()
+                return str(key.strip())
     return ""
 
 

@@ -17,7 +17,7 @@ from domain_stats.central.config import CentralSettings, load_central_settings
 from domain_stats.central.runtime import CentralRuntime
 from domain_stats.logs import LEVELS, log_config
 
-__all__ = ["CentralServerApp", "create_app", "run_central", "CENTRAL_DATA_ENV"]
+__all__ = ["CENTRAL_DATA_ENV", "CentralServerApp", "create_app", "run_central"]
 
 log = logging.getLogger(__name__)
 

@@ -10,19 +10,20 @@ import logging.config
 import re
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, TypeVar
 
 import click
 
 from domain_stats import __version__
-from domain_stats.dates import format_date
 from domain_stats.central.config import CentralSettings, load_central_settings
 from domain_stats.central.keys import new_api_key
 from domain_stats.central.policy import POLICY_KEYS, Policy, PolicyError, parse_policy_value
-from domain_stats.central_protocol import MAX_TEXT
 from domain_stats.central.store import CentralStore, open_central_store
+from domain_stats.central_protocol import MAX_TEXT
 from domain_stats.console import data_dir_option, run_async, user_errors
+from domain_stats.dates import format_date
 from domain_stats.logs import log_config
 from domain_stats.names import DEFAULT_PROHIBITED, InvalidName, NameReducer
 
@@ -56,7 +57,9 @@ def _with_store(data_dir: Path, work: Callable[[CentralStore], Awaitable[T]]) ->
 
 def _client_name(name: str) -> str:
     if not _NAME.match(name):
-        raise click.BadParameter("letters, digits and . _ @ - (at most 64, starting with a letter or digit)", param_hint="NAME")
+        raise click.BadParameter(
+            "letters, digits and . _ @ - (at most 64, starting with a letter or digit)", param_hint="NAME"
+        )
     return name
 
 
@@ -66,7 +69,9 @@ def _domain(raw: str) -> str:
     except InvalidName as err:
         raise click.BadParameter(str(err), param_hint="DOMAIN") from None
     if domain is None:
-        raise click.BadParameter(f"{raw!r} is under a prohibited suffix; clients never ask about it", param_hint="DOMAIN")
+        raise click.BadParameter(
+            f"{raw!r} is under a prohibited suffix; clients never ask about it", param_hint="DOMAIN"
+        )
     return domain
 
 
@@ -103,7 +108,10 @@ def serve(data_dir: Path) -> None:
     run_async(preflight())
     scheme = "https" if tls else "http"
     host = f"[{settings.local_address}]" if ":" in settings.local_address else settings.local_address
-    click.echo(f"domain-stats central {__version__} listening on {scheme}://{host}:{settings.local_port} (data: {data_dir})", err=True)
+    click.echo(
+        f"domain-stats central {__version__} listening on {scheme}://{host}:{settings.local_port} (data: {data_dir})",
+        err=True,
+    )
     run_central(settings, data_dir, tls=tls)
 
 
@@ -259,19 +267,35 @@ def clients(data_dir: Path) -> None:
     _table(
         ["name", "version", "database", "cache hit/miss/expired", "db hit/miss", "address", "last seen"],
         [
-            [r.name, r.client_version, r.database_version,
-             f"{r.cache_hits}/{r.cache_misses}/{r.cache_expired}", f"{r.database_hits}/{r.database_misses}",
-             r.address, _when(r.last_seen)]
+            [
+                r.name,
+                r.client_version,
+                r.database_version,
+                f"{r.cache_hits}/{r.cache_misses}/{r.cache_expired}",
+                f"{r.database_hits}/{r.database_misses}",
+                r.address,
+                _when(r.last_seen),
+            ]
             for r in rows
         ],
     )
 
 
 @central.command()
-@click.option("--min-clients", type=click.IntRange(1), default=2, show_default=True,
-              help="Publish only domains at least this many members asked about.")
-@click.option("--established-days", type=click.IntRange(0), default=730, show_default=True,
-              help="Publish only domains registered at least this many days ago.")
+@click.option(
+    "--min-clients",
+    type=click.IntRange(1),
+    default=2,
+    show_default=True,
+    help="Publish only domains at least this many members asked about.",
+)
+@click.option(
+    "--established-days",
+    type=click.IntRange(0),
+    default=730,
+    show_default=True,
+    help="Publish only domains registered at least this many days ago.",
+)
 @data_option
 @user_errors
 def publish(min_clients: int, established_days: int, data_dir: Path) -> None:
@@ -283,7 +307,9 @@ def publish(min_clients: int, established_days: int, data_dir: Path) -> None:
     feed_dir = feed_directory(data_dir)
     report = _with_store(
         data_dir,
-        lambda store: export_feed(lambda after, limit: store.published_page(after, limit, before, min_clients), feed_dir),
+        lambda store: export_feed(
+            lambda after, limit: store.published_page(after, limit, before, min_clients), feed_dir
+        ),
     )
     click.echo(report.summary(feed_dir))
 
@@ -293,6 +319,6 @@ def _table(headers: list[str], rows: list[list[Any]]) -> None:
     if not rows:
         click.echo("(none)", err=sys.stdout.isatty())
         return
-    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
     for line in [headers, *rows]:
-        click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths)).rstrip())
+        click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())

@@ -20,12 +20,30 @@ CENTRAL_CONFIG_NAME = "central.yaml"
 
 
 class CentralSettings(CommonSettings):
-    local_address: str = Field("127.0.0.1", description="Address to listen on. Keep 127.0.0.1 behind a reverse proxy on the same host; 0.0.0.0 (or ::) to let client sites connect directly, preferably with tls_cert and tls_key.")
+    local_address: str = Field(
+        "127.0.0.1",
+        description=(
+            "Address to listen on. Keep 127.0.0.1 behind a reverse proxy on the same host; 0.0.0.0 (or ::) to let"
+            " client sites connect directly, preferably with tls_cert and tls_key."
+        ),
+    )
     local_port: int = Field(4100, ge=1, le=65535, description="TCP port to listen on.")
     database_file: str = Field("central.db", description="SQLite database, relative to the data directory.")
-    tls_cert: str = Field("", description="Certificate chain (PEM) to serve HTTPS with; needs tls_key. Empty: plain HTTP (for a TLS-terminating reverse proxy in front).")
+    tls_cert: str = Field(
+        "",
+        description=(
+            "Certificate chain (PEM) to serve HTTPS with; needs tls_key. Empty: plain HTTP (for a TLS-terminating"
+            " reverse proxy in front)."
+        ),
+    )
     tls_key: str = Field("", description="Private key (PEM) for tls_cert.")
-    trusted_proxies: list[str] = Field([], description="Addresses of your reverse proxies (e.g. [127.0.0.1]): for requests from them the member's address is taken from X-Forwarded-For. Empty: the peer's address, always.")
+    trusted_proxies: list[str] = Field(
+        [],
+        description=(
+            "Addresses of your reverse proxies (e.g. [127.0.0.1]): for requests from them the member's address is"
+            " taken from X-Forwarded-For. Empty: the peer's address, always."
+        ),
+    )
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -38,7 +56,7 @@ class CentralSettings(CommonSettings):
         return value
 
     @model_validator(mode="after")
-    def _tls_pair(self) -> "CentralSettings":
+    def _tls_pair(self) -> CentralSettings:
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ValueError("tls_cert and tls_key go together")
         return self
@@ -46,4 +64,6 @@ class CentralSettings(CommonSettings):
 
 def load_central_settings(data_dir: Path, overrides: dict[str, Any] | None = None) -> CentralSettings:
     """Read ``DIR/central.yaml`` (creating it, commented, on first use) and validate it."""
-    return load_settings_file(CentralSettings, data_dir, CENTRAL_CONFIG_NAME, overrides, title="domain-stats central server")
+    return load_settings_file(
+        CentralSettings, data_dir, CENTRAL_CONFIG_NAME, overrides, title="domain-stats central server"
+    )

@@ -47,7 +47,7 @@ class SqliteDatabase:
         self._executor = executor
 
     @classmethod
-    async def open(cls, path: Path, migrations: list[list[str]]) -> "SqliteDatabase":
+    async def open(cls, path: Path, migrations: list[list[str]]) -> SqliteDatabase:
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="central-db")
 
         def setup() -> sqlite3.Connection:
@@ -90,10 +90,12 @@ class SqliteDatabase:
         return await asyncio.get_running_loop().run_in_executor(self._executor, work)
 
     async def fetchone(self, sql: str, *args: Any) -> Row | None:
-        return await self._run(sql, args, "one")
+        row: Row | None = await self._run(sql, args, "one")
+        return row
 
     async def fetchall(self, sql: str, *args: Any) -> list[Row]:
-        return await self._run(sql, args, "all")
+        rows: list[Row] = await self._run(sql, args, "all")
+        return rows
 
     async def execute(self, sql: str, *args: Any) -> None:
         await self._run(sql, args, "none")
@@ -112,7 +114,7 @@ class PostgresDatabase:
         self._acquire_timeout = ACQUIRE_TIMEOUT
 
     @classmethod
-    async def open(cls, url: str, migrations: list[list[str]]) -> "PostgresDatabase":
+    async def open(cls, url: str, migrations: list[list[str]]) -> PostgresDatabase:
         from domain_stats.storage.postgres import connect_pool, run_migrations
 
         pool = await connect_pool(url)
@@ -154,4 +156,3 @@ def _numbered(sql: str) -> str:
     """``?`` placeholders as asyncpg's ``$1, $2, ...`` (our statements have no ``?`` in literals)."""
     counter = iter(range(1, 1000))
     return re.sub(r"\?", lambda _m: f"${next(counter)}", sql)
-

@@ -7,15 +7,16 @@ checked here, once, before it is stored.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from domain_stats.central_protocol import ConfigAnswer
-from domain_stats.errors import UserError
 from domain_stats.config import clean_suffixes
+from domain_stats.errors import UserError
 from domain_stats.versions import VersionError, parse_database_version, parse_software_version
 
-__all__ = ["Policy", "PolicyError", "POLICY_KEYS", "parse_policy_value"]
+__all__ = ["POLICY_KEYS", "Policy", "PolicyError", "parse_policy_value"]
 
 
 class PolicyError(UserError):
@@ -30,7 +31,7 @@ class Policy:
     prohibited_tlds: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
-    def from_stored(cls, stored: dict[str, Any]) -> "Policy":
+    def from_stored(cls, stored: dict[str, Any]) -> Policy:
         known = {k: v for k, v in stored.items() if k in POLICY_KEYS}
         if "prohibited_tlds" in known:
             known["prohibited_tlds"] = tuple(known["prohibited_tlds"])

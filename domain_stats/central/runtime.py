@@ -6,8 +6,8 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from domain_stats.central.app import CentralApp
 from domain_stats.central.config import CentralSettings
@@ -41,7 +41,7 @@ class CentralRuntime:
         *,
         refresh_bootstrap: bool = True,
         clock: Callable[[], float] = time.time,
-    ) -> "CentralRuntime":
+    ) -> CentralRuntime:
         data_dir = Path(data_dir)
         store = await open_central_store(settings, data_dir)
         try:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from domain_stats.alerts import ISC_FIRST_CONTACT, PROHIBITED_TLD
 from domain_stats.central.keys import hash_key
 from domain_stats.central.policy import Policy
+from domain_stats.central.store import CentralStore
 from domain_stats.central_protocol import (
     TTL_NO_EXPIRY,
     TTL_NOT_CACHED,
@@ -27,7 +28,6 @@ from domain_stats.central_protocol import (
     StatusAnswer,
     StatusReport,
 )
-from domain_stats.central.store import CentralStore
 from domain_stats.names import DEFAULT_PROHIBITED, InvalidName, NameReducer
 from domain_stats.rdap import RdapClient, RdapDates, RdapError
 from domain_stats.rdap.errors import RdapNoServer, RdapNotFound
@@ -86,7 +86,8 @@ class CentralService:
             return QueryError(TTL_PERMANENT, (PROHIBITED_TLD,))
         now = self._clock()
         known = await self.store.known(domain)
-        created, expires = known.created, known.expires
+        created: float | None = known.created
+        expires: float | None = known.expires
         if created is None or self._needs_refresh(expires, known.updated, now):
             try:
                 dates, _ = await self._inflight.run(domain, lambda: self._resolve_and_store(domain))

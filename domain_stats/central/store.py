@@ -39,7 +39,8 @@ def _schema(domain_type: str) -> list[list[str]]:
                 database_hits BIGINT NOT NULL, database_misses BIGINT NOT NULL,
                 address TEXT NOT NULL, last_seen BIGINT NOT NULL)""",
             f"""CREATE TABLE IF NOT EXISTS alerts (
-                domain {domain_type} NOT NULL, text TEXT NOT NULL, added BIGINT NOT NULL, PRIMARY KEY (domain, text))""",
+                domain {domain_type} NOT NULL, text TEXT NOT NULL, added BIGINT NOT NULL,
+                PRIMARY KEY (domain, text))""",
             f"""CREATE TABLE IF NOT EXISTS domains (
                 domain {domain_type} PRIMARY KEY, created BIGINT NOT NULL, expires BIGINT, updated BIGINT NOT NULL)""",
             f"""CREATE TABLE IF NOT EXISTS contacts (
@@ -90,7 +91,7 @@ class Known:
     alerts: tuple[str, ...]
 
 
-async def open_central_store(settings: CentralSettings, data_dir: Path) -> "CentralStore":
+async def open_central_store(settings: CentralSettings, data_dir: Path) -> CentralStore:
     """The server's database, as the server and the admin commands open it."""
     location = settings.database_url or settings.data_path(data_dir, settings.database_file)
     return CentralStore(await open_database(location, SQLITE_SCHEMA, POSTGRES_SCHEMA))
@@ -111,7 +112,9 @@ class CentralStore:
             "INSERT INTO api_keys (name, key_hash, created, revoked) VALUES (?, ?, ?, NULL) "
             "ON CONFLICT (name) DO UPDATE SET key_hash = excluded.key_hash, created = excluded.created, "
             "revoked = NULL WHERE api_keys.revoked IS NOT NULL RETURNING name",
-            name, key_hash, int(now),
+            name,
+            key_hash,
+            int(now),
         )
         return row is not None
 
@@ -122,7 +125,10 @@ class CentralStore:
         return row is not None
 
     async def list_keys(self) -> list[KeyRecord]:
-        return [KeyRecord(*row) for row in await self.db.fetchall("SELECT name, created, revoked FROM api_keys ORDER BY name")]
+        return [
+            KeyRecord(*row)
+            for row in await self.db.fetchall("SELECT name, created, revoked FROM api_keys ORDER BY name")
+        ]
 
     async def client_for_key(self, key_hash: str) -> str | None:
         """The client name of an active key, or None."""
@@ -137,13 +143,16 @@ class CentralStore:
     async def set_policy_value(self, key: str, value: Any) -> None:
         await self.db.execute(
             "INSERT INTO policy (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            key, orjson.dumps(value).decode(),
+            key,
+            orjson.dumps(value).decode(),
         )
 
     async def deny(self, name: str, message: str) -> None:
         await self.db.execute(
-            "INSERT INTO denials (name, message) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET message = excluded.message",
-            name, message,
+            "INSERT INTO denials (name, message) VALUES (?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET message = excluded.message",
+            name,
+            message,
         )
 
     async def allow(self, name: str) -> bool:
@@ -157,8 +166,13 @@ class CentralStore:
             "cache_hits = excluded.cache_hits, cache_misses = excluded.cache_misses, "
             "cache_expired = excluded.cache_expired, database_hits = excluded.database_hits, "
             "database_misses = excluded.database_misses, address = excluded.address, last_seen = excluded.last_seen",
-            name, report.client_version, report.database_version, *report.cache_efficiency,
-            *report.database_efficiency, address, int(now),
+            name,
+            report.client_version,
+            report.database_version,
+            *report.cache_efficiency,
+            *report.database_efficiency,
+            address,
+            int(now),
         )
         row = await self.db.fetchone("SELECT message FROM denials WHERE name = ?", name)
         return "" if row is None else row[0]
@@ -171,14 +185,18 @@ class CentralStore:
     async def add_alert(self, domain: str, text: str, now: float) -> bool:
         row = await self.db.fetchone(
             "INSERT INTO alerts (domain, text, added) VALUES (?, ?, ?) ON CONFLICT DO NOTHING RETURNING domain",
-            domain, text, int(now),
+            domain,
+            text,
+            int(now),
         )
         return row is not None
 
     async def clear_alerts(self, domain: str, text: str | None = None) -> int:
         if text is None:
             return len(await self.db.fetchall("DELETE FROM alerts WHERE domain = ? RETURNING text", domain))
-        return len(await self.db.fetchall("DELETE FROM alerts WHERE domain = ? AND text = ? RETURNING text", domain, text))
+        return len(
+            await self.db.fetchall("DELETE FROM alerts WHERE domain = ? AND text = ? RETURNING text", domain, text)
+        )
 
     async def list_alerts(self) -> list[AlertRecord]:
         rows = await self.db.fetchall("SELECT domain, text, added FROM alerts ORDER BY domain, added, text")
@@ -197,7 +215,10 @@ class CentralStore:
             "INSERT INTO domains (domain, created, expires, updated) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (domain) DO UPDATE SET created = excluded.created, expires = excluded.expires, "
             "updated = excluded.updated",
-            domain, int(created), None if expires is None else int(expires), int(now),
+            domain,
+            int(created),
+            None if expires is None else int(expires),
+            int(now),
         )
 
     async def record_query(self, domain: str, client: str, now: float) -> tuple[int, bool]:
@@ -209,9 +230,13 @@ class CentralStore:
         inserted = await self.db.fetchone(
             "INSERT INTO contacts (domain, seen_by_isc, first_client) VALUES (?, ?, ?) "
             "ON CONFLICT (domain) DO NOTHING RETURNING seen_by_isc",
-            domain, int(now), client,
+            domain,
+            int(now),
+            client,
         )
-        await self.db.execute("INSERT INTO askers (domain, client) VALUES (?, ?) ON CONFLICT DO NOTHING", domain, client)
+        await self.db.execute(
+            "INSERT INTO askers (domain, client) VALUES (?, ?) ON CONFLICT DO NOTHING", domain, client
+        )
         if inserted is not None:
             return inserted[0], True
         row = await self.db.fetchone("SELECT seen_by_isc FROM contacts WHERE domain = ?", domain)
@@ -226,9 +251,12 @@ class CentralStore:
         rows = await self.db.fetchall(
             "SELECT d.domain, d.created, d.expires FROM domains AS d WHERE d.domain > ? AND d.created < ? "
             "AND (SELECT count(*) FROM askers AS a WHERE a.domain = d.domain) >= ? ORDER BY d.domain LIMIT ?",
-            after, int(created_before), min_clients, limit,
+            after,
+            int(created_before),
+            min_clients,
+            limit,
         )
-        return [tuple(row) for row in rows]  # type: ignore[misc]
+        return [tuple(row) for row in rows]
 
     async def first_contact(self, domain: str) -> int | None:
         row = await self.db.fetchone("SELECT seen_by_isc FROM contacts WHERE domain = ?", domain)

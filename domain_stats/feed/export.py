@@ -14,20 +14,21 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Awaitable, Callable, Iterator
+from typing import Any
 
 from domain_stats.feed.format import ADD, INDEX_NAME, REMOVE, FeedError, FeedIndex, feed_file_name, format_feed_line
 from domain_stats.versions import parse_database_version
 
-__all__ = ["ExportReport", "PageFetcher", "export_feed", "STATE_NAME"]
+__all__ = ["STATE_NAME", "ExportReport", "PageFetcher", "export_feed"]
 
 STATE_NAME = "state.csv"
 PAGE = 10_000
 
 Record = tuple[str, int, "int | None"]
-PageFetcher = Callable[[str, int], Awaitable[list[tuple[str, float, "float | None"]]]]
+PageFetcher = Callable[[str, int], Coroutine[Any, Any, list[tuple[str, float, "float | None"]]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,18 +54,25 @@ async def export_feed(pages: PageFetcher, feed_dir: Path, *, min_client_version:
     loop = asyncio.get_running_loop()
 
     def fetch(after: str) -> list[tuple[str, float, float | None]]:
-        return asyncio.run_coroutine_threadsafe(pages(after, PAGE), loop).result()
+        page: list[tuple[str, float, float | None]] = asyncio.run_coroutine_threadsafe(
+            pages(after, PAGE), loop
+        ).result()
+        return page
 
     return await asyncio.to_thread(_export, fetch, Path(feed_dir), min_client_version)
 
 
-def _export(fetch: Callable[[str], list[tuple[str, float, float | None]]], feed_dir: Path, min_client: str) -> ExportReport:
+def _export(
+    fetch: Callable[[str], list[tuple[str, float, float | None]]], feed_dir: Path, min_client: str
+) -> ExportReport:
     feed_dir.mkdir(parents=True, exist_ok=True)
     index_path, state_path = feed_dir / INDEX_NAME, feed_dir / STATE_NAME
     if index_path.exists():
         index = FeedIndex.parse(index_path.read_bytes())
         if not state_path.exists():
-            raise FeedError(f"{state_path} is missing: this feed was not written by this exporter (start a new feed directory)")
+            raise FeedError(
+                f"{state_path} is missing: this feed was not written by this exporter (start a new feed directory)"
+            )
     else:
         index = FeedIndex("1.0", min_client, {})
     major, minor = parse_database_version(index.database_version)

@@ -13,13 +13,13 @@ from typing import Any
 
 import orjson
 
-from domain_stats.dates import format_date
-from domain_stats.dates import parse_plain_date
+from domain_stats.dates import format_date, parse_plain_date
 from domain_stats.errors import DomainStatsError, UserError
 from domain_stats.versions import VersionError, parse_database_version, parse_software_version
 
 __all__ = [
     "ADD",
+    "INDEX_NAME",
     "REMOVE",
     "FeedError",
     "FeedIndex",
@@ -28,7 +28,6 @@ __all__ = [
     "format_feed_line",
     "parse_feed_line",
     "plan_updates",
-    "INDEX_NAME",
 ]
 
 INDEX_NAME = "version.json"
@@ -59,14 +58,18 @@ class FeedIndex:
     sha256: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, data: bytes) -> "FeedIndex":
+    def parse(cls, data: bytes) -> FeedIndex:
         try:
             raw = orjson.loads(data)
         except orjson.JSONDecodeError:
             raise FeedError(f"{INDEX_NAME} is not JSON") from None
         if not isinstance(raw, dict):
             raise FeedError(f"{INDEX_NAME} is not a JSON object")
-        version, minimum, sums = raw.get("database_version"), raw.get("min_client_version", "0.1"), raw.get("sha256", {})
+        version, minimum, sums = (
+            raw.get("database_version"),
+            raw.get("min_client_version", "0.1"),
+            raw.get("sha256", {}),
+        )
         try:
             parse_database_version(version)
         except VersionError:
@@ -80,7 +83,7 @@ class FeedIndex:
             for k, v in sums.items()
         ):
             raise FeedError(f'{INDEX_NAME}: sha256 must map "MAJOR/MINOR.txt" to hex SHA-256 digests')
-        return cls(version, minimum, dict(sums))
+        return cls(str(version), str(minimum), dict(sums))
 
     def to_json(self) -> bytes:
         doc: dict[str, Any] = {
@@ -141,4 +144,3 @@ def _date(value: str, number: int, name: str) -> float:
 
 def format_feed_line(op: str, domain: str, created: float, expires: float | None) -> str:
     return f"{op},{domain},{format_date(created)},{'' if expires is None else format_date(expires)}\n"
-

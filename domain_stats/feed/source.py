@@ -8,13 +8,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import ssl
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import Protocol
 
 from domain_stats.feed.format import INDEX_NAME, FeedError, FeedIndex
 
-
-__all__ = ["DirectoryFeed", "FeedSource", "HttpFeed", "open_feed", "Progress"]
+__all__ = ["DirectoryFeed", "FeedSource", "HttpFeed", "Progress", "open_feed"]
 
 _CHUNK = 256 * 1024
 _MAX_INDEX_BYTES = 4 * 1024 * 1024
@@ -69,7 +69,11 @@ class DirectoryFeed:
 
 class HttpFeed:
     def __init__(
-        self, base_url: str, *, headers: dict[str, str] | None = None, ssl_context: ssl.SSLContext | None = None,
+        self,
+        base_url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
         timeout: float = 300.0,
     ) -> None:
         import aiohttp
@@ -119,7 +123,9 @@ class HttpFeed:
         await self._session.close()
 
 
-def open_feed(location: str, *, headers: dict[str, str] | None = None, ssl_context: ssl.SSLContext | None = None) -> FeedSource:
+def open_feed(
+    location: str, *, headers: dict[str, str] | None = None, ssl_context: ssl.SSLContext | None = None
+) -> FeedSource:
     """An HTTP(S) base URL or a directory."""
     if location.startswith(("http://", "https://")):
         return HttpFeed(location, headers=headers, ssl_context=ssl_context)

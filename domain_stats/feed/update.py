@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 from domain_stats import __version__
-from domain_stats.versions import parse_software_version
 from domain_stats.dates import parse_plain_date
 from domain_stats.feed.format import ADD, FeedError, FeedLineError, feed_file_name, parse_feed_line, plan_updates
 from domain_stats.feed.source import FeedSource, Progress
 from domain_stats.names import InvalidName, NameReducer
 from domain_stats.storage import ChangeRow, ImportCounts, Storage, StorageError
+from domain_stats.versions import parse_software_version
 
 __all__ = ["UpdateReport", "check_domain", "feed_changes", "feed_rows", "update_from_feed"]
 
@@ -82,6 +82,8 @@ def feed_rows(lines: Iterable[str], names: NameReducer, op_for_add: str = ADD) -
                 created = seen_dates.get(created_text)
                 if created is None:
                     created = seen_dates[created_text] = parse_plain_date(created_text)
+                    if created is None:  # not the feed's own form: parse_feed_line below names it
+                        raise ValueError(created_text)
                 if expires_text:
                     expires = seen_dates.get(expires_text)
                     if expires is None:
@@ -145,7 +147,9 @@ async def update_from_feed(
         for major, minor in plan_updates(local, index.database_version):
             name = feed_file_name(major, minor)
             try:
-                counts = await _apply_one(storage, names, source, index.sha256, name, f"{major}.{minor}", download, on_file)
+                counts = await _apply_one(
+                    storage, names, source, index.sha256, name, f"{major}.{minor}", download, on_file
+                )
             except (FeedError, StorageError) as err:
                 raise UpdateStopped(_stopped(err, report), report) from None
             report.applied.append((name, counts))
@@ -171,7 +175,9 @@ async def _apply_one(
         raise FeedError(f"version.json has no sha256 for {name}")
     digest = await source.fetch(name, download, on_file(name) if on_file else None)
     if digest != expected:
-        raise FeedError(f"{name}: checksum mismatch (got {digest[:16]}..., version.json says {expected[:16]}...); nothing applied")
+        raise FeedError(
+            f"{name}: checksum mismatch (got {digest[:16]}..., version.json says {expected[:16]}...); nothing applied"
+        )
     try:
         return await storage.apply_changes(feed_changes(download, names), version=version)
     except FeedLineError as err:

@@ -119,7 +119,9 @@ class AnswerFormatter:
     def category(self, created: float, now: float) -> str:
         return NEW if now - created < self._new_for else ESTABLISHED
 
-    def render(self, facts: Facts, *, now: float, first_contact: bool = False, extra_alerts: tuple[str, ...] = ()) -> Answer:
+    def render(
+        self, facts: Facts, *, now: float, first_contact: bool = False, extra_alerts: tuple[str, ...] = ()
+    ) -> Answer:
         alerts = facts.alerts + extra_alerts
         if first_contact:
             alerts = (YOUR_FIRST_CONTACT, *alerts)

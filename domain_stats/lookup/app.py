@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import hmac
 import logging
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import parse_qs
 
 import orjson
@@ -22,7 +23,7 @@ from domain_stats.lookup.answer import Answer, error_answer
 from domain_stats.lookup.http_server import Request, Response
 from domain_stats.lookup.service import LookupService
 
-__all__ = ["LookupApp", "MAX_BATCH_BYTES", "MAX_BATCH_NAMES", "SHOWCACHE_MAX_LIMIT", "error_body"]
+__all__ = ["MAX_BATCH_BYTES", "MAX_BATCH_NAMES", "SHOWCACHE_MAX_LIMIT", "LookupApp", "error_body"]
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,9 @@ class LookupApp:
         if path == "/health":
             return 200, b'{"status":"ok"}'
         if path == "/batch":
-            return _answer_body(error_answer(with_reason(BAD_REQUEST, "/batch takes POST with a JSON list of names"), 400))
+            return _answer_body(
+                error_answer(with_reason(BAD_REQUEST, "/batch takes POST with a JSON list of names"), 400)
+            )
         denied = self._deny_admin(request)
         if denied is not None:
             return _answer_body(denied)
@@ -102,11 +105,16 @@ class LookupApp:
         if not self._admin_key:
             if self._admin_open:
                 return None
-            return error_answer(with_reason(FORBIDDEN, "set admin_key to use this endpoint on a non-loopback address"), 403)
+            return error_answer(
+                with_reason(FORBIDDEN, "set admin_key to use this endpoint on a non-loopback address"), 403
+            )
         for name, value in request.headers:
-            if name == b"authorization" and value.startswith(b"Bearer "):
-                if hmac.compare_digest(value[7:].strip(), self._admin_key):
-                    return None
+            if (
+                name == b"authorization"
+                and value.startswith(b"Bearer ")
+                and hmac.compare_digest(value[7:].strip(), self._admin_key)
+            ):
+                return None
         return error_answer(with_reason(UNAUTHORIZED, "this endpoint needs Authorization: Bearer <admin_key>"), 401)
 
     def _showcache(self, query_string: str) -> Response:

@@ -13,12 +13,13 @@ from __future__ import annotations
 import logging
 import os
 import struct
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
 
-__all__ = ["MemoryCache", "save_cache", "load_cache"]
+__all__ = ["MemoryCache", "load_cache", "save_cache"]
 
 log = logging.getLogger(__name__)
 

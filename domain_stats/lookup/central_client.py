@@ -15,13 +15,13 @@ import logging
 import math
 import ssl
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 import orjson
 
-from domain_stats import __version__
-from domain_stats import alerts
+from domain_stats import __version__, alerts
 from domain_stats.central_protocol import (
     API_PATH,
     TTL_NO_EXPIRY,
@@ -36,11 +36,11 @@ from domain_stats.central_protocol import (
     parse_query_answer,
     parse_status_answer,
 )
-from domain_stats.names import NameReducer
 from domain_stats.errors import DomainStatsError
+from domain_stats.lookup.upstream import Resolution, Upstream, UpstreamError
+from domain_stats.names import NameReducer
 from domain_stats.storage import ORIGIN_CENTRAL, Registration
 from domain_stats.versions import parse_software_version
-from domain_stats.lookup.upstream import Resolution, Upstream, UpstreamError
 
 __all__ = ["ALERT_CACHE_SECONDS", "CentralClient", "CentralMembership", "CentralUnavailable", "CentralUpstream"]
 
@@ -181,12 +181,12 @@ class CentralUpstream:
 
 def _cached_error(answer: QueryError) -> UpstreamError:
     """The server's TTL: hours, 0 not cached, -1 no expiry (evictable), -2 permanent."""
-    alerts = answer.alerts or (alerts.ISC_ERROR,)
+    reasons = answer.alerts or (alerts.ISC_ERROR,)
     if answer.ttl == TTL_PERMANENT:
-        return UpstreamError(alerts, math.inf, "central server: permanent", pinned=True)
+        return UpstreamError(reasons, math.inf, "central server: permanent", pinned=True)
     if answer.ttl == TTL_NO_EXPIRY:
-        return UpstreamError(alerts, math.inf, "central server: no expiry")
-    return UpstreamError(alerts, answer.ttl * 3600.0, f"central server: cache {answer.ttl} h")
+        return UpstreamError(reasons, math.inf, "central server: no expiry")
+    return UpstreamError(reasons, answer.ttl * 3600.0, f"central server: cache {answer.ttl} h")
 
 
 class CentralMembership:
@@ -207,7 +207,9 @@ class CentralMembership:
         try:
             config = await self.client.config()
         except (CentralUnavailable, ProtocolError) as err:
-            log.warning("central server: cannot get its configuration yet (%s); serving with the local prohibited list", err)
+            log.warning(
+                "central server: cannot get its configuration yet (%s); serving with the local prohibited list", err
+            )
             return None
         if parse_software_version(__version__) < parse_software_version(config.min_software_version):
             raise CentralRefused(

@@ -28,8 +28,13 @@ def command_settings(data_dir: Path) -> Settings:
 
 @click.command()
 @click.argument("data_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Processes answering on the same port (each with its own memory cache).")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Processes answering on the same port (each with its own memory cache).",
+)
 @user_errors
 def serve(data_dir: Path, workers: int) -> None:
     """Serve lookups over HTTP from DATA_DIR (created with a default configuration on first use)."""
@@ -98,8 +103,13 @@ def import_(file: Path, data_dir: Path) -> None:
         storage = await open_storage(settings.database_location(data_dir))
         try:
             with Progress(
-                TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                transient=True, console=None, disable=not sys.stderr.isatty(),
+                TextColumn("importing"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                transient=True,
+                console=None,
+                disable=not sys.stderr.isatty(),
             ) as bar:
                 task = bar.add_task("import", total=None)
                 return await import_file(storage, names, file, lambda n: bar.advance(task, n))

@@ -26,23 +26,119 @@ LEGACY_KEYS = {"isc_fallback_rdap": "central_fallback_rdap"}
 class Settings(CommonSettings):
     """``domain_stats.yaml``: the lookup service."""
 
-    cached_max_items: int = Field(100_000, ge=1, description="Most domains kept in the memory cache (least recently used are evicted).")
-    cache_max_hours: float = Field(24.0, gt=0, description="Longest a good answer stays in the memory cache, even when the domain's registration expires later.")
-    memory_cache: str = Field("memory_cache.json", description="File the memory cache is saved to on clean shutdown and reloaded from at start (JSON lines), relative to the data directory.")
-    prohibited_tlds: list[str] = Field(list(DEFAULT_PROHIBITED), description="Suffixes answered locally with PROHIBITED-TLD and never sent upstream. Add your internal zones here (e.g. corp.example.com). In mode central the central server's list is added to this one.")
-    timezone_offset: float = Field(0.0, ge=-24, le=24, description="Hours added to displayed dates. Stored dates are always UTC.")
-    mode: Literal["rdap", "central"] = Field("rdap", description="Where unknown domains are resolved: rdap (this service's own RDAP client) or central (the community's central server at server_url; isc, the original tool's name for it, is read as central).")
-    established_days_age: int = Field(730, ge=0, description="A domain registered fewer days ago than this is NEW, otherwise ESTABLISHED. Applied at answer time, never stored.")
-    admin_key: str = Field("", repr=False, description="Key for /stats and /showcache (Authorization: Bearer KEY). Required for them when local_address is not a loopback address. Never logged.")
-    server_url: str = Field("", description="mode central: the central server's base URL, e.g. https://community.example.org:4100 (lookups are posted to <server_url>/api).")
-    api_key: str = Field("", repr=False, description="mode central: this organisation's key for the central server (from domain-stats central key add). Never logged.")
-    server_ca_file: str = Field("", description="mode central: a CA bundle (PEM) to verify the central server's certificate with. Empty: the system's CAs. Verification is never turned off.")
-    server_timeout_seconds: float = Field(5.0, gt=0, le=120, description="mode central: whole time budget of one request to the central server.")
-    central_fallback_rdap: bool = Field(False, description="mode central: while the central server cannot be reached, resolve unknown domains with this service's own RDAP client instead of answering ERROR.")
-    target_updates: str = Field("", description="Where the established-domain update feed comes from: an http(s) base URL (with version.json under it) or a directory. Empty: in mode central the central server's feed, otherwise none.")
-    update_interval_hours: float = Field(24.0, ge=0, description="How often the running service applies new versions of the update feed (0: only db update by hand, and at start when the central server requires a newer database).")
-    starter_data: bool = Field(True, description="On a new database, import the packaged starter set of about 37,000 established domains (from the original domain_stats top1m list) so common domains are answered locally from the first minute.")
-    import_resolve_rate: float = Field(1.0, gt=0, le=100, description="Names a second the running service resolves from lists imported as plain names (domain-stats import of a file of names), in the background.")
+    cached_max_items: int = Field(
+        100_000, ge=1, description="Most domains kept in the memory cache (least recently used are evicted)."
+    )
+    cache_max_hours: float = Field(
+        24.0,
+        gt=0,
+        description=(
+            "Longest a good answer stays in the memory cache, even when the domain's registration expires later."
+        ),
+    )
+    memory_cache: str = Field(
+        "memory_cache.json",
+        description=(
+            "File the memory cache is saved to on clean shutdown and reloaded from at start (JSON lines), "
+            "relative to the data directory."
+        ),
+    )
+    prohibited_tlds: list[str] = Field(
+        list(DEFAULT_PROHIBITED),
+        description=(
+            "Suffixes answered locally with PROHIBITED-TLD and never sent upstream. Add your internal zones here "
+            "(e.g. corp.example.com). In mode central the central server's list is added to this one."
+        ),
+    )
+    timezone_offset: float = Field(
+        0.0, ge=-24, le=24, description="Hours added to displayed dates. Stored dates are always UTC."
+    )
+    mode: Literal["rdap", "central"] = Field(
+        "rdap",
+        description=(
+            "Where unknown domains are resolved: rdap (this service's own RDAP client) or central (the "
+            "community's central server at server_url; isc, the original tool's name for it, is read as central)."
+        ),
+    )
+    established_days_age: int = Field(
+        730,
+        ge=0,
+        description=(
+            "A domain registered fewer days ago than this is NEW, otherwise ESTABLISHED. Applied at answer time, "
+            "never stored."
+        ),
+    )
+    admin_key: str = Field(
+        "",
+        repr=False,
+        description=(
+            "Key for /stats and /showcache (Authorization: Bearer KEY). Required for them when local_address is "
+            "not a loopback address. Never logged."
+        ),
+    )
+    server_url: str = Field(
+        "",
+        description=(
+            "mode central: the central server's base URL, e.g. https://community.example.org:4100 (lookups are "
+            "posted to <server_url>/api)."
+        ),
+    )
+    api_key: str = Field(
+        "",
+        repr=False,
+        description=(
+            "mode central: this organisation's key for the central server (from domain-stats central key add). "
+            "Never logged."
+        ),
+    )
+    server_ca_file: str = Field(
+        "",
+        description=(
+            "mode central: a CA bundle (PEM) to verify the central server's certificate with. Empty: the system's"
+            " CAs. Verification is never turned off."
+        ),
+    )
+    server_timeout_seconds: float = Field(
+        5.0, gt=0, le=120, description="mode central: whole time budget of one request to the central server."
+    )
+    central_fallback_rdap: bool = Field(
+        False,
+        description=(
+            "mode central: while the central server cannot be reached, resolve unknown domains with this "
+            "service's own RDAP client instead of answering ERROR."
+        ),
+    )
+    target_updates: str = Field(
+        "",
+        description=(
+            "Where the established-domain update feed comes from: an http(s) base URL (with version.json under "
+            "it) or a directory. Empty: in mode central the central server's feed, otherwise none."
+        ),
+    )
+    update_interval_hours: float = Field(
+        24.0,
+        ge=0,
+        description=(
+            "How often the running service applies new versions of the update feed (0: only db update by hand, "
+            "and at start when the central server requires a newer database)."
+        ),
+    )
+    starter_data: bool = Field(
+        True,
+        description=(
+            "On a new database, import the packaged starter set of about 37,000 established domains (from the "
+            "original domain_stats top1m list) so common domains are answered locally from the first minute."
+        ),
+    )
+    import_resolve_rate: float = Field(
+        1.0,
+        gt=0,
+        le=100,
+        description=(
+            "Names a second the running service resolves from lists imported as plain names (domain-stats import "
+            "of a file of names), in the background."
+        ),
+    )
 
     @field_validator("prohibited_tlds")
     @classmethod
@@ -79,7 +175,7 @@ class Settings(CommonSettings):
                 raise ValueError(f"mode central needs {' and '.join(missing)}")
         return self
 
-    def server_ssl_context(self, data_dir: Path) -> "ssl.SSLContext | None":
+    def server_ssl_context(self, data_dir: Path) -> ssl.SSLContext | None:
         return self.ca_context(data_dir, "server_ca_file", self.server_ca_file)
 
 

@@ -9,19 +9,23 @@ from pathlib import Path
 import click
 
 from domain_stats.console import data_option, run_async, user_errors
-from domain_stats.lookup.cli import command_settings as _settings
 from domain_stats.feed import FeedError, export_feed, update_from_feed
 from domain_stats.feed.source import Progress
-from domain_stats.lookup.updates import client_feed
 from domain_stats.feed.update import UpdateStopped
+from domain_stats.lookup.cli import command_settings as _settings
+from domain_stats.lookup.updates import client_feed
 from domain_stats.names import NameReducer
 from domain_stats.storage import open_storage
 
 __all__ = ["db"]
 
 from_option = click.option(
-    "--from", "source", metavar="URL|DIR", default=None,
-    help="The feed (an http(s) base URL or a directory); default: target_updates, or the central server in mode central.",
+    "--from",
+    "source",
+    metavar="URL|DIR",
+    default=None,
+    help="The feed (an http(s) base URL or a directory); "
+    "default: target_updates, or the central server in mode central.",
 )
 
 
@@ -48,8 +52,14 @@ def update(source: str | None, data_dir: Path) -> None:
             raise FeedError("no update feed: set target_updates (or use mode central), or name one with --from")
         storage = await open_storage(settings.database_location(data_dir))
         try:
-            with Bar(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                     transient=True, disable=not sys.stderr.isatty()) as bar:
+            with Bar(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                transient=True,
+                disable=not sys.stderr.isatty(),
+            ) as bar:
 
                 def on_file(name: str) -> Progress:
                     task = bar.add_task(f"downloading {name}", total=None)
@@ -106,8 +116,13 @@ def version(source: str | None, data_dir: Path) -> None:
 
 
 @db.command()
-@click.option("--feed", "feed_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="The feed directory to add a version to (created if new).")
+@click.option(
+    "--feed",
+    "feed_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="The feed directory to add a version to (created if new).",
+)
 @data_option
 @user_errors
 def export(feed_dir: Path, data_dir: Path) -> None:
@@ -149,8 +164,12 @@ def migrate(data_dir: Path) -> None:
 
 
 @db.command()
-@click.option("--from", "source", required=True, metavar="URL", help="sqlite:///path/to/domain_stats.db or postgresql://...")
-@click.option("--to", "target", required=True, metavar="URL", help="sqlite:///path/to/new.db or postgresql://... (empty)")
+@click.option(
+    "--from", "source", required=True, metavar="URL", help="sqlite:///path/to/domain_stats.db or postgresql://..."
+)
+@click.option(
+    "--to", "target", required=True, metavar="URL", help="sqlite:///path/to/new.db or postgresql://... (empty)"
+)
 @user_errors
 def copy(source: str, target: str) -> None:
     """Copy every record (first contacts, registrations, queued names, versions) into an empty database."""

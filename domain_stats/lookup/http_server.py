@@ -20,16 +20,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import formatdate
-from typing import Any, Awaitable, Callable, NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import unquote_to_bytes
 
 import httptools
 
 from domain_stats.alerts import BAD_REQUEST, INTERNAL_ERROR, TIMEOUT, TOO_LARGE, with_reason
 
-__all__ = ["HttpLimits", "HttpServer", "Request", "Response", "Handler"]
+__all__ = ["Handler", "HttpLimits", "HttpServer", "Request", "Response"]
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +71,20 @@ class HttpLimits:
     stop_seconds: float = 30.0
 
 
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-            405: "Method Not Allowed", 408: "Request Timeout", 413: "Content Too Large", 414: "URI Too Long",
-            431: "Request Header Fields Too Large", 500: "Internal Server Error", 503: "Service Unavailable"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    413: "Content Too Large",
+    414: "URI Too Long",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 _STATUS_LINES = {code: f"HTTP/1.1 {code} {reason}\r\n".encode() for code, reason in _REASONS.items()}
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _JSON = b"content-type: application/json\r\n"
@@ -222,7 +234,9 @@ class _Connection(asyncio.Protocol):
     def on_url(self, url: bytes) -> None:
         self.url += url
         if len(self.url) > self.limits.max_target_bytes:
-            raise _Refused(414, with_reason(TOO_LARGE, f"the request target may be at most {self.limits.max_target_bytes} bytes"))
+            raise _Refused(
+                414, with_reason(TOO_LARGE, f"the request target may be at most {self.limits.max_target_bytes} bytes")
+            )
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.header_bytes += len(name) + len(value)
@@ -239,7 +253,9 @@ class _Connection(asyncio.Protocol):
                 except ValueError:
                     raise _Refused(400, with_reason(BAD_REQUEST, "bad Content-Length")) from None
                 if length > self.limits.max_body_bytes:
-                    raise _Refused(413, with_reason(TOO_LARGE, f"a request body may be at most {self.limits.max_body_bytes} bytes"))
+                    raise _Refused(
+                        413, with_reason(TOO_LARGE, f"a request body may be at most {self.limits.max_body_bytes} bytes")
+                    )
             elif name == b"expect" and value.lower() == b"100-continue":
                 expect_continue = True
         if expect_continue and not self.busy and not self.pending and self.transport is not None:
@@ -248,12 +264,18 @@ class _Connection(asyncio.Protocol):
     def on_body(self, chunk: bytes) -> None:
         self.body_bytes += len(chunk)
         if self.body_bytes > self.limits.max_body_bytes:
-            raise _Refused(413, with_reason(TOO_LARGE, f"a request body may be at most {self.limits.max_body_bytes} bytes"))
+            raise _Refused(
+                413, with_reason(TOO_LARGE, f"a request body may be at most {self.limits.max_body_bytes} bytes")
+            )
         self.body.append(chunk)
 
     def on_message_complete(self) -> None:
-        request = Request(self.parser.get_method().decode("ascii", "replace"), *_split_target(self.url),
-                          self.headers, b"".join(self.body))
+        request = Request(
+            self.parser.get_method().decode("ascii", "replace"),
+            *_split_target(self.url),
+            self.headers,
+            b"".join(self.body),
+        )
         keep_alive = self.parser.should_keep_alive()
         self._reset()
         self.in_request = False
@@ -297,7 +319,12 @@ class _Connection(asyncio.Protocol):
             return
         keep_alive = keep_alive and not self.server.stopping
         head = b"%s%scontent-length: %d\r\n%s%s\r\n" % (
-            _status_line(status), _JSON, len(body), self.server.date_header, b"" if keep_alive else _CLOSE)
+            _status_line(status),
+            _JSON,
+            len(body),
+            self.server.date_header,
+            b"" if keep_alive else _CLOSE,
+        )
         self.transport.write(head if head_only else head + body)  # type: ignore[union-attr]
         if not keep_alive or (self.eof and not self.pending):
             self.close()
@@ -315,23 +342,28 @@ class _Connection(asyncio.Protocol):
             self.close()  # an earlier request is still being answered: the refusal cannot go in order
             return
         body = self.server.error_body(status, reason)
-        self.transport.write(b"%s%scontent-length: %d\r\n%s%s\r\n%s" % (
-            _status_line(status), _JSON, len(body), self.server.date_header, _CLOSE, body))
-        if not self.transport.can_write_eof():
+        transport = self.transport
+        assert transport is not None  # not gone
+        transport.write(
+            b"%s%scontent-length: %d\r\n%s%s\r\n%s"
+            % (_status_line(status), _JSON, len(body), self.server.date_header, _CLOSE, body)
+        )
+        if not transport.can_write_eof():
             self.close()
             return
-        self.transport.write_eof()
+        transport.write_eof()
         self.lingering = True
         self.since = self.loop.time()
 
     def _update_reading(self) -> None:
-        if self.gone:
+        transport = self.transport
+        if self.gone or transport is None:
             return
         pause = self.write_paused or len(self.pending) >= self.limits.max_pipelined
         if pause and not self.read_paused:
-            self.transport.pause_reading()
+            transport.pause_reading()
         elif not pause and self.read_paused:
-            self.transport.resume_reading()
+            transport.resume_reading()
         self.read_paused = pause
 
     def check_deadlines(self, now: float) -> None:
@@ -345,7 +377,9 @@ class _Connection(asyncio.Protocol):
                 self.close()
         elif self.in_request:
             if waited > self.limits.request_seconds:
-                self._refuse(408, with_reason(TIMEOUT, f"the request did not arrive within {self.limits.request_seconds:g} s"))
+                self._refuse(
+                    408, with_reason(TIMEOUT, f"the request did not arrive within {self.limits.request_seconds:g} s")
+                )
         elif waited > self.limits.keepalive_seconds:
             self.close()
 

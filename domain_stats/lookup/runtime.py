@@ -14,8 +14,9 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from domain_stats import __version__
 from domain_stats.central_protocol import CentralRefused, StatusReport
@@ -86,7 +87,7 @@ class Runtime:
         workers: int = 1,
         reload_cache: bool = True,
         primary: bool = True,
-    ) -> "Runtime":
+    ) -> Runtime:
         """Open the database, pick the bootstrap, reload the cache. ``clock`` is wall-clock UTC seconds.
 
         ``worker`` (one of several processes on one port) gives this process its own saved cache file;
@@ -150,8 +151,15 @@ class Runtime:
             retry_seconds=settings.rdap_error_ttl_hours * 3600,
             clock=clock,
         )
-        runtime = cls(settings, data_dir, service, rdap, clock, cache_file,
-                      {"slot": worker or 0, "of": workers, "pid": os.getpid()})
+        runtime = cls(
+            settings,
+            data_dir,
+            service,
+            rdap,
+            clock,
+            cache_file,
+            {"slot": worker or 0, "of": workers, "pid": os.getpid()},
+        )
         runtime.membership = membership
         runtime.resolver = ResolveQueue(storage, upstream, settings.import_resolve_rate)
         runtime._database_version = await storage.database_version()

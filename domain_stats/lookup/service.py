@@ -13,18 +13,19 @@ import itertools
 import logging
 import math
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, Callable, Coroutine
+from typing import Any
 
 import orjson
 
 from domain_stats.alerts import DATABASE_UNAVAILABLE
 from domain_stats.lookup.answer import PROHIBITED_BODY, AnswerFormatter, Facts, invalid_name_answer, with_first_contact
 from domain_stats.lookup.cache import MemoryCache
+from domain_stats.lookup.upstream import Resolution, Upstream, UpstreamError
 from domain_stats.names import InvalidName, NameReducer
 from domain_stats.singleflight import SingleFlight
 from domain_stats.storage import Registration, Storage, StorageError
-from domain_stats.lookup.upstream import Resolution, Upstream, UpstreamError
 
 __all__ = ["LookupService", "ServiceCounters"]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import gzip
 import io
 import logging
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from domain_stats.dates import parse_plain_date
 from domain_stats.names import NameReducer
@@ -38,8 +38,12 @@ async def load_starter_data(storage: Storage, names: NameReducer, path: Path = S
             for line in lines:  # our own file: "+,domain,created,expires", checked when it was built
                 _, domain, created, expires = line.rstrip("\n").split(",")
                 if names.is_registered_domain(domain):  # not, e.g., under a suffix prohibited here
-                    yield (domain, ADD_IF_ABSENT, int(parse_plain_date(created) or 0),
-                           int(parse_plain_date(expires) or 0) if expires else None)
+                    yield (
+                        domain,
+                        ADD_IF_ABSENT,
+                        int(parse_plain_date(created) or 0),
+                        int(parse_plain_date(expires) or 0) if expires else None,
+                    )
 
     counts = await storage.apply_changes(changes, mark=STARTER_MARK)
     log.info("imported %d starter domains into a new database", counts.added)

@@ -20,8 +20,8 @@ import socket
 import sys
 import time
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from domain_stats.central_protocol import CentralRefused
 from domain_stats.errors import UserError
@@ -127,8 +127,14 @@ class Supervisor:
     async def _spawn(self, slot: int) -> asyncio.subprocess.Process:
         fd = self.sock.fileno()
         return await asyncio.create_subprocess_exec(
-            *self.worker_command, str(self.data_dir), str(fd), str(slot), str(self.workers),
-            pass_fds=(fd,), stdin=asyncio.subprocess.DEVNULL, process_group=0,
+            *self.worker_command,
+            str(self.data_dir),
+            str(fd),
+            str(slot),
+            str(self.workers),
+            pass_fds=(fd,),
+            stdin=asyncio.subprocess.DEVNULL,
+            process_group=0,
         )
 
     async def _stop_all(self) -> None:

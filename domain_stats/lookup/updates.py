@@ -29,7 +29,9 @@ async def apply_feed(storage: Storage, names: NameReducer, source: FeedSource, w
     if report.applied:
         log.info(
             "update feed %s: applied %s; the database is at %s",
-            source.location, ", ".join(name for name, _ in report.applied), report.version,
+            source.location,
+            ", ".join(name for name, _ in report.applied),
+            report.version,
         )
     return report
 

@@ -13,7 +13,7 @@ from domain_stats.errors import DomainStatsError
 from domain_stats.rdap import RdapClient, RdapError
 from domain_stats.storage import ORIGIN_RDAP, Registration
 
-__all__ = ["Resolution", "Upstream", "UpstreamError", "RdapUpstream"]
+__all__ = ["RdapUpstream", "Resolution", "Upstream", "UpstreamError"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,14 +22,14 @@ import socket
 import sys
 from pathlib import Path
 
-from domain_stats.lookup.app import error_body
 from domain_stats.central_protocol import CentralRefused
 from domain_stats.console import SHOWN_ERRORS, configure_logging, run_async
+from domain_stats.lookup.app import error_body
 from domain_stats.lookup.config import Settings, load_settings
 from domain_stats.lookup.http_server import HttpServer
 from domain_stats.lookup.runtime import Runtime
 
-__all__ = ["EXIT_CANNOT_START", "EXIT_REFUSED", "record_refusal", "take_refusal", "serve_worker"]
+__all__ = ["EXIT_CANNOT_START", "EXIT_REFUSED", "record_refusal", "serve_worker", "take_refusal"]
 
 log = logging.getLogger("domain_stats.lookup.worker")  # also when run as __main__
 

@@ -4,11 +4,14 @@ The client (and with it aiohttp) is imported on first use, so that commands whic
 query RDAP, and the configuration module, start without it.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from domain_stats.rdap.bootstrap import Bootstrap
 from domain_stats.rdap.errors import RdapError
 from domain_stats.rdap.parse import RdapDates, parse_domain_response
+
+if TYPE_CHECKING:
+    from domain_stats.rdap.client import RdapClient, RdapLimits
 
 __all__ = ["Bootstrap", "RdapClient", "RdapDates", "RdapError", "RdapLimits", "parse_domain_response"]
 

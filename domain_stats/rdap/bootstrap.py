@@ -24,7 +24,14 @@ from domain_stats.errors import UserError
 if TYPE_CHECKING:  # the HTTP client is imported where it is used: commands that never fetch start faster
     import aiohttp
 
-__all__ = ["Bootstrap", "BootstrapError", "IANA_BOOTSTRAP_URL", "CACHED_NAME", "fetch_bootstrap", "refresh_cached_bootstrap"]
+__all__ = [
+    "CACHED_NAME",
+    "IANA_BOOTSTRAP_URL",
+    "Bootstrap",
+    "BootstrapError",
+    "fetch_bootstrap",
+    "refresh_cached_bootstrap",
+]
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +67,7 @@ class Bootstrap:
         return None
 
     @classmethod
-    def from_bytes(cls, data: bytes, source: str = "") -> "Bootstrap":
+    def from_bytes(cls, data: bytes, source: str = "") -> Bootstrap:
         try:
             doc = orjson.loads(data)
             services = doc["services"]
@@ -79,12 +86,12 @@ class Bootstrap:
         return cls(servers, str(doc.get("publication", "")), source)
 
     @classmethod
-    def packaged(cls) -> "Bootstrap":
+    def packaged(cls) -> Bootstrap:
         data = resources.files("domain_stats").joinpath("data", CACHED_NAME).read_bytes()
         return cls.from_bytes(data, "packaged snapshot")
 
     @classmethod
-    def from_path(cls, path: Path) -> "Bootstrap":
+    def from_path(cls, path: Path) -> Bootstrap:
         try:
             data = Path(path).read_bytes()
         except OSError as err:
@@ -92,7 +99,7 @@ class Bootstrap:
         return cls.from_bytes(data, str(path))
 
     @classmethod
-    def best_local(cls, data_dir: Path) -> "Bootstrap":
+    def best_local(cls, data_dir: Path) -> Bootstrap:
         """The newer of the cached copy in ``data_dir`` and the packaged snapshot."""
         snapshot = cls.packaged()
         cached_path = Path(data_dir) / CACHED_NAME
@@ -139,7 +146,11 @@ async def refresh_cached_bootstrap(session: aiohttp.ClientSession, url: str, dat
     try:
         bootstrap, data = await fetch_bootstrap(session, url)
     except BootstrapError as err:
-        log.warning("RDAP bootstrap refresh failed, keeping %s: %s", "the cached copy" if cached_path.exists() else "the packaged snapshot", err)
+        log.warning(
+            "RDAP bootstrap refresh failed, keeping %s: %s",
+            "the cached copy" if cached_path.exists() else "the packaged snapshot",
+            err,
+        )
         return None
     await asyncio.to_thread(_write_atomic, cached_path, data)
     log.info("RDAP bootstrap refreshed from %s (publication %s)", url, bootstrap.publication)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import idna
@@ -33,14 +33,14 @@ class RdapDates:
     expires: float | None
 
 
-def parse_rdap_date(text: str) -> float:
+def parse_rdap_date(text: object) -> float:
     """UTC epoch seconds for an RDAP date; a date without a zone is UTC."""
     match = _DATE.match(text.strip()) if isinstance(text, str) else None
     if match is None:
         raise RdapBadResponse(f"unreadable date {text!r}")
-    year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = match.groups()
+    year, month, day, hour, minute, second, fraction, _zulu, sign, off_h, off_m = match.groups()
     try:
-        stamp = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=timezone.utc)
+        stamp = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=UTC)
     except ValueError as err:
         raise RdapBadResponse(f"impossible date {text!r}: {err}") from None
     if sign:

@@ -59,7 +59,9 @@ async def _initial_bootstrap(settings: CommonSettings, data_dir: Path, tls: ssl.
     if not source:
         return await asyncio.to_thread(Bootstrap.best_local, data_dir)
     if source.startswith(("http://", "https://")):
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tls if tls is not None else True)) as session:
+        async with aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(ssl=tls if tls is not None else True)
+        ) as session:
             bootstrap, _ = await fetch_bootstrap(session, source)
         return bootstrap
     return await asyncio.to_thread(Bootstrap.from_path, settings.data_path(data_dir, source))

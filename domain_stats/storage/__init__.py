@@ -8,28 +8,29 @@ DO NOTHING", the winner is whoever inserted the row).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
 from domain_stats.errors import UserError
 
 __all__ = [
     "ADD_IF_ABSENT",
-    "ChangeRow",
-    "ImportCounts",
+    "ORIGIN_CENTRAL",
+    "ORIGIN_LOCAL",
+    "ORIGIN_RDAP",
     "REMOVE",
     "UPSERT",
-    "change",
-    "check_schema_version",
+    "ChangeRow",
+    "ImportCounts",
     "Registration",
     "Storage",
     "StorageError",
     "StoredDomain",
     "Visit",
-    "ORIGIN_CENTRAL",
-    "ORIGIN_LOCAL",
-    "ORIGIN_RDAP",
+    "change",
+    "check_schema_version",
     "is_postgres_url",
     "open_storage",
 ]
@@ -116,7 +117,9 @@ class Storage(Protocol):
         """Was a change set applied with this ``mark`` (e.g. the starter data)?"""
         ...
 
-    async def registrations_page(self, after: str, limit: int, created_before: float) -> list[tuple[str, float, float | None]]:
+    async def registrations_page(
+        self, after: str, limit: int, created_before: float
+    ) -> list[tuple[str, float, float | None]]:
         """``(domain, created, expires)`` of registrations created before ``created_before``, in
         domain order, the ``limit`` after ``after``: an export streams through them a page at a time."""
         ...
@@ -141,8 +144,9 @@ class Storage(Protocol):
 def check_schema_version(found: int, known: int) -> None:
     """A database written by a newer domain-stats is not touched: say so instead."""
     if found > known:
-        raise StorageError(f"the database schema is version {found}, newer than this domain-stats knows ({known}): upgrade")
-
+        raise StorageError(
+            f"the database schema is version {found}, newer than this domain-stats knows ({known}): upgrade"
+        )
 
 
 def is_postgres_url(location: str | Path) -> bool:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 
 from domain_stats.storage import StorageError, is_postgres_url, open_storage
 
@@ -30,13 +31,15 @@ def parse_location(text: str) -> str | Path:
     if is_postgres_url(text):
         return text
     if text.startswith("sqlite://"):
-        text = text[len("sqlite://"):]
+        text = text[len("sqlite://") :]
     if not text:
         raise StorageError("name a database: sqlite:///path/to/domain_stats.db or postgresql://user@host/db")
     return Path(text)
 
 
-async def copy_database(source: str | Path, target: str | Path, progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
+async def copy_database(
+    source: str | Path, target: str | Path, progress: Callable[[str, int], None] | None = None
+) -> dict[str, int]:
     """Copy every record; returns the number of rows per table."""
     if not is_postgres_url(source) and not Path(source).is_file():
         raise StorageError(f"{source} does not exist")
@@ -71,7 +74,7 @@ async def copy_database(source: str | Path, target: str | Path, progress: Callab
         await writer.close()
 
 
-def _tables(location: str | Path) -> "_SqliteTables | _PostgresTables":
+def _tables(location: str | Path) -> _SqliteTables | _PostgresTables:
     return _PostgresTables(str(location)) if is_postgres_url(location) else _SqliteTables(Path(location))
 
 
@@ -91,19 +94,23 @@ class _SqliteTables:
         return await asyncio.to_thread(guarded)
 
     async def open(self) -> None:
-        self.conn = await asyncio.to_thread(lambda: sqlite3.connect(self.path, isolation_level=None, check_same_thread=False))
+        self.conn = await asyncio.to_thread(
+            lambda: sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        )
         await self._run(lambda conn: conn.execute("PRAGMA busy_timeout = 5000"))
 
     async def count(self, table: str) -> int:
-        return await self._run(lambda conn: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        return int(await self._run(lambda conn: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]))
 
     async def pages(self, table: str, columns: tuple[str, ...]) -> AsyncIterator[list[tuple[Any, ...]]]:
         key, listed = columns[0], ", ".join(columns)
         after = ""
         while True:
-            rows = await self._run(lambda conn: conn.execute(
-                f"SELECT {listed} FROM {table} WHERE {key} > ? ORDER BY {key} LIMIT ?", (after, _PAGE)
-            ).fetchall())
+            rows = await self._run(
+                lambda conn, after=after: conn.execute(  # type: ignore[misc]
+                    f"SELECT {listed} FROM {table} WHERE {key} > ? ORDER BY {key} LIMIT ?", (after, _PAGE)
+                ).fetchall()
+            )
             if not rows:
                 return
             yield rows
@@ -115,10 +122,13 @@ class _SqliteTables:
     async def write(self, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
         marks = ", ".join("?" for _ in columns)
         update = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
-        await self._run(lambda conn: conn.executemany(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) ON CONFLICT ({columns[0]}) DO UPDATE SET {update}",
-            rows,
-        ))
+        await self._run(
+            lambda conn: conn.executemany(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+                f" ON CONFLICT ({columns[0]}) DO UPDATE SET {update}",
+                rows,
+            )
+        )
 
     async def commit(self) -> None:
         await self._run(lambda conn: conn.execute("COMMIT"))
@@ -150,14 +160,16 @@ class _PostgresTables:
             raise StorageError(f"cannot connect to PostgreSQL: {err}") from None
 
     async def count(self, table: str) -> int:
-        return await self.conn.fetchval(f"SELECT count(*) FROM {table}")
+        return int(await self.conn.fetchval(f"SELECT count(*) FROM {table}"))
 
     async def pages(self, table: str, columns: tuple[str, ...]) -> AsyncIterator[list[tuple[Any, ...]]]:
         key, listed = columns[0], ", ".join(columns)
         after = ""
         while True:
             rows = await self.conn.fetch(
-                f'SELECT {listed} FROM {table} WHERE {key} > $1 COLLATE "C" ORDER BY {key} COLLATE "C" LIMIT $2', after, _PAGE
+                f'SELECT {listed} FROM {table} WHERE {key} > $1 COLLATE "C" ORDER BY {key} COLLATE "C" LIMIT $2',
+                after,
+                _PAGE,
             )
             if not rows:
                 return
@@ -171,7 +183,8 @@ class _PostgresTables:
     async def write(self, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
         if table == "meta":  # the target has its own database_version row already: replace it
             await self.conn.executemany(
-                "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value", rows
+                "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                rows,
             )
             return
         await self.conn.copy_records_to_table(table, records=rows, columns=list(columns))

@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from typing import Any, Awaitable, Callable, Iterable, TypeVar
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -29,7 +30,16 @@ from domain_stats.storage import (
     check_schema_version,
 )
 
-__all__ = ["MIGRATIONS", "PostgresStorage", "SCHEMA_VERSION", "close_pool", "connect_pool", "migrate", "redact", "run_migrations"]
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "PostgresStorage",
+    "close_pool",
+    "connect_pool",
+    "migrate",
+    "redact",
+    "run_migrations",
+]
 
 T = TypeVar("T")
 
@@ -45,8 +55,8 @@ MIGRATIONS: list[list[str]] = [
             origin TEXT NOT NULL,
             seen_by_isc BIGINT,
             updated BIGINT NOT NULL)""",
-        "CREATE TABLE IF NOT EXISTS contacts (domain TEXT COLLATE \"C\" PRIMARY KEY, seen_by_you BIGINT NOT NULL)",
-        "CREATE TABLE IF NOT EXISTS resolve_queue (domain TEXT COLLATE \"C\" PRIMARY KEY, added BIGINT NOT NULL)",
+        'CREATE TABLE IF NOT EXISTS contacts (domain TEXT COLLATE "C" PRIMARY KEY, seen_by_you BIGINT NOT NULL)',
+        'CREATE TABLE IF NOT EXISTS resolve_queue (domain TEXT COLLATE "C" PRIMARY KEY, added BIGINT NOT NULL)',
         "INSERT INTO meta (key, value) VALUES ('database_version', '1.0') ON CONFLICT (key) DO NOTHING",
     ],
 ]
@@ -129,7 +139,7 @@ class PostgresStorage:
         self._pool = pool
 
     @classmethod
-    async def open(cls, url: str) -> "PostgresStorage":
+    async def open(cls, url: str) -> PostgresStorage:
         pool = await connect_pool(url)
         storage = cls(url, pool)
         await storage._call(migrate)
@@ -187,7 +197,9 @@ class PostgresStorage:
             try:
                 rows = iter(changes())
                 while chunk := await asyncio.to_thread(lambda: list(itertools.islice(rows, _COPY_CHUNK))):
-                    await conn.copy_records_to_table("changes", records=chunk, columns=["domain", "op", "created", "expires"])
+                    await conn.copy_records_to_table(
+                        "changes", records=chunk, columns=["domain", "op", "created", "expires"]
+                    )
                 async with conn.transaction():
                     await conn.execute(
                         "CREATE TEMP TABLE last_changes ON COMMIT DROP AS SELECT DISTINCT ON (domain) "
@@ -219,7 +231,8 @@ class PostgresStorage:
                         await conn.execute(
                             "INSERT INTO meta (key, value) VALUES ($1, $2) "
                             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                            f"mark:{mark}", str(now),
+                            f"mark:{mark}",
+                            str(now),
                         )
                 return ImportCounts(added=added, updated=updated, removed=removed)
             finally:
@@ -229,18 +242,22 @@ class PostgresStorage:
         return await self._call(work)
 
     async def has_mark(self, mark: str) -> bool:
-        return await self._call(
-            lambda conn: conn.fetchval("SELECT count(*) FROM meta WHERE key = $1", f"mark:{mark}")
-        ) > 0
+        count = await self._call(lambda conn: conn.fetchval("SELECT count(*) FROM meta WHERE key = $1", f"mark:{mark}"))
+        return bool(count)
 
-    async def registrations_page(self, after: str, limit: int, created_before: float) -> list[tuple[str, float, float | None]]:
+    async def registrations_page(
+        self, after: str, limit: int, created_before: float
+    ) -> list[tuple[str, float, float | None]]:
         rows = await self._call(
             lambda conn: conn.fetch(
-                "SELECT domain, created, expires FROM domains WHERE domain > $1 AND created < $2 ORDER BY domain LIMIT $3",
-                after, int(created_before), limit,
+                "SELECT domain, created, expires FROM domains"
+                " WHERE domain > $1 AND created < $2 ORDER BY domain LIMIT $3",
+                after,
+                int(created_before),
+                limit,
             )
         )
-        return [tuple(row) for row in rows]  # type: ignore[misc]
+        return [tuple(row) for row in rows]
 
     async def queue_for_resolution(self, domains: list[str], now: float) -> int:
         return len(
@@ -248,7 +265,8 @@ class PostgresStorage:
                 lambda conn: conn.fetch(
                     "INSERT INTO resolve_queue (domain, added) SELECT unnest($1::text[]), $2 "
                     "ON CONFLICT DO NOTHING RETURNING domain",
-                    domains, int(now),
+                    domains,
+                    int(now),
                 )
             )
         )
@@ -277,4 +295,11 @@ class PostgresStorage:
 
 def _row(domain: str, reg: Registration, updated: int) -> tuple[Any, ...]:
     created, expires, origin, isc = reg
-    return (domain, int(created), None if expires is None else int(expires), origin, None if isc is None else int(isc), updated)
+    return (
+        domain,
+        int(created),
+        None if expires is None else int(expires),
+        origin,
+        None if isc is None else int(isc),
+        updated,
+    )

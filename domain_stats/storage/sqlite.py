@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 from domain_stats.storage import ChangeRow, ImportCounts, Registration, StorageError, StoredDomain, Visit
 from domain_stats.storage.sqlite_batching import LoopVisits, Writer
@@ -24,7 +24,7 @@ from domain_stats.storage.sqlite_connection import (
     domain_row,
 )
 
-__all__ = ["SqliteStorage", "SCHEMA_VERSION"]
+__all__ = ["SCHEMA_VERSION", "SqliteStorage"]
 
 # One statement for both facts about a domain: its registration and our first contact.
 _GET = """SELECT d.created, d.expires, d.origin, d.seen_by_isc,
@@ -42,7 +42,7 @@ class SqliteStorage:
         self._writer = writer
 
     @classmethod
-    async def open(cls, path: Path) -> "SqliteStorage":
+    async def open(cls, path: Path) -> SqliteStorage:
         path = Path(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -71,9 +71,7 @@ class SqliteStorage:
             created, expires, origin, isc, seen_by_you = self._reader.execute(_GET, (domain, domain)).fetchone()
         except sqlite3.Error as err:
             raise StorageError(f"database read failed: {err}") from None
-        return StoredDomain(
-            Registration(created, expires, origin, isc) if created is not None else None, seen_by_you
-        )
+        return StoredDomain(Registration(created, expires, origin, isc) if created is not None else None, seen_by_you)
 
     async def visit(self, domain: str, when: float) -> Visit:
         return Visit(*await self._visits.visit(domain, int(when)))
@@ -97,7 +95,9 @@ class SqliteStorage:
     async def has_mark(self, mark: str) -> bool:
         return self._reader.execute("SELECT 1 FROM meta WHERE key = ?", (f"mark:{mark}",)).fetchone() is not None
 
-    async def registrations_page(self, after: str, limit: int, created_before: float) -> list[tuple[str, float, float | None]]:
+    async def registrations_page(
+        self, after: str, limit: int, created_before: float
+    ) -> list[tuple[str, float, float | None]]:
         return await asyncio.to_thread(self._page, after, limit, int(created_before))
 
     def _page(self, after: str, limit: int, created_before: int) -> list[tuple[str, float, float | None]]:
@@ -114,11 +114,13 @@ class SqliteStorage:
         rows = [(domain, int(now)) for domain in domains]
 
         def job(conn: sqlite3.Connection) -> int:
-            before = conn.execute("SELECT count(*) FROM resolve_queue").fetchone()[0]
+            before: int = conn.execute("SELECT count(*) FROM resolve_queue").fetchone()[0]
             conn.executemany("INSERT INTO resolve_queue (domain, added) VALUES (?, ?) ON CONFLICT DO NOTHING", rows)
-            return conn.execute("SELECT count(*) FROM resolve_queue").fetchone()[0] - before
+            after: int = conn.execute("SELECT count(*) FROM resolve_queue").fetchone()[0]
+            return after - before
 
-        return await self._writer.submit(job)
+        queued: int = await self._writer.submit(job)
+        return queued
 
     async def queued_for_resolution(self, limit: int) -> list[str]:
         rows = self._reader.execute("SELECT domain FROM resolve_queue ORDER BY added, domain LIMIT ?", (limit,))
@@ -128,10 +130,10 @@ class SqliteStorage:
         await self._writer.submit(lambda conn: conn.execute("DELETE FROM resolve_queue WHERE domain = ?", (domain,)))
 
     async def queue_length(self) -> int:
-        return self._reader.execute("SELECT count(*) FROM resolve_queue").fetchone()[0]
+        return int(self._reader.execute("SELECT count(*) FROM resolve_queue").fetchone()[0])
 
     async def count_domains(self) -> int:
-        return self._reader.execute("SELECT count(*) FROM domains").fetchone()[0]
+        return int(self._reader.execute("SELECT count(*) FROM domains").fetchone()[0])
 
     async def close(self) -> None:
         self._visits.closed = True

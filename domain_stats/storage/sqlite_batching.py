@@ -19,8 +19,9 @@ import queue
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from domain_stats.storage import Registration, StorageError
 from domain_stats.storage.sqlite_connection import LOCK_PATIENCE, ROWS_PER_STATEMENT, begin_immediate, connect
@@ -29,14 +30,14 @@ __all__ = ["LoopVisits", "Writer"]
 
 log = logging.getLogger(__name__)
 
-_Outcome = tuple[asyncio.Future, Any, "BaseException | None"]
+_Outcome = tuple["asyncio.Future[Any]", Any, "BaseException | None"]
 _STOP = object()
 _MAX_BATCH = 4096
 _CHECKPOINT_EVERY = 1.0  # seconds between passive WAL checkpoints by the writer thread
 
 
 class _Job:
-    __slots__ = ("run", "future")
+    __slots__ = ("future", "run")
 
     def __init__(self, run: Callable[[sqlite3.Connection], Any], future: asyncio.Future[Any]) -> None:
         self.run = run
@@ -46,7 +47,7 @@ class _Job:
 class _Visit:
     """A queued lookup that records first contact: answered with (registration, seen_by_you, first)."""
 
-    __slots__ = ("domain", "stamp", "future")
+    __slots__ = ("domain", "future", "stamp")
 
     def __init__(self, domain: str, stamp: int, future: asyncio.Future[Any]) -> None:
         self.domain = domain
@@ -118,7 +119,9 @@ class LoopVisits:
                 f"SELECT domain, created, expires, origin, seen_by_isc FROM domains WHERE domain IN ({marks})", chunk
             ):
                 registrations[domain] = Registration(*fields)
-            known.update(self._conn.execute(f"SELECT domain, seen_by_you FROM contacts WHERE domain IN ({marks})", chunk))
+            known.update(
+                self._conn.execute(f"SELECT domain, seen_by_you FROM contacts WHERE domain IN ({marks})", chunk)
+            )
         return registrations, known
 
     def _write(self, new: list[_Visit]) -> dict[str, list[tuple[int, bool]]]:
@@ -283,5 +286,3 @@ def _settle_all(outcomes: list[_Outcome]) -> None:
             future.set_exception(error)
         else:
             future.set_result(result)
-
-

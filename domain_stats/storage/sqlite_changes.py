@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 from domain_stats.storage import ORIGIN_LOCAL, ChangeRow, ImportCounts, StorageError
 from domain_stats.storage.sqlite_connection import begin_immediate, connect
@@ -55,7 +55,8 @@ def apply_changes(
                 conn.execute("UPDATE meta SET value = ? WHERE key = 'database_version'", (version,))
             if mark is not None:
                 conn.execute(
-                    "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    "INSERT INTO meta (key, value) VALUES (?, ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                     (f"mark:{mark}", str(now)),
                 )
             conn.execute("COMMIT")
@@ -70,5 +71,3 @@ def apply_changes(
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         conn.close()
-
-

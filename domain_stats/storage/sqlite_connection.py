@@ -84,7 +84,7 @@ def begin_immediate(conn: sqlite3.Connection, patience: float = LOCK_PATIENCE) -
             conn.execute("BEGIN IMMEDIATE")
             return
         except sqlite3.OperationalError as err:
-            if "locked" not in str(err) and "busy" not in str(err) or time.monotonic() > deadline:
+            if ("locked" not in str(err) and "busy" not in str(err)) or time.monotonic() > deadline:
                 raise
             time.sleep(pause)
             pause = min(pause * 1.5, 0.005)

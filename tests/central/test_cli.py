@@ -16,8 +16,8 @@ from domain_stats.alerts import ISC_FIRST_CONTACT, YOUR_FIRST_CONTACT
 from domain_stats.central.config import CENTRAL_CONFIG_NAME
 from domain_stats.cli import main
 from tests.support.central_server import CentralTestServer
-from tests.support.services import cli_process, start_central_member, stop_subprocess
 from tests.support.rdap_server import RdapTestServer
+from tests.support.services import cli_process, start_central_member, stop_subprocess
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -98,8 +98,13 @@ async def test_admin_changes_reach_the_running_server_at_once(
     assert config["min_software_version"] == "0.3"
     assert config["prohibited_tlds"] == ["corp.example.com", "lab.example.org"]
 
-    report = {"command": "status", "client_version": "0.1.0", "database_version": "1.0",
-              "cache_efficiency": [7, 1, 0], "database_efficiency": [4, 4]}
+    report = {
+        "command": "status",
+        "client_version": "0.1.0",
+        "database_version": "1.0",
+        "cache_efficiency": [7, 1, 0],
+        "database_efficiency": [4, 4],
+    }
     assert (await admin(data, "deny", "beta", "stop: unpaid"))[0] == 0
     assert (await central.post(report, key))[1]["deny_client"] == "stop: unpaid"
     assert (await admin(data, "allow", "beta"))[0] == 0
@@ -123,10 +128,16 @@ async def test_central_serve_over_https_with_two_clients(
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
     from tests.support.services import listen_on_free_port
 
-    (data / CENTRAL_CONFIG_NAME).write_text(yaml.safe_dump({
-        "tls_cert": "server.pem", "tls_key": "server.pem", "rdap_bootstrap": str(bootstrap_file),
-        "rdap_bootstrap_refresh_url": "",
-    }))
+    (data / CENTRAL_CONFIG_NAME).write_text(
+        yaml.safe_dump(
+            {
+                "tls_cert": "server.pem",
+                "tls_key": "server.pem",
+                "rdap_bootstrap": str(bootstrap_file),
+                "rdap_bootstrap_refresh_url": "",
+            }
+        )
+    )
     port = listen_on_free_port(data, CENTRAL_CONFIG_NAME)
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "domain_stats", "central", "serve", str(data), stderr=asyncio.subprocess.PIPE
@@ -140,8 +151,12 @@ async def test_central_serve_over_https_with_two_clients(
             def __init__(self) -> None:
                 self.url = url
 
-        one = await start_central_member(tmp_path, "one", Server(), key=keys[0], server_ca_file=str(tmp_path / "ca.pem"))
-        two = await start_central_member(tmp_path, "two", Server(), key=keys[1], server_ca_file=str(tmp_path / "ca.pem"))
+        one = await start_central_member(
+            tmp_path, "one", Server(), key=keys[0], server_ca_file=str(tmp_path / "ca.pem")
+        )
+        two = await start_central_member(
+            tmp_path, "two", Server(), key=keys[1], server_ca_file=str(tmp_path / "ca.pem")
+        )
         unverified = await start_central_member(tmp_path, "three", Server(), key=keys[1])
         try:
             assert (await one.lookup("tls-check.com"))["alerts"] == [YOUR_FIRST_CONTACT, ISC_FIRST_CONTACT]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from domain_stats.alerts import YOUR_FIRST_CONTACT
 from tests.support.central_server import CentralTestServer
-from tests.support.services import Clock, start_central_member, start_service, write_config
 from tests.support.rdap_server import Canned, RdapTestServer
+from tests.support.services import Clock, start_central_member, start_service, write_config
 
 
 async def test_ttl_in_hours_caches_the_error_that_long(
@@ -87,15 +87,25 @@ def _closed_port() -> int:
         return probe.getsockname()[1]
 
 
-async def test_unreachable_server_answers_error_at_once_then_backs_off(tmp_path: Path, rdap_server: RdapTestServer) -> None:
+async def test_unreachable_server_answers_error_at_once_then_backs_off(
+    tmp_path: Path, rdap_server: RdapTestServer
+) -> None:
     directory = tmp_path / "client"
-    write_config(directory, mode="central", server_url=f"http://127.0.0.1:{_closed_port()}", api_key="k",
-                 rdap_bootstrap_refresh_url="")
+    write_config(
+        directory,
+        mode="central",
+        server_url=f"http://127.0.0.1:{_closed_port()}",
+        api_key="k",
+        rdap_bootstrap_refresh_url="",
+    )
     clock = Clock()
     client = await start_service(directory, clock)
     try:
         first = await client.lookup("example.com")
-        assert first["alerts"] == [YOUR_FIRST_CONTACT, "ISC-UNREACHABLE"] or first["alerts"] == [YOUR_FIRST_CONTACT, "ISC-BACKED-OFF"]
+        assert first["alerts"] == [YOUR_FIRST_CONTACT, "ISC-UNREACHABLE"] or first["alerts"] == [
+            YOUR_FIRST_CONTACT,
+            "ISC-BACKED-OFF",
+        ]
         started = time.monotonic()
         answers = await asyncio.gather(*(client.lookup(f"site{i}.com") for i in range(50)))
         assert time.monotonic() - started < 2.0
@@ -118,8 +128,14 @@ async def test_hanging_server_does_not_pile_lookups_up(tmp_path: Path) -> None:
     silent = await asyncio.start_server(accept_and_say_nothing, "127.0.0.1", 0)
     port = silent.sockets[0].getsockname()[1]
     directory = tmp_path / "client"
-    write_config(directory, mode="central", server_url=f"http://127.0.0.1:{port}", api_key="k",
-                 rdap_bootstrap_refresh_url="", server_timeout_seconds=0.5)
+    write_config(
+        directory,
+        mode="central",
+        server_url=f"http://127.0.0.1:{port}",
+        api_key="k",
+        rdap_bootstrap_refresh_url="",
+        server_timeout_seconds=0.5,
+    )
     clock = Clock()
     client = await start_service(directory, clock)  # its config request times out: it starts anyway
     try:
@@ -142,11 +158,20 @@ async def test_hanging_server_does_not_pile_lookups_up(tmp_path: Path) -> None:
         await silent.wait_closed()
 
 
-async def test_fallback_to_rdap_only_when_configured(tmp_path: Path, rdap_server: RdapTestServer, bootstrap_file: Path) -> None:
+async def test_fallback_to_rdap_only_when_configured(
+    tmp_path: Path, rdap_server: RdapTestServer, bootstrap_file: Path
+) -> None:
     rdap_server.add_domain("fallback.com", "2012-12-12T12:00:00Z", "2032-12-12T12:00:00Z")
     directory = tmp_path / "client"
-    write_config(directory, mode="central", server_url=f"http://127.0.0.1:{_closed_port()}", api_key="k",
-                 rdap_bootstrap=str(bootstrap_file), rdap_bootstrap_refresh_url="", central_fallback_rdap=True)
+    write_config(
+        directory,
+        mode="central",
+        server_url=f"http://127.0.0.1:{_closed_port()}",
+        api_key="k",
+        rdap_bootstrap=str(bootstrap_file),
+        rdap_bootstrap_refresh_url="",
+        central_fallback_rdap=True,
+    )
     client = await start_service(directory)
     try:
         answer = await client.lookup("fallback.com")

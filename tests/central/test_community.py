@@ -14,9 +14,9 @@ from domain_stats.central.config import CENTRAL_CONFIG_NAME
 from domain_stats.names import DEFAULT_PROHIBITED
 from domain_stats.storage import ORIGIN_CENTRAL
 from tests.support.central_server import CentralTestServer
-from tests.support.services import Clock, RunningService, start_central_member
 from tests.support.postgres import fresh_schema_url, postgres_unavailable
 from tests.support.rdap_server import RdapTestServer
+from tests.support.services import Clock, RunningService, start_central_member
 
 
 async def test_isc_first_contact_once_across_clients_each_keeps_its_own_first_contact(
@@ -60,15 +60,21 @@ async def test_concurrent_first_queries_from_several_clients(
         # Every client asks about every domain three times at once (different host names).
         asks = [(c, f"h{n}.{d}") for c in clients for d in domains for n in range(3)]
         answers = await asyncio.gather(*(c.lookup(name) for c, name in asks))
-        isc = Counter(name.split(".", 1)[1] for (c, name), a in zip(asks, answers) if ISC_FIRST_CONTACT in a["alerts"])
+        isc = Counter(
+            name.split(".", 1)[1]
+            for (c, name), a in zip(asks, answers, strict=True)
+            if ISC_FIRST_CONTACT in a["alerts"]
+        )
         yours = Counter(
-            (id(c), name.split(".", 1)[1]) for (c, name), a in zip(asks, answers) if YOUR_FIRST_CONTACT in a["alerts"]
+            (id(c), name.split(".", 1)[1])
+            for (c, name), a in zip(asks, answers, strict=True)
+            if YOUR_FIRST_CONTACT in a["alerts"]
         )
         assert isc == {d: 1 for d in domains}
         assert yours == {(id(c), d): 1 for c in clients for d in domains}
         assert all(rdap_server.count(d) == 1 for d in domains)
         dates = {name.split(".", 1)[1]: set() for _, name in asks}
-        for (_, name), answer in zip(asks, answers):
+        for (_, name), answer in zip(asks, answers, strict=True):
             dates[name.split(".", 1)[1]].add(answer["seen_by_isc"])
         assert all(len(seen) == 1 for seen in dates.values()), dates  # one community date per domain
     finally:
@@ -146,7 +152,13 @@ async def test_prohibited_names_never_reach_the_server(
     local = [*DEFAULT_PROHIBITED, "lab.example.net"]
     client: RunningService = await start_central_member(tmp_path, "alpha", central, prohibited_tlds=local)
     try:
-        for name in ["printer.local", "4.3.2.1.in-addr.arpa", "dc1.corp-zone.com", "corp-zone.com", "x.lab.example.net"]:
+        for name in [
+            "printer.local",
+            "4.3.2.1.in-addr.arpa",
+            "dc1.corp-zone.com",
+            "corp-zone.com",
+            "x.lab.example.net",
+        ]:
             answer = await client.lookup(name)
             assert answer["alerts"] == ["PROHIBITED-TLD"], name
         assert central.queries() == []
@@ -168,19 +180,26 @@ async def test_two_central_servers_on_one_postgresql_record_community_first_cont
     for n in range(2):
         directory = tmp_path / f"central{n}"
         directory.mkdir()
-        (directory / CENTRAL_CONFIG_NAME).write_text(yaml.safe_dump(
-            {"rdap_bootstrap": str(bootstrap_file), "rdap_bootstrap_refresh_url": "", "database_url": url}
-        ))
+        (directory / CENTRAL_CONFIG_NAME).write_text(
+            yaml.safe_dump(
+                {"rdap_bootstrap": str(bootstrap_file), "rdap_bootstrap_refresh_url": "", "database_url": url}
+            )
+        )
         servers.append(await CentralTestServer(directory, Clock()).start())
     domains = [f"pair-{i}.org" for i in range(40)]
     for domain in domains:
         rdap_server.add_domain(domain, "2026-11-01T00:00:00Z", "2027-11-01T00:00:00Z")
     key = await servers[0].add_key("alpha")  # keys live in the shared database: valid on both
-    clients = [await start_central_member(tmp_path, f"site{n}", servers[n % 2], key=key if n == 0 else None) for n in range(4)]
+    clients = [
+        await start_central_member(tmp_path, f"site{n}", servers[n % 2], key=key if n == 0 else None) for n in range(4)
+    ]
     try:
         answers = await asyncio.gather(*(c.lookup(d) for d in domains for c in clients))
-        firsts = Counter(d for (d, _c), a in zip(((d, c) for d in domains for c in clients), answers, strict=True)
-                         if ISC_FIRST_CONTACT in a["alerts"])
+        firsts = Counter(
+            d
+            for (d, _c), a in zip(((d, c) for d in domains for c in clients), answers, strict=True)
+            if ISC_FIRST_CONTACT in a["alerts"]
+        )
         assert firsts == {d: 1 for d in domains}
     finally:
         for c in clients:

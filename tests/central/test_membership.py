@@ -16,8 +16,13 @@ from tests.support.services import listen_on_free_port, serve_subprocess, start_
 
 async def _client_dir(tmp_path: Path, central: CentralTestServer, name: str) -> Path:
     directory = tmp_path / f"client-{name}"
-    write_config(directory, mode="central", server_url=central.url, api_key=await central.add_key(name),
-                 rdap_bootstrap_refresh_url="")
+    write_config(
+        directory,
+        mode="central",
+        server_url=central.url,
+        api_key=await central.add_key(name),
+        rdap_bootstrap_refresh_url="",
+    )
     listen_on_free_port(directory)
     return directory
 
@@ -30,7 +35,9 @@ async def _serve_until_exit(directory: Path) -> tuple[int, str]:
     return proc.returncode, err.decode()
 
 
-async def test_software_older_than_the_server_requires_does_not_start(tmp_path: Path, central: CentralTestServer) -> None:
+async def test_software_older_than_the_server_requires_does_not_start(
+    tmp_path: Path, central: CentralTestServer
+) -> None:
     await central.store.set_policy_value("min_software_version", "99.1")
     code, err = await _serve_until_exit(await _client_dir(tmp_path, central, "alpha"))
     assert code != 0

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from domain_stats.cli import main
 from domain_stats.feed import FeedIndex
 from tests.support.central_server import CentralTestServer
-from tests.support.services import cli_process, start_central_member, write_config
 from tests.support.rdap_server import RdapTestServer
+from tests.support.services import cli_process, start_central_member, write_config
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -24,26 +24,35 @@ def test_export_writes_differences_and_a_client_rebuilds_the_same_set(tmp_path: 
     source, feed = tmp_path / "source", tmp_path / "feed"
     write_config(source)
     csv = tmp_path / "list.csv"
-    csv.write_text("old-one.com,2001-01-01 00:00:00\nold-two.org,2002-02-02 00:00:00,2032-02-02 00:00:00\n"
-                   "brand-new.net,2026-11-20 00:00:00\n")
+    csv.write_text(
+        "old-one.com,2001-01-01 00:00:00\nold-two.org,2002-02-02 00:00:00,2032-02-02 00:00:00\n"
+        "brand-new.net,2026-11-20 00:00:00\n"
+    )
     assert run("import", str(csv), "--data", str(source))[0] == 0
     code, out, _ = run("db", "export", "--feed", str(feed), "--data", str(source))
     assert code == 0 and "version 1.1 (added 2, changed 0, removed 0)" in out  # brand-new.net is not established
     first = (feed / "1" / "1.txt").read_text()
     assert sorted(first.splitlines()) == [
-        "+,old-one.com,2001-01-01 00:00:00,", "+,old-two.org,2002-02-02 00:00:00,2032-02-02 00:00:00"
+        "+,old-one.com,2001-01-01 00:00:00,",
+        "+,old-two.org,2002-02-02 00:00:00,2032-02-02 00:00:00",
     ]
-    assert run("db", "export", "--feed", str(feed), "--data", str(source))[1].startswith("nothing changed since version 1.1")
+    assert run("db", "export", "--feed", str(feed), "--data", str(source))[1].startswith(
+        "nothing changed since version 1.1"
+    )
 
     csv.write_text("old-one.com,2001-01-01 12:00:00\nthird.info,2003-03-03 00:00:00\n")
     run("import", str(csv), "--data", str(source))
     csv.write_text("-,old-two.org,2002-02-02 00:00:00,\n")
     csv.rename(tmp_path / "removal.txt")
-    assert run("import", str(tmp_path / "removal.txt"), "--data", str(source))[1].strip() == "added 0, updated 0, removed 1, skipped 0"
+    assert (
+        run("import", str(tmp_path / "removal.txt"), "--data", str(source))[1].strip()
+        == "added 0, updated 0, removed 1, skipped 0"
+    )
     code, out, _ = run("db", "export", "--feed", str(feed), "--data", str(source))
     assert "version 1.2 (added 1, changed 1, removed 1)" in out
     assert sorted((feed / "1" / "2.txt").read_text().splitlines()) == [
-        "+,old-one.com,2001-01-01 12:00:00,", "+,third.info,2003-03-03 00:00:00,",
+        "+,old-one.com,2001-01-01 12:00:00,",
+        "+,third.info,2003-03-03 00:00:00,",
         "-,old-two.org,2002-02-02 00:00:00,2032-02-02 00:00:00",
     ]
     index = FeedIndex.parse((feed / "version.json").read_bytes())
@@ -74,7 +83,8 @@ def test_db_update_failure_is_one_clear_message(tmp_path: Path) -> None:
     (feed / "1" / "2.txt").write_text("+,ok.com,2001-01-01 00:00:00,\n+,bad,2001-01-01 00:00:00,\n")
     bad = hashlib.sha256((feed / "1" / "2.txt").read_bytes()).hexdigest()
     (feed / "version.json").write_text(
-        f'{{"database_version": "1.2", "min_client_version": "0.1", "sha256": {{"1/1.txt": "{digest}", "1/2.txt": "{bad}"}}}}'
+        f'{{"database_version": "1.2", "min_client_version": "0.1", '
+        f'"sha256": {{"1/1.txt": "{digest}", "1/2.txt": "{bad}"}}}}'
     )
     code, out, err = run("db", "update", "--from", str(feed), "--data", str(client))
     assert code == 1
@@ -91,8 +101,10 @@ async def test_central_publish_serves_members_and_a_member_updates_itself_at_sta
     one = await start_central_member(tmp_path, "one", central)
     two = await start_central_member(tmp_path, "two", central)
     try:
-        for client, names in ((one, ["shared-old.com", "single-old.com", "shared-young.com"]),
-                              (two, ["shared-old.com", "shared-young.com"])):
+        for client, names in (
+            (one, ["shared-old.com", "single-old.com", "shared-young.com"]),
+            (two, ["shared-old.com", "shared-young.com"]),
+        ):
             for name in names:
                 await client.lookup(name)
     finally:

@@ -7,9 +7,9 @@ from calendar import timegm
 from pathlib import Path
 
 from domain_stats.alerts import YOUR_FIRST_CONTACT
-from tests.support.services import start_service, write_config
 from tests.support.feed_server import FeedTestServer, write_feed
 from tests.support.rdap_server import RdapTestServer
+from tests.support.services import start_service, write_config
 
 
 async def test_a_domain_from_the_feed_is_answered_locally(
@@ -22,12 +22,15 @@ async def test_a_domain_from_the_feed_is_answered_locally(
         assert report.version == "1.1"
         first = await running.lookup("www.feed-known.com")
         assert first == {
-            "seen_by_web": "1999-09-09 09:09:09", "seen_by_isc": "NA", "seen_by_you": first["seen_by_you"],
-            "category": "ESTABLISHED", "alerts": [YOUR_FIRST_CONTACT],
+            "seen_by_web": "1999-09-09 09:09:09",
+            "seen_by_isc": "NA",
+            "seen_by_you": first["seen_by_you"],
+            "category": "ESTABLISHED",
+            "alerts": [YOUR_FIRST_CONTACT],
         }
         assert (await running.lookup("feed-known.com"))["alerts"] == []
         assert rdap_server.requests == []
-        status, stats = await running.get("/stats")
+        _, stats = await running.get("/stats")
         assert stats["database_version"] == "1.1"
     finally:
         await running.stop()
@@ -68,11 +71,14 @@ async def test_service_applies_the_configured_feed_in_the_background(
 ) -> None:
     write_feed(feed_server.directory, {"1/1.txt": "+,periodic.com,2000-01-01 00:00:00,\n"})
     directory = tmp_path / "client"
-    write_config(directory, rdap_bootstrap=str(bootstrap_file), rdap_bootstrap_refresh_url="",
-                 target_updates=feed_server.url)
+    write_config(
+        directory, rdap_bootstrap=str(bootstrap_file), rdap_bootstrap_refresh_url="", target_updates=feed_server.url
+    )
     running = await start_service(directory)
     try:
-        await asyncio.wait_for(running.server.runtime.feed_checked.wait(), 30)  # the first round starts with the service
+        await asyncio.wait_for(
+            running.server.runtime.feed_checked.wait(), 30
+        )  # the first round starts with the service
         assert await running.service.storage.database_version() == "1.1"
         assert (await running.lookup("periodic.com"))["seen_by_isc"] == "NA"
     finally:
@@ -91,8 +97,10 @@ async def test_an_update_replaces_cached_answers_in_every_worker(
         assert (await updater.lookup("changed.com"))["seen_by_web"] == "2001-01-01 00:00:00"
         assert (await other.lookup("changed.com"))["seen_by_web"] == "2001-01-01 00:00:00"  # now cached in both
 
-        write_feed(feed_server.directory, {"1/1.txt": line.format("2001-01-01 00:00:00"),
-                                           "1/2.txt": line.format("2002-02-02 00:00:00")})
+        write_feed(
+            feed_server.directory,
+            {"1/1.txt": line.format("2001-01-01 00:00:00"), "1/2.txt": line.format("2002-02-02 00:00:00")},
+        )
         await updater.server.runtime.update_database(feed_server.url)
         assert (await updater.lookup("changed.com"))["seen_by_web"] == "2002-02-02 00:00:00"
         assert (await other.lookup("changed.com"))["seen_by_web"] == "2001-01-01 00:00:00"  # not noticed yet

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from calendar import timegm
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 import pytest
 
@@ -82,7 +82,9 @@ async def test_checksum_mismatch_stops_there_and_changes_nothing_of_that_file(
     assert "1/3.txt" not in feed_server.requests
 
 
-async def test_truncated_download_changes_nothing(tmp_path: Path, storage: Storage, feed_server: FeedTestServer) -> None:
+async def test_truncated_download_changes_nothing(
+    tmp_path: Path, storage: Storage, feed_server: FeedTestServer
+) -> None:
     write_feed(feed_server.directory, FEED)
     feed_server.cut["1/2.txt"] = 30
     with pytest.raises(UpdateStopped, match=r"1/2\.txt") as stopped:
@@ -136,18 +138,20 @@ async def test_a_major_bump_is_refused_with_a_clear_message(tmp_path: Path, stor
 
 async def test_a_feed_for_newer_software_is_refused(tmp_path: Path, storage: Storage) -> None:
     feed = write_feed(tmp_path / "feed", {"1/1.txt": V1}, min_client="99.0")
-    with pytest.raises(FeedError, match="needs domain-stats 99.0 or newer"):
+    with pytest.raises(FeedError, match=r"needs domain-stats 99\.0 or newer"):
         await apply(storage, str(feed), tmp_path)
     assert await storage.database_version() == "1.0"
 
 
-async def test_an_unusable_index_or_missing_file_is_an_error(tmp_path: Path, storage: Storage, feed_server: FeedTestServer) -> None:
+async def test_an_unusable_index_or_missing_file_is_an_error(
+    tmp_path: Path, storage: Storage, feed_server: FeedTestServer
+) -> None:
     write_feed(feed_server.directory, FEED)
     (feed_server.directory / "1" / "2.txt").unlink()
     with pytest.raises(UpdateStopped, match=r"download of 1/2\.txt failed: HTTP 404"):
         await apply(storage, feed_server.url, tmp_path)
     (feed_server.directory / "version.json").write_text("{not json")
-    with pytest.raises(FeedError, match="version.json is not JSON"):
+    with pytest.raises(FeedError, match=r"version\.json is not JSON"):
         await apply(storage, feed_server.url, tmp_path)
     with pytest.raises(FeedError, match="neither an http"):
         await apply(storage, str(tmp_path / "nowhere"), tmp_path)

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from domain_stats.lookup.answer import AnswerFormatter, Facts, with_first_contact
 
 DAY = 86400.0
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc).timestamp()
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC).timestamp()
 
 
 def facts(created: float | None, origin: str = "rdap", alerts: tuple[str, ...] = ()) -> Facts:
@@ -29,8 +29,11 @@ def test_origin_decides_seen_by_isc() -> None:
 def test_error_facts_answer_error_but_show_contact() -> None:
     answer = AnswerFormatter().render(facts(None, "", ("RDAP-TIMEOUT",)), now=NOW, first_contact=True)
     assert answer.as_dict() == {
-        "seen_by_web": "ERROR", "seen_by_isc": "ERROR", "seen_by_you": "2026-11-26 12:00:00",
-        "category": "ERROR", "alerts": ["YOUR-FIRST-CONTACT", "RDAP-TIMEOUT"],
+        "seen_by_web": "ERROR",
+        "seen_by_isc": "ERROR",
+        "seen_by_you": "2026-11-26 12:00:00",
+        "category": "ERROR",
+        "alerts": ["YOUR-FIRST-CONTACT", "RDAP-TIMEOUT"],
     }
 
 

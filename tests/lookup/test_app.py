@@ -8,8 +8,8 @@ import orjson
 import pytest
 
 from domain_stats.lookup.app import MAX_BATCH_NAMES
-from tests.support.services import RunningService
 from tests.support.rdap_server import RdapTestServer
+from tests.support.services import RunningService
 
 ANSWER_KEYS = {"seen_by_web", "seen_by_isc", "seen_by_you", "category", "alerts"}
 
@@ -61,8 +61,12 @@ async def test_malformed_batches_are_400(service: RunningService, rdap_server: R
 
 
 async def test_error_paths_share_one_envelope(service: RunningService) -> None:
-    for method, path, expected in [("PUT", "/example.com", 405), ("GET", "/co.uk", 400),
-                                   ("GET", "/showcache?offset=-1", 400), ("GET", "/batch", 400)]:
+    for method, path, expected in [
+        ("PUT", "/example.com", 405),
+        ("GET", "/co.uk", 400),
+        ("GET", "/showcache?offset=-1", 400),
+        ("GET", "/batch", 400),
+    ]:
         async with service.client.request(method, service.url + path) as resp:
             body = await resp.json()
             assert resp.status == expected, (method, path)

@@ -70,7 +70,7 @@ def test_save_and_load_round_trip_skips_expired(tmp_path: Path) -> None:
     assert reloaded.get("live", 100.0) == b'{"v":2}'
     assert reloaded.get("live", 500.0) is None
     assert reloaded.get("forever", 1e9) == b'{"v":3}'
-    assert [k for k, *_ in reloaded.entries(100.0)][0] == "pinned"
+    assert next(k for k, *_ in reloaded.entries(100.0)) == "pinned"
     assert path.read_bytes().startswith(b'{"format":"domain-stats-cache"')  # JSON, never pickle
 
 

@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 from domain_stats import __version__
 from domain_stats.cli import main
-from tests.support.shared import SHARED, needs_shared
-from tests.support.services import listen_on_free_port, serve_subprocess, stop_subprocess, write_config
 from tests.support.rdap_server import RdapTestServer
+from tests.support.services import listen_on_free_port, serve_subprocess, stop_subprocess, write_config
+from tests.support.shared import SHARED, needs_shared
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -104,9 +104,8 @@ async def test_serve_answers_and_stops_cleanly_on_sigterm(data_dir: Path, rdap_s
     rdap_server.add_domain("example.com", "1995-08-14T04:00:00Z", "2099-08-13T04:00:00Z")
     proc = await serve_subprocess(data_dir)
     try:
-        async with aiohttp.ClientSession() as client:
-            async with client.get(f"http://127.0.0.1:{port}/www.example.com") as resp:
-                answer = await resp.json()
+        async with aiohttp.ClientSession() as client, client.get(f"http://127.0.0.1:{port}/www.example.com") as resp:
+            answer = await resp.json()
     finally:
         status = await stop_subprocess(proc)
     assert answer["seen_by_web"] == "1995-08-14 04:00:00"

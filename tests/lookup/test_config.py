@@ -69,7 +69,7 @@ def test_mode_central_needs_a_server_and_a_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="mode central needs api_key"):
         load_settings(tmp_path)
     (tmp_path / CONFIG_NAME).write_text("mode: central\nserver_url: community.example.org\napi_key: k\n")
-    with pytest.raises(ConfigError, match="server_url: .*http"):
+    with pytest.raises(ConfigError, match=r"server_url: .*http"):
         load_settings(tmp_path)
     (tmp_path / CONFIG_NAME).write_text(
         "mode: central\nserver_url: https://community.example.org:4100/\napi_key: s3cret-Key\nadmin_key: adm1n-Key\n"
@@ -80,10 +80,11 @@ def test_mode_central_needs_a_server_and_a_key(tmp_path: Path) -> None:
     assert "s3cret" not in repr(settings) and "adm1n" not in repr(settings)  # secrets stay out of reprs and logs
 
 
-
 def test_the_original_names_for_the_central_server_still_work(tmp_path: Path) -> None:
     """``mode: isc`` and ``isc_fallback_rdap`` (the original tool's words) read as ``central``."""
-    (tmp_path / CONFIG_NAME).write_text("mode: isc\nserver_url: https://c.example.org\napi_key: k\nisc_fallback_rdap: true\n")
+    (tmp_path / CONFIG_NAME).write_text(
+        "mode: isc\nserver_url: https://c.example.org\napi_key: k\nisc_fallback_rdap: true\n"
+    )
     settings = load_settings(tmp_path)
     assert settings.mode == "central"
     assert settings.central_fallback_rdap is True

@@ -30,10 +30,14 @@ def test_copy_between_files_from_the_command_line(tmp_path: Path) -> None:
     write_config(source)
     (tmp_path / "list.csv").write_text("copied.com,2001-01-01 00:00:00\nalso.org,2002-02-02 00:00:00\n")
     assert run("import", str(tmp_path / "list.csv"), "--data", str(source))[0] == 0
-    code, out, _ = run("db", "copy", "--from", f"sqlite://{source / 'domain_stats.db'}", "--to", f"sqlite://{tmp_path / 'new.db'}")
+    code, out, _ = run(
+        "db", "copy", "--from", f"sqlite://{source / 'domain_stats.db'}", "--to", f"sqlite://{tmp_path / 'new.db'}"
+    )
     assert code == 0
     assert "domains: 2" in out and "contacts: 0" in out
-    code, _, err = run("db", "copy", "--from", f"sqlite://{tmp_path / 'missing.db'}", "--to", f"sqlite://{tmp_path / 'x.db'}")
+    code, _, err = run(
+        "db", "copy", "--from", f"sqlite://{tmp_path / 'missing.db'}", "--to", f"sqlite://{tmp_path / 'x.db'}"
+    )
     assert code == 1 and "does not exist" in err and "Traceback" not in err
     bad = tmp_path / "bad"
     write_config(bad, database_url="mysql://nope")

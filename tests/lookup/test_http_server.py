@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import orjson
 import pytest
 
 from domain_stats.lookup.app import error_body
 from domain_stats.lookup.http_server import HttpLimits, HttpServer, Request
-from tests.support.services import RunningService, start_service, write_config
-from tests.support.service_server import listening_socket
 from tests.support.rdap_server import RdapTestServer
+from tests.support.service_server import listening_socket
+from tests.support.services import RunningService, start_service, write_config
 
 ANSWER_KEYS = {"seen_by_web", "seen_by_isc", "seen_by_you", "category", "alerts"}
 
@@ -29,7 +30,6 @@ class Conn:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
-
 
     async def send(self, data: bytes) -> None:
         self.writer.write(data)
@@ -44,7 +44,6 @@ class Conn:
 
     async def closed_by_server(self) -> bool:
         return await asyncio.wait_for(self.reader.read(1), 10) == b""
-
 
 
 class Connections:
@@ -170,13 +169,15 @@ async def test_expect_100_continue(conns: Connections, http: RunningService) -> 
         (get("/printer.local", "X-Big: " + "b" * 17000), 431),
         # Refused on the header alone: the client is told before it sends 5 MB.
         (b"POST /batch HTTP/1.1\r\nHost: t\r\nContent-Length: 5000000\r\n\r\n", 413),
-        (b"POST /batch HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-         + b"".join(b"100000\r\n" + b" " * 0x100000 + b"\r\n" for _ in range(5)), 413),
+        (
+            b"POST /batch HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + b"".join(b"100000\r\n" + b" " * 0x100000 + b"\r\n" for _ in range(5)),
+            413,
+        ),
         (b"GARBAGE\r\n\r\n", 400),
         (b"GET /printer.local HTTP/1.1\r\nContent-Length: x\r\n\r\n", 400),
     ],
-    ids=["long-target", "many-headers", "large-header", "large-body", "large-chunked-body", "garbage",
-         "bad-length"],
+    ids=["long-target", "many-headers", "large-header", "large-body", "large-chunked-body", "garbage", "bad-length"],
 )
 async def test_refused_requests_get_the_error_envelope_and_a_close(
     conns: Connections, http: RunningService, request_bytes: bytes, status: int

@@ -7,8 +7,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from domain_stats.cli import main
-from tests.support.services import cli_process, start_service
 from tests.support.rdap_server import RdapTestServer
+from tests.support.services import cli_process, start_service
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -42,8 +42,9 @@ async def test_a_plain_list_is_queued_and_resolved_in_the_background(
     rdap_server.add_domain("listed-one.com", "2011-01-01T00:00:00Z", "2031-01-01T00:00:00Z")
     rdap_server.add_domain("listed-two.org", "2012-01-01T00:00:00Z", "2032-01-01T00:00:00Z")
     names = tmp_path / "names.txt"
-    names.write_text("# watch list\nwww.listed-one.com\nlisted-one.com\nlisted-two.org\nmissing-one.net\n"
-                     "10.1.1.1\nprinter.local\n\n")
+    names.write_text(
+        "# watch list\nwww.listed-one.com\nlisted-one.com\nlisted-two.org\nmissing-one.net\n10.1.1.1\nprinter.local\n\n"
+    )
     code, out, err = await cli_process("import", str(names), "--data", str(data_dir))
     assert code == 0
     assert out.strip() == "queued 3, already known or queued 1, skipped 2"

@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from tests.support.services import Clock, RunningService, start_service, write_config
-
 from tests.support.postgres import on_postgres
 from tests.support.rdap_server import Canned, RdapTestServer, write_bootstrap
+from tests.support.services import Clock, RunningService, start_service, write_config
 
 FMT = "%Y-%m-%d %H:%M:%S"
 
@@ -26,8 +25,8 @@ def shown(dt: datetime) -> str:
     return dt.strftime(FMT)
 
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
-OLD = datetime(1997, 9, 15, 4, 0, 0, tzinfo=timezone.utc)
+NOW = datetime.now(UTC).replace(microsecond=0)
+OLD = datetime(1997, 9, 15, 4, 0, 0, tzinfo=UTC)
 FUTURE = NOW + timedelta(days=400)
 
 
@@ -39,7 +38,7 @@ async def test_rdap_answer_has_the_five_facts(service: RunningService, rdap_serv
     assert answer["seen_by_isc"] == "RDAP"
     assert answer["category"] == "ESTABLISHED"
     assert answer["alerts"] == ["YOUR-FIRST-CONTACT"]
-    seen = datetime.strptime(answer["seen_by_you"], FMT).replace(tzinfo=timezone.utc).timestamp()
+    seen = datetime.strptime(answer["seen_by_you"], FMT).replace(tzinfo=UTC).timestamp()
     assert before - 1 <= seen <= time.time()
     assert rdap_server.requests == ["example.com"]
 
@@ -161,8 +160,11 @@ async def test_error_ttl_zero_retries_next_time(data_dir: Path, rdap_server: Rda
     [
         (b"{not json", "RDAP-BAD-RESPONSE"),
         (b'{"objectClassName": "domain", "ldhName": "broken.com", "events": []}', "RDAP-BAD-RESPONSE"),
-        (b'{"objectClassName": "domain", "ldhName": "someone-else.com", "events": '
-         b'[{"eventAction": "registration", "eventDate": "2001-01-01T00:00:00Z"}]}', "RDAP-BAD-RESPONSE"),
+        (
+            b'{"objectClassName": "domain", "ldhName": "someone-else.com", "events": '
+            b'[{"eventAction": "registration", "eventDate": "2001-01-01T00:00:00Z"}]}',
+            "RDAP-BAD-RESPONSE",
+        ),
     ],
 )
 async def test_bad_rdap_responses_answer_error(
@@ -182,21 +184,34 @@ async def test_tld_without_rdap_server_answers_error(service: RunningService, rd
 
 @pytest.mark.parametrize(
     "name",
-    ["printer.local", "localhost", "db.internal", "4.3.2.1.in-addr.arpa", "nas.home.arpa", "pc.lan", "dc.corp",
-     "intranet.example-internal.com"],
+    [
+        "printer.local",
+        "localhost",
+        "db.internal",
+        "4.3.2.1.in-addr.arpa",
+        "nas.home.arpa",
+        "pc.lan",
+        "dc.corp",
+        "intranet.example-internal.com",
+    ],
 )
 async def test_prohibited_names_never_leave(data_dir: Path, rdap_server: RdapTestServer, name: str) -> None:
     running = await start_service(
-        data_dir, prohibited_tlds=["local", "localhost", "internal", "arpa", "home.arpa", "lan", "corp",
-                                   "example-internal.com"]
+        data_dir,
+        prohibited_tlds=["local", "localhost", "internal", "arpa", "home.arpa", "lan", "corp", "example-internal.com"],
     )
     try:
         status, answer = await running.get(name)
     finally:
         await running.stop()
     assert status == 200
-    assert answer == {"seen_by_web": "NA", "seen_by_isc": "NA", "seen_by_you": "NA", "category": "NA",
-                      "alerts": ["PROHIBITED-TLD"]}
+    assert answer == {
+        "seen_by_web": "NA",
+        "seen_by_isc": "NA",
+        "seen_by_you": "NA",
+        "category": "NA",
+        "alerts": ["PROHIBITED-TLD"],
+    }
     assert rdap_server.requests == []
 
 
@@ -280,7 +295,9 @@ async def test_failed_refresh_serves_stale_facts_and_retries_later(data_dir: Pat
 
 async def test_import_then_lookup_needs_no_upstream(data_dir: Path, rdap_server: RdapTestServer) -> None:
     csv_file = data_dir / "known.csv"
-    csv_file.write_text("known.com,1999-01-02 03:04:05,2099-01-01 00:00:00\nrecent.org,%s\n" % shown(NOW - timedelta(days=30)))
+    csv_file.write_text(
+        f"known.com,1999-01-02 03:04:05,2099-01-01 00:00:00\nrecent.org,{shown(NOW - timedelta(days=30))}\n"
+    )
     running = await start_service(data_dir)
     try:
         await _import(running, csv_file)
@@ -289,8 +306,13 @@ async def test_import_then_lookup_needs_no_upstream(data_dir: Path, rdap_server:
         recent = await running.lookup("recent.org")
     finally:
         await running.stop()
-    assert known == {**known, "seen_by_web": "1999-01-02 03:04:05", "seen_by_isc": "NA", "category": "ESTABLISHED",
-                     "alerts": ["YOUR-FIRST-CONTACT"]}
+    assert known == {
+        **known,
+        "seen_by_web": "1999-01-02 03:04:05",
+        "seen_by_isc": "NA",
+        "category": "ESTABLISHED",
+        "alerts": ["YOUR-FIRST-CONTACT"],
+    }
     assert again["alerts"] == []
     assert recent["category"] == "NEW" and recent["seen_by_isc"] == "NA"
     assert rdap_server.requests == []
@@ -405,6 +427,7 @@ async def test_only_get_is_allowed(service: RunningService) -> None:
 
 # -- helpers ---------------------------------------------------------------------------------
 
+
 async def _import(running: RunningService, path: Path) -> None:
     from domain_stats.lookup.importer import import_file
 
@@ -440,7 +463,9 @@ async def test_cached_answer_turns_established_on_time(data_dir: Path, rdap_serv
     assert rdap_server.count("coming-of-age.com") == 1
 
 
-async def test_a_lapsed_registration_is_not_asked_for_again_at_once(service: RunningService, rdap_server: RdapTestServer) -> None:
+async def test_a_lapsed_registration_is_not_asked_for_again_at_once(
+    service: RunningService, rdap_server: RdapTestServer
+) -> None:
     rdap_server.add_domain("lapsed-at-registry.com", iso(OLD), iso(NOW - timedelta(days=30)))
     first = await service.lookup("lapsed-at-registry.com")
     second = await service.lookup("lapsed-at-registry.com")
@@ -452,8 +477,12 @@ async def test_https_rdap_through_a_private_ca(tmp_path: Path, https_rdap_server
     server, ca_file = https_rdap_server
     server.add_domain("tls-only.com", iso(OLD), iso(FUTURE))
     data_dir = tmp_path / "tls"
-    write_config(data_dir, rdap_bootstrap=str(write_bootstrap(tmp_path / "b.json", server.url)),
-                 rdap_bootstrap_refresh_url="", rdap_ca_file=str(ca_file))
+    write_config(
+        data_dir,
+        rdap_bootstrap=str(write_bootstrap(tmp_path / "b.json", server.url)),
+        rdap_bootstrap_refresh_url="",
+        rdap_ca_file=str(ca_file),
+    )
     running = await start_service(data_dir)
     try:
         answer = await running.lookup("tls-only.com")

@@ -9,11 +9,11 @@ import time
 from pathlib import Path
 
 from domain_stats.dates import format_date
-from domain_stats.storage import REMOVE, change
 from domain_stats.lookup.starter import STARTER_FILE
-from tests.support.shared import SHARED, needs_shared
-from tests.support.services import Clock, start_service, write_config
+from domain_stats.storage import REMOVE, change
 from tests.support.rdap_server import Canned, RdapTestServer
+from tests.support.services import Clock, start_service, write_config
+from tests.support.shared import SHARED, needs_shared
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,8 +67,10 @@ async def test_the_starter_set_is_imported_once(tmp_path: Path, bootstrap_file: 
 async def test_an_expired_starter_record_is_refreshed_and_stale_beats_error(
     tmp_path: Path, bootstrap_file: Path, rdap_server: RdapTestServer
 ) -> None:
-    domain, created, _ = pick(expired=True)
-    other, other_created, _ = next(r for r in starter_rows() if r[2] and r[2] < format_date(time.time()) and r[0] != domain)
+    domain, _, _ = pick(expired=True)
+    other, other_created, _ = next(
+        r for r in starter_rows() if r[2] and r[2] < format_date(time.time()) and r[0] != domain
+    )
     rdap_server.add_domain(domain, "2020-05-05T05:05:05Z", "2035-05-05T00:00:00Z")
     rdap_server.queue(other, Canned(status=503, body=b"{}", once=True))
     rdap_server.add_domain(other, "2019-09-09T09:09:09Z", "2039-09-09T00:00:00Z")
@@ -100,7 +102,13 @@ async def test_starter_data_can_be_turned_off(data_dir: Path) -> None:
 def test_the_packaged_file_is_what_the_build_script_makes_of_top1m(tmp_path: Path) -> None:
     output = tmp_path / "starter.txt.gz"
     subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "build_starter_data.py"), str(SHARED / "data" / "top1m.import"), str(output)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "build_starter_data.py"),
+            str(SHARED / "data" / "top1m.import"),
+            str(output),
+        ],
+        check=True,
+        capture_output=True,
     )
     assert output.read_bytes() == STARTER_FILE.read_bytes()

@@ -13,12 +13,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from domain_stats.lookup.config import load_settings
-from domain_stats.rdap.setup import open_rdap_client
 from domain_stats.listening import listen
+from domain_stats.lookup.config import load_settings
 from domain_stats.lookup.supervisor import Supervisor
-from tests.support.services import listen_on_free_port, serve_subprocess, stop_subprocess
+from domain_stats.rdap.setup import open_rdap_client
 from tests.support.rdap_server import RdapTestServer
+from tests.support.services import listen_on_free_port, serve_subprocess, stop_subprocess
 
 
 async def test_two_workers_share_the_port_and_first_contact(data_dir: Path, rdap_server: RdapTestServer) -> None:
@@ -135,8 +135,15 @@ async def test_a_worker_with_a_bad_configuration_says_so_and_exits_3(data_dir: P
     sock = listen("127.0.0.1", 0)
     try:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "domain_stats.lookup.worker", str(data_dir), str(sock.fileno()), "0", "1",
-            pass_fds=(sock.fileno(),), stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "domain_stats.lookup.worker",
+            str(data_dir),
+            str(sock.fileno()),
+            "0",
+            "1",
+            pass_fds=(sock.fileno(),),
+            stderr=asyncio.subprocess.PIPE,
         )
         _, err = await proc.communicate()
     finally:

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 import aiohttp
 import orjson
@@ -22,7 +22,9 @@ def test_packaged_snapshot_covers_common_tlds() -> None:
 
 def test_longest_suffix_wins(tmp_path: Path) -> None:
     path = tmp_path / "b.json"
-    path.write_text(orjson.dumps({"services": [[["uk"], ["https://uk.example/"]], [["co.uk"], ["http://co-uk.example"]]]}).decode())
+    path.write_text(
+        orjson.dumps({"services": [[["uk"], ["https://uk.example/"]], [["co.uk"], ["http://co-uk.example"]]]}).decode()
+    )
     bootstrap = Bootstrap.from_path(path)
     assert bootstrap.server_for("a.co.uk") == "http://co-uk.example/"
     assert bootstrap.server_for("a.org.uk") == "https://uk.example/"
@@ -43,7 +45,9 @@ async def iana() -> AsyncIterator[dict]:
 
     async def handle(_request: web.Request) -> web.Response:
         state["hits"] += 1
-        body = orjson.dumps({"publication": "2099-01-01T00:00:00Z", "services": [[["com"], ["https://fresh.example/"]]]})
+        body = orjson.dumps(
+            {"publication": "2099-01-01T00:00:00Z", "services": [[["com"], ["https://fresh.example/"]]]}
+        )
         return web.Response(status=state["status"], body=body)
 
     runner = web.AppRunner(web.Application(), access_log=None)
@@ -56,7 +60,9 @@ async def iana() -> AsyncIterator[dict]:
     await runner.cleanup()
 
 
-async def test_failed_refresh_warns_once_and_keeps_snapshot(tmp_path: Path, iana: dict, caplog: pytest.LogCaptureFixture) -> None:
+async def test_failed_refresh_warns_once_and_keeps_snapshot(
+    tmp_path: Path, iana: dict, caplog: pytest.LogCaptureFixture
+) -> None:
     async with aiohttp.ClientSession() as session:
         with caplog.at_level(logging.WARNING):
             assert await refresh_cached_bootstrap(session, iana["url"], tmp_path) is None

@@ -15,8 +15,9 @@ from domain_stats.rdap.errors import RdapBackedOff, RdapNoServer, RdapRateLimite
 from tests.support.rdap_server import Canned, RdapTestServer, write_bootstrap
 
 
-def client_for(server: RdapTestServer, tmp_path: Path, ssl_context: ssl.SSLContext | None = None,
-               **limits: float) -> RdapClient:
+def client_for(
+    server: RdapTestServer, tmp_path: Path, ssl_context: ssl.SSLContext | None = None, **limits: float
+) -> RdapClient:
     bootstrap = Bootstrap.from_path(write_bootstrap(tmp_path / "b.json", server.url))
     return RdapClient(bootstrap, RdapLimits(**limits), ssl_context=ssl_context)
 
@@ -82,7 +83,9 @@ async def test_unknown_tld_and_unreachable_server(tmp_path: Path) -> None:
         await client.close()
 
 
-async def test_https_rdap_server_with_a_private_ca(https_rdap_server: tuple[RdapTestServer, Path], tmp_path: Path) -> None:
+async def test_https_rdap_server_with_a_private_ca(
+    https_rdap_server: tuple[RdapTestServer, Path], tmp_path: Path
+) -> None:
     server, ca_file = https_rdap_server
     server.add_domain("secure.com", "2001-01-01T00:00:00Z")
     settings = Settings(rdap_ca_file=str(ca_file))

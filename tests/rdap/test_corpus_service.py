@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.shared import needs_shared
-
-from tests.support.services import start_service
 from tests.rdap.corpus import DATED, UNDATED, CorpusEntry
 from tests.support.rdap_server import RdapTestServer
+from tests.support.services import start_service
+from tests.support.shared import needs_shared
 
 pytestmark = needs_shared
 

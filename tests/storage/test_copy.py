@@ -30,10 +30,15 @@ async def test_sqlite_to_postgresql_and_back_keeps_every_record(tmp_path: Path, 
     source = tmp_path / "source.db"
     storage = await open_storage(source)
     try:
-        await storage.apply_changes(lambda: [change("+", f"feed{i}.com", 1_000_000 + i, 2_000_000_000) for i in range(25_000)],
-                                    version="1.4", mark="starter-data")
+        await storage.apply_changes(
+            lambda: [change("+", f"feed{i}.com", 1_000_000 + i, 2_000_000_000) for i in range(25_000)],
+            version="1.4",
+            mark="starter-data",
+        )
         await storage.save_registration("resolved.org", Registration(1_100_000_000, None, "rdap"))
-        await storage.save_registration("community.net", Registration(1_200_000_000, 1_900_000_000, "isc", 1_700_000_000))
+        await storage.save_registration(
+            "community.net", Registration(1_200_000_000, 1_900_000_000, "isc", 1_700_000_000)
+        )
         for i in range(300):
             await storage.visit(f"feed{i}.com", 1_750_000_000 + i)
         await storage.visit("never-resolved.io", 1_760_000_000)

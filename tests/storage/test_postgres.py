@@ -10,16 +10,15 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from domain_stats.alerts import YOUR_FIRST_CONTACT
-from domain_stats.alerts import DATABASE_UNAVAILABLE
+from domain_stats.alerts import DATABASE_UNAVAILABLE, YOUR_FIRST_CONTACT
 from tests.support.postgres import fresh_schema_url, postgres_unavailable
-from tests.support.services import start_service, write_config
 from tests.support.rdap_server import RdapTestServer
+from tests.support.services import start_service, write_config
 
 
 @pytest.fixture
@@ -39,13 +38,18 @@ async def test_three_instances_give_exactly_one_first_contact_per_domain(
     instances = []
     for n in range(3):
         directory = tmp_path / f"instance{n}"
-        write_config(directory, rdap_bootstrap=str(bootstrap_file), rdap_bootstrap_refresh_url="", database_url=shared_postgres)
+        write_config(
+            directory, rdap_bootstrap=str(bootstrap_file), rdap_bootstrap_refresh_url="", database_url=shared_postgres
+        )
         instances.append(await start_service(directory))
     try:
         asks = [(instance, f"h{k}.{domain}") for domain in domains for instance in instances for k in range(2)]
         answers = await asyncio.gather(*(instance.lookup(name) for instance, name in asks))
-        first = Counter(name.split(".", 1)[1] for (_, name), answer in zip(asks, answers, strict=True)
-                        if YOUR_FIRST_CONTACT in answer["alerts"])
+        first = Counter(
+            name.split(".", 1)[1]
+            for (_, name), answer in zip(asks, answers, strict=True)
+            if YOUR_FIRST_CONTACT in answer["alerts"]
+        )
         assert sum(first.values()) == 200
         assert set(first.values()) == {1}
         seen = {}
@@ -81,14 +85,19 @@ class PrivatePostgres:
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.home} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._as_postgres(str(_BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-w", "-l", str(self.home / "log"), "start")
+        self._as_postgres(
+            str(_BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-w", "-l", str(self.home / "log"), "start"
+        )
 
     def stop(self) -> None:
         self._as_postgres(str(_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def remove(self) -> None:
-        subprocess.run(["runuser", "-u", "postgres", "--", str(_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate",
-                        "stop"], capture_output=True, timeout=60)
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", str(_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
+            capture_output=True,
+            timeout=60,
+        )
         shutil.rmtree(self.home, ignore_errors=True)
 
 
@@ -111,8 +120,9 @@ async def test_database_outage_answers_error_promptly_and_recovers_without_resta
     for name in ("before.com", "during.com", "cached.com"):
         rdap_server.add_domain(name, "2011-01-01T00:00:00Z", "2041-01-01T00:00:00Z")
     directory = tmp_path / "instance"
-    write_config(directory, rdap_bootstrap=str(bootstrap_file), rdap_bootstrap_refresh_url="",
-                 database_url=private_postgres.url)
+    write_config(
+        directory, rdap_bootstrap=str(bootstrap_file), rdap_bootstrap_refresh_url="", database_url=private_postgres.url
+    )
     service = await start_service(directory)
     try:
         assert (await service.lookup("before.com"))["alerts"] == [YOUR_FIRST_CONTACT]

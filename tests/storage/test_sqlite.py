@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 import pytest
 
@@ -62,7 +62,12 @@ async def test_refreshing_a_registration_keeps_the_contact(storage: SqliteStorag
 async def test_change_sets_count_added_updated_and_removed(storage: SqliteStorage) -> None:
     first = await storage.apply_changes(lambda: [change(UPSERT, "a.com", 1), change(UPSERT, "b.com", 2)])
     second = await storage.apply_changes(
-        lambda: [change(UPSERT, "b.com", 3), change(UPSERT, "c.com", 4), change(REMOVE, "a.com"), change(REMOVE, "zz.com")]
+        lambda: [
+            change(UPSERT, "b.com", 3),
+            change(UPSERT, "c.com", 4),
+            change(REMOVE, "a.com"),
+            change(REMOVE, "zz.com"),
+        ]
     )
     assert (first.added, first.updated, first.removed) == (2, 0, 0)
     assert (second.added, second.updated, second.removed) == (1, 1, 1)
@@ -86,4 +91,3 @@ async def test_unopenable_database_is_a_storage_error(tmp_path: Path) -> None:
     (tmp_path / "not-a-db").write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StorageError):
         await SqliteStorage.open(tmp_path / "not-a-db")
-

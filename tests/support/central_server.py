@@ -7,8 +7,9 @@ so tests can say what reached the server, e.g. that prohibited names never do.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import aiohttp
 import orjson
@@ -56,8 +57,9 @@ class _Recording:
 class _RecordingRuntime:
     """What AsgiServer needs (``http_app``, ``close``), with the recorder in front."""
 
-    def __init__(self, runtime: CentralRuntime, log: list[dict[str, Any]], answered: list[str],
-                 changed: asyncio.Condition) -> None:
+    def __init__(
+        self, runtime: CentralRuntime, log: list[dict[str, Any]], answered: list[str], changed: asyncio.Condition
+    ) -> None:
         self.runtime = runtime
         self._log = log
         self._answered = answered
@@ -80,7 +82,7 @@ class CentralTestServer:
         self._server: AsgiServer | None = None
         self.runtime: CentralRuntime | None = None
 
-    async def start(self, port: int = 0) -> "CentralTestServer":
+    async def start(self, port: int = 0) -> CentralTestServer:
         settings = load_central_settings(self.data_dir)
         self.runtime = await CentralRuntime.start(settings, self.data_dir, clock=self.clock)
         self._server = AsgiServer(
@@ -125,7 +127,8 @@ class CentralTestServer:
     def queries(self, domain: str | None = None) -> list[str]:
         """The domains clients asked about (``query`` commands), in order."""
         return [
-            r["domain"] for r in self.requests
+            r["domain"]
+            for r in self.requests
             if r.get("command") == "query" and (domain is None or r.get("domain") == domain)
         ]
 
@@ -134,7 +137,9 @@ class CentralTestServer:
     ) -> tuple[int, Any]:
         headers = {**({"Authorization": f"Bearer {key}"} if key is not None else {}), **(headers or {})}
         data = raw if raw is not None else orjson.dumps(body)
-        async with aiohttp.ClientSession() as client:
-            async with client.post(self.url + "/api", data=data, headers=headers) as resp:
-                assert resp.headers["Content-Type"] == "application/json"
-                return resp.status, orjson.loads(await resp.read())
+        async with (
+            aiohttp.ClientSession() as client,
+            client.post(self.url + "/api", data=data, headers=headers) as resp,
+        ):
+            assert resp.headers["Content-Type"] == "application/json"
+            return resp.status, orjson.loads(await resp.read())

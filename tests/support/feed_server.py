@@ -13,8 +13,14 @@ import orjson
 from aiohttp import web
 
 
-def write_feed(directory: Path, files: dict[str, str], *, version: str | None = None, min_client: str = "0.1",
-               sums: dict[str, str] | None = None) -> Path:
+def write_feed(
+    directory: Path,
+    files: dict[str, str],
+    *,
+    version: str | None = None,
+    min_client: str = "0.1",
+    sums: dict[str, str] | None = None,
+) -> Path:
     """Write feed files (``{"1/1.txt": "+,a.com,...\\n"}``) and a version.json naming the last one."""
     directory.mkdir(parents=True, exist_ok=True)
     digests = {}
@@ -40,7 +46,7 @@ class FeedTestServer:
         self._runner: web.AppRunner | None = None
         self.url = ""
 
-    async def start(self) -> "FeedTestServer":
+    async def start(self) -> FeedTestServer:
         app = web.Application()
         app.router.add_get("/{name:.+}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)

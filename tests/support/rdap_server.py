@@ -60,7 +60,7 @@ class RdapTestServer:
         self._runner: web.AppRunner | None = None
         self.url = ""
 
-    async def start(self, tls: ssl.SSLContext | None = None) -> "RdapTestServer":
+    async def start(self, tls: ssl.SSLContext | None = None) -> RdapTestServer:
         """Listen on 127.0.0.1 (over https when ``tls`` is a server context)."""
         app = web.Application()
         app.router.add_get("/domain/{name}", self._handle)
@@ -128,8 +128,9 @@ class RdapTestServer:
             canned = queued[0]
             if canned.once:
                 queued.pop(0)
-            return web.Response(status=canned.status, body=canned.body, headers=canned.headers,
-                                content_type="application/rdap+json")
+            return web.Response(
+                status=canned.status, body=canned.body, headers=canned.headers, content_type="application/rdap+json"
+            )
         body = self._bodies.get(name)
         if body is None:
             return web.Response(status=404, body=NOT_FOUND, content_type="application/rdap+json")

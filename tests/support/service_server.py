@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import uvicorn
 
@@ -62,7 +63,9 @@ class AsgiServer:
     def __init__(self, runtime: Any, port: int = 0) -> None:
         self.runtime = runtime
         self.socket = listening_socket(port)
-        config = uvicorn.Config(runtime.http_app(), lifespan="off", access_log=False, log_config=None, proxy_headers=False)
+        config = uvicorn.Config(
+            runtime.http_app(), lifespan="off", access_log=False, log_config=None, proxy_headers=False
+        )
         self._server = _Uvicorn(config)
         self._task: asyncio.Task[None] | None = None
 

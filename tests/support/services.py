@@ -13,7 +13,6 @@ from typing import Any
 import aiohttp
 import yaml
 
-from domain_stats.central.config import CENTRAL_CONFIG_NAME
 from domain_stats.lookup.config import CONFIG_NAME, load_settings
 from domain_stats.lookup.http_server import HttpLimits
 from domain_stats.lookup.runtime import Runtime
@@ -46,7 +45,12 @@ def write_config(data_dir: Path, **settings: Any) -> Path:
 
 
 async def start_central_member(
-    tmp_path: Path, name: str, central: CentralTestServer, clock: "Clock | None" = None, key: str | None = None, **overrides: Any
+    tmp_path: Path,
+    name: str,
+    central: CentralTestServer,
+    clock: Clock | None = None,
+    key: str | None = None,
+    **overrides: Any,
 ) -> RunningService:
     """A lookup service in mode central with its own data directory and a fresh key for ``name``."""
     directory = tmp_path / f"client-{name}"
@@ -111,7 +115,7 @@ async def start_service(
     return RunningService(server, aiohttp.ClientSession())
 
 
-async def serve_subprocess(data_dir: Path, *args: str, workers: int = 1) -> "asyncio.subprocess.Process":
+async def serve_subprocess(data_dir: Path, *args: str, workers: int = 1) -> asyncio.subprocess.Process:
     """``domain-stats serve DATA_DIR ARGS`` as a user runs it; returns once every worker answers.
 
     The supervisor binds the port before it starts the workers, and each worker logs "ready"
@@ -148,7 +152,7 @@ def listen_on_free_port(data_dir: Path, config_name: str = CONFIG_NAME) -> int:
     return port
 
 
-async def stop_subprocess(proc: "asyncio.subprocess.Process") -> int:
+async def stop_subprocess(proc: asyncio.subprocess.Process) -> int:
     """SIGTERM, drain its log while it stops, and return its exit status (killing it if need be)."""
     if proc.returncode is None:
         proc.send_signal(signal.SIGTERM)
