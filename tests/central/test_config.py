@@ -23,10 +23,10 @@ def test_default_file_is_written_and_means_the_defaults(tmp_path: Path) -> None:
 
 
 def test_every_key_is_documented_in_the_community_section() -> None:
-    section = README.read_text().split("## Community server", 1)[1].split("\n## ", 1)[0]
+    section = README.read_text().split("## The central server", 1)[1].split("\n## ", 1)[0]
     for name, field in CentralSettings.model_fields.items():
         assert field.description, name
-        assert re.search(rf"^\| `{name}` \|", section, re.MULTILINE), f"README's Community server section lacks {name}"
+        assert re.search(rf"^\| `{name}` \|", section, re.MULTILINE), f"README's central server section lacks {name}"
 
 
 @pytest.mark.parametrize(

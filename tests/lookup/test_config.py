@@ -29,7 +29,9 @@ def test_every_key_is_documented_in_the_file_and_the_readme() -> None:
     for name, field in Settings.model_fields.items():
         assert field.description, name
         assert f"# {name}:" in text
-        assert re.search(rf"^\| `{name}` \|", readme, re.MULTILINE), f"README does not document {name}"
+        row = re.search(rf"^\| `{name}` \| [^|]* \| (.*) \|$", readme, re.MULTILINE)
+        assert row, f"README does not document {name}"
+        assert row[1] == field.description, f"README's row for {name} is not the model's description"
 
 
 def test_a_file_names_only_what_it_changes(tmp_path: Path) -> None:
