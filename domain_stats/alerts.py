@@ -77,7 +77,11 @@ INVALID_NAME = _alert(
 )
 BAD_REQUEST = _alert("BAD-REQUEST", "400: a malformed request, or a /batch body that is not a JSON list of names")
 UNAUTHORIZED = _alert("UNAUTHORIZED", "401: /stats or /showcache without the right Authorization: Bearer <admin_key>")
-FORBIDDEN = _alert("FORBIDDEN", "403: /stats or /showcache on a non-loopback address while admin_key is not set")
+FORBIDDEN = _alert(
+    "FORBIDDEN",
+    "403: /stats or /showcache while admin_key is not set, on a non-loopback address or through a proxy "
+    "(a request with Forwarded, X-Forwarded-For or X-Real-IP)",
+)
 METHOD_NOT_ALLOWED = _alert("METHOD-NOT-ALLOWED", "405: a method other than GET (or POST for /batch)")
 TIMEOUT = _alert("TIMEOUT", "408: the whole request did not arrive within the request deadline (30 s)")
 TOO_LARGE = _alert("TOO-LARGE", "413, 414 or 431: a body, request target or header block over its limit")

@@ -27,8 +27,12 @@ _TIMES: dict[str, int] = {}
 
 
 def format_date(epoch: float, offset_hours: float = 0.0) -> str:
-    """``epoch`` (UTC seconds) in :data:`DATE_FORMAT`, shifted by ``offset_hours``."""
-    return time.strftime(DATE_FORMAT, time.gmtime(epoch + offset_hours * 3600))
+    """``epoch`` (UTC seconds) in :data:`DATE_FORMAT`, shifted by ``offset_hours``.
+
+    Always a four-digit year: the C library's ``%Y`` writes year 1 as ``1``.
+    """
+    t = time.gmtime(epoch + offset_hours * 3600)
+    return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d} {t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
 
 
 def parse_plain_date(value: str) -> float | None:

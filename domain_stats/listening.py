@@ -9,7 +9,11 @@ import socket
 
 from domain_stats.errors import UserError
 
-__all__ = ["BindError", "check_port_free", "listen"]
+__all__ = ["LISTEN_BACKLOG", "BindError", "check_port_free", "listen"]
+
+#: Connections the kernel holds for us before they are accepted: every process that listens on
+#: the socket must listen with this (asyncio would listen again with its own default of 100).
+LISTEN_BACKLOG = 2048
 
 
 class BindError(UserError):
@@ -21,7 +25,7 @@ def check_port_free(address: str, port: int) -> None:
     listen(address, port, backlog=1).close()
 
 
-def listen(address: str, port: int, backlog: int = 2048) -> socket.socket:
+def listen(address: str, port: int, backlog: int = LISTEN_BACKLOG) -> socket.socket:
     """The listening socket every worker accepts on."""
     sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
     # As servers do: connections in TIME_WAIT from a previous run must not count as "busy".

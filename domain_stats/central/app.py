@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from domain_stats.authorization import bearer_key
 from domain_stats.central.service import CentralService
 from domain_stats.central_protocol import API_PATH, MAX_REQUEST_BYTES, ProtocolError, parse_request
 from domain_stats.storage import StorageError
@@ -134,12 +135,7 @@ async def _send_file(path: Path, send: Send) -> None:
 
 
 def _bearer(scope: Scope) -> str:
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            scheme, _, key = value.decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer":
-                return str(key.strip())
-    return ""
+    return bearer_key(scope["headers"]).decode("latin-1")
 
 
 async def _read_body(receive: Receive) -> bytes:

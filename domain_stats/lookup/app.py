@@ -10,7 +10,6 @@ once (no coroutine, no task); anything else is returned as an awaitable
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -19,6 +18,7 @@ from urllib.parse import parse_qs
 import orjson
 
 from domain_stats.alerts import BAD_REQUEST, FORBIDDEN, METHOD_NOT_ALLOWED, TOO_LARGE, UNAUTHORIZED, with_reason
+from domain_stats.authorization import has_key
 from domain_stats.lookup.answer import Answer, error_answer
 from domain_stats.lookup.http_server import Request, Response
 from domain_stats.lookup.service import LookupService
@@ -31,6 +31,8 @@ SHOWCACHE_MAX_LIMIT = 1000
 MAX_BATCH_NAMES = 10_000
 MAX_BATCH_BYTES = 4 * 1024 * 1024
 _OPERATOR_PATHS = frozenset(("/health", "/stats", "/showcache", "/batch"))
+#: Headers a reverse proxy adds: a request that carries one came from somewhere else.
+_FORWARDING_HEADERS = frozenset((b"forwarded", b"x-forwarded-for", b"x-real-ip"))
 
 
 def error_body(status: int, reason: str) -> bytes:
@@ -42,8 +44,9 @@ class LookupApp:
     """Answers requests from a running :class:`LookupService`.
 
     ``admin_key`` guards ``/stats`` and ``/showcache`` when set. When it is not set they are
-    open only if the service listens on loopback (``admin_open``), because they reveal the
-    organisation's DNS history.
+    open only if the service listens on loopback (``admin_open``) and the request was not
+    relayed by a proxy (a reverse proxy on the same host connects from 127.0.0.1 for every
+    client it serves), because they reveal the organisation's DNS history.
     """
 
     def __init__(
@@ -66,16 +69,14 @@ class LookupApp:
             if self._debug:
                 return self._logged_lookup(path[1:])
             return self.service.start_lookup(path[1:])
-        if path == "/batch" and request.method == "POST":
-            return self._batch(request.body)
+        if path == "/batch":
+            if request.method == "POST":
+                return self._batch(request.body)
+            return _not_allowed(request.method, "POST", "/batch takes POST with a JSON list of names")
         if request.method != "GET":
-            return _answer_body(error_answer(with_reason(METHOD_NOT_ALLOWED, request.method), 405))
+            return _not_allowed(request.method, "GET", f"{path} takes GET")
         if path == "/health":
             return 200, b'{"status":"ok"}'
-        if path == "/batch":
-            return _answer_body(
-                error_answer(with_reason(BAD_REQUEST, "/batch takes POST with a JSON list of names"), 400)
-            )
         denied = self._deny_admin(request)
         if denied is not None:
             return _answer_body(denied)
@@ -103,18 +104,16 @@ class LookupApp:
 
     def _deny_admin(self, request: Request) -> Answer | None:
         if not self._admin_key:
-            if self._admin_open:
+            if self._admin_open and not _forwarded(request):
                 return None
             return error_answer(
-                with_reason(FORBIDDEN, "set admin_key to use this endpoint on a non-loopback address"), 403
+                with_reason(
+                    FORBIDDEN, "set admin_key to use this endpoint on a non-loopback address or behind a proxy"
+                ),
+                403,
             )
-        for name, value in request.headers:
-            if (
-                name == b"authorization"
-                and value.startswith(b"Bearer ")
-                and hmac.compare_digest(value[7:].strip(), self._admin_key)
-            ):
-                return None
+        if has_key(request.headers, self._admin_key):
+            return None
         return error_answer(with_reason(UNAUTHORIZED, "this endpoint needs Authorization: Bearer <admin_key>"), 401)
 
     def _showcache(self, query_string: str) -> Response:
@@ -131,6 +130,17 @@ class LookupApp:
         return 200, orjson.dumps(
             {"offset": offset, "limit": limit, "total": len(self.service.cache), "entries": entries}
         )
+
+
+def _not_allowed(method: str, allowed: str, reason: str) -> Response:
+    """405, with the ``Allow`` header HTTP requires."""
+    answer = error_answer(with_reason(METHOD_NOT_ALLOWED, f"{method}: {reason}"), 405)
+    return 405, answer.encode(), b"allow: " + allowed.encode() + b"\r\n"
+
+
+def _forwarded(request: Request) -> bool:
+    """Did a proxy relay this request? Then its client is not on this host, whatever the peer address."""
+    return any(name in _FORWARDING_HEADERS for name, _ in request.headers)
 
 
 def _answer_body(answer: Answer) -> Response:

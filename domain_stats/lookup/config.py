@@ -26,6 +26,16 @@ LEGACY_KEYS = {"isc_fallback_rdap": "central_fallback_rdap"}
 class Settings(CommonSettings):
     """``domain_stats.yaml``: the lookup service."""
 
+    max_connections: int = Field(
+        4096,
+        ge=16,
+        le=1_000_000,
+        description=(
+            "Most open client connections per worker process. Near it the oldest idle keep-alive "
+            "connections are closed to make room (logged once). serve raises its open-files limit "
+            "to 65536 where the system allows; keep this below that limit."
+        ),
+    )
     cached_max_items: int = Field(
         100_000, ge=1, description="Most domains kept in the memory cache (least recently used are evicted)."
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import resource
 import signal
 import socket
 import sys
@@ -29,7 +30,7 @@ from domain_stats.listening import listen
 from domain_stats.lookup.config import Settings
 from domain_stats.lookup.worker import EXIT_CANNOT_START, EXIT_REFUSED, take_refusal
 
-__all__ = ["ServeError", "Supervisor", "preflight", "serve"]
+__all__ = ["ServeError", "Supervisor", "preflight", "raise_open_files_limit", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ async def preflight(settings: Settings, data_dir: Path) -> None:
 def serve(settings: Settings, data_dir: Path, workers: int) -> None:
     """Serve lookups until SIGINT/SIGTERM (blocking)."""
     take_refusal(data_dir)  # a message left by an earlier run is not this run's
+    raise_open_files_limit()
     sock = listen(settings.local_address, settings.local_port)
     try:
         healthy = asyncio.run(Supervisor(Path(data_dir).resolve(), sock, workers).run())
@@ -69,6 +71,23 @@ def serve(settings: Settings, data_dir: Path, workers: int) -> None:
         raise CentralRefused(refusal)
     if not healthy:
         raise ServeError("the service stopped because its workers could not run (see the log above)")
+
+
+def raise_open_files_limit(wanted: int = 65536) -> int:
+    """Raise this process's (and so its workers') open-files soft limit towards the hard limit.
+
+    Each connection is an open file; a soft limit of 1,024 (the usual default) would refuse
+    clients long before ``max_connections``. Returns the soft limit now in force.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as err:
+            log.warning("cannot raise the open-files limit from %d to %d: %s", soft, target, err)
+    return soft
 
 
 class Supervisor:
@@ -138,6 +157,9 @@ class Supervisor:
         )
 
     async def _stop_all(self) -> None:
+        # Stop listening at once: the workers close their copies as they begin to stop, and with
+        # this last one gone the kernel refuses new connections instead of queueing them for nobody.
+        self.sock.close()
         live = [proc for proc in self.procs.values() if proc.returncode is None]
         for proc in live:
             with contextlib.suppress(ProcessLookupError):  # it exited since

@@ -26,10 +26,17 @@ from domain_stats.central_protocol import CentralRefused
 from domain_stats.console import SHOWN_ERRORS, configure_logging, run_async
 from domain_stats.lookup.app import error_body
 from domain_stats.lookup.config import Settings, load_settings
-from domain_stats.lookup.http_server import HttpServer
+from domain_stats.lookup.http_server import HttpLimits, HttpServer
 from domain_stats.lookup.runtime import Runtime
 
-__all__ = ["EXIT_CANNOT_START", "EXIT_REFUSED", "record_refusal", "serve_worker", "take_refusal"]
+__all__ = [
+    "EXIT_CANNOT_START",
+    "EXIT_REFUSED",
+    "http_limits",
+    "record_refusal",
+    "serve_worker",
+    "take_refusal",
+]
 
 log = logging.getLogger("domain_stats.lookup.worker")  # also when run as __main__
 
@@ -64,7 +71,7 @@ async def serve_worker(settings: Settings, data_dir: Path, sock: socket.socket, 
         log.error("cannot start: %s", err)
         return EXIT_CANNOT_START
     runtime.on_refused = refused
-    server = HttpServer(runtime.http_app(), error_body)
+    server = HttpServer(runtime.http_app(), error_body, http_limits(settings))
     try:
         await server.start(sock)
         log.info("worker ready to answer lookups (process %d)", os.getpid())
@@ -79,6 +86,11 @@ async def serve_worker(settings: Settings, data_dir: Path, sock: socket.socket, 
         await server.stop()
         await runtime.close()
     return 0
+
+
+def http_limits(settings: Settings) -> HttpLimits:
+    """The HTTP limits the settings choose; the rest are the protocol's own (``HttpLimits``)."""
+    return HttpLimits(max_connections=settings.max_connections)
 
 
 def record_refusal(data_dir: Path, message: str) -> None:

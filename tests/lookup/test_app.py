@@ -65,7 +65,7 @@ async def test_error_paths_share_one_envelope(service: RunningService) -> None:
         ("PUT", "/example.com", 405),
         ("GET", "/co.uk", 400),
         ("GET", "/showcache?offset=-1", 400),
-        ("GET", "/batch", 400),
+        ("GET", "/batch", 405),
     ]:
         async with service.client.request(method, service.url + path) as resp:
             body = await resp.json()

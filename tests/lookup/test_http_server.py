@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import select
+import socket
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +19,7 @@ from typing import Any
 import orjson
 import pytest
 
+from domain_stats.listening import LISTEN_BACKLOG, listen
 from domain_stats.lookup.app import error_body
 from domain_stats.lookup.http_server import HttpLimits, HttpServer, Request
 from tests.support.rdap_server import RdapTestServer
@@ -240,7 +245,7 @@ async def test_stop_lets_requests_under_way_finish(
     await idle.response()
     await rdap_server.wait_for_request("slow.com")
     stopping = asyncio.ensure_future(server.stop())
-    assert await idle.closed_by_server()  # nothing under way: closed at once
+    assert await idle.closed_by_server()  # nothing under way: closed within stop_idle_seconds
     release.set()
     status, headers, body = await busy.response()
     assert status == 200 and headers["connection"] == "close"
@@ -275,3 +280,134 @@ async def test_a_failing_handler_is_a_500_envelope_and_the_connection_lives_on(c
     finally:
         await server.stop()
         sock.close()
+
+
+async def test_http10_keep_alive_is_said_and_no_100_continue(conns: Connections, http: RunningService) -> None:
+    conn = await conns.open(http.url)
+    await conn.send(get("/printer.local", "Connection: keep-alive", version="1.0"))
+    status, headers, _ = await conn.response()
+    assert status == 200 and headers["connection"] == "keep-alive"  # or an HTTP/1.0 client waits for the close
+    # Expect: 100-continue means nothing to an HTTP/1.0 client: the first thing it reads is the answer.
+    body = b'["printer.local"]'
+    await conn.send(
+        b"POST /batch HTTP/1.0\r\nConnection: keep-alive\r\nExpect: 100-continue\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    status, headers, answer = await conn.response()
+    assert status == 200 and headers["connection"] == "keep-alive"
+    assert orjson.loads(answer)[0]["alerts"] == ["PROHIBITED-TLD"]
+
+
+@pytest.mark.parametrize(("request_line", "allowed"), [("DELETE /example.com", "GET"), ("GET /batch", "POST")])
+async def test_405_says_which_methods_are_allowed(
+    conns: Connections, http: RunningService, request_line: str, allowed: str
+) -> None:
+    conn = await conns.open(http.url)
+    await conn.send(f"{request_line} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+    status, headers, body = await conn.response()
+    assert status == 405 and headers["allow"] == allowed
+    assert orjson.loads(body)["alerts"][0].startswith("METHOD-NOT-ALLOWED")
+
+
+async def test_a_bad_request_is_refused_after_the_answers_owed_before_it(
+    conns: Connections, http: RunningService, rdap_server: RdapTestServer
+) -> None:
+    rdap_server.add_domain("slow.com", "2004-04-04T00:00:00Z", "2099-01-01T00:00:00Z")
+    release = rdap_server.hang("slow.com")
+    conn = await conns.open(http.url)
+    await conn.send(get("/slow.com") + b"FOO / HTTP/1.1\r\nHost: t\r\n\r\n")
+    await rdap_server.wait_for_request("slow.com")
+    release.set()
+    status, headers, body = await conn.response()
+    assert status == 200 and "connection" not in headers
+    assert orjson.loads(body)["alerts"] == ["YOUR-FIRST-CONTACT"]  # the first contact is not lost
+    status, headers, body = await conn.response()
+    assert status == 400 and headers["connection"] == "close"
+    assert orjson.loads(body)["alerts"][0].startswith("BAD-REQUEST")
+    assert await conn.closed_by_server()
+
+
+async def test_near_the_connection_cap_the_oldest_idle_connections_make_room(
+    conns: Connections, sqlite_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = await start_service(sqlite_dir, http_limits=HttpLimits(max_connections=20))
+    caplog.set_level(logging.WARNING, logger="domain_stats.lookup.http_server")
+    try:
+        idle = []
+        for _ in range(40):  # twice the cap, each one idle after one answer
+            conn = await conns.open(server.url)
+            await conn.send(get("/printer.local"))
+            assert (await conn.response())[0] == 200
+            idle.append(conn)
+        assert all([await conn.closed_by_server() for conn in idle[:20]])  # the oldest gave way
+        latest = idle[-1]
+        await latest.send(get("/health"))
+        assert (await latest.response())[0] == 200
+        assert len(server.server.http.connections) <= 20
+        assert sum("near the cap of 20" in r.getMessage() for r in caplog.records) == 1  # logged once
+    finally:
+        await server.stop()
+
+
+async def test_the_listen_backlog_is_the_configured_one() -> None:
+    """Connections the process has not accepted yet still complete their handshake, up to the backlog."""
+    sock = listen("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    server = HttpServer(lambda request: (200, b"{}"), error_body)
+    await server.start(sock)
+    clients = []
+    try:
+        # The event loop does not run inside this block, so nothing is accepted: only the kernel's
+        # queue holds the connections. asyncio's own default backlog (100) would drop the rest.
+        for _ in range(300):
+            client = socket.socket()
+            client.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                client.connect(("127.0.0.1", port))
+            clients.append(client)
+        deadline = time.monotonic() + 2.0
+        pending = list(clients)
+        while pending and time.monotonic() < deadline:
+            _, writable, _ = select.select([], pending, [], 0.1)
+            pending = [c for c in pending if c not in writable]
+        assert LISTEN_BACKLOG >= 300
+        assert len(pending) == 0, f"{len(pending)} of 300 connections were not accepted by the kernel"
+    finally:
+        for client in clients:
+            client.close()
+        await server.stop()
+
+
+async def test_stop_answers_what_keep_alive_clients_send_and_resets_nobody(sqlite_dir: Path) -> None:
+    """Back-to-back keep-alive clients during a stop: every answer whole, the last says close, no reset."""
+    server = await start_service(sqlite_dir)
+    host, port = server.url.removeprefix("http://").split(":")
+    outcomes: list[str] = []
+    answered = asyncio.Event()
+    answers = 0
+
+    async def client() -> None:
+        nonlocal answers
+        reader, writer = await asyncio.open_connection(host, int(port))
+        conn = Conn(reader, writer)
+        try:
+            while True:
+                await conn.send(get("/health"))
+                status, headers, _ = await conn.response()
+                assert status == 200
+                answers += 1
+                if answers >= 100:
+                    answered.set()
+                if headers.get("connection") == "close":
+                    outcomes.append("closed" if await conn.closed_by_server() else "open")
+                    return
+        except (ConnectionResetError, asyncio.IncompleteReadError, BrokenPipeError) as err:
+            outcomes.append(f"reset: {err!r}")
+        finally:
+            writer.close()
+
+    clients = [asyncio.ensure_future(client()) for _ in range(20)]
+    await answered.wait()
+    await server.stop()
+    await asyncio.wait_for(asyncio.gather(*clients), 30)
+    assert outcomes == ["closed"] * 20

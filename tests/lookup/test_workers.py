@@ -111,23 +111,23 @@ async def test_the_supervisor_gives_up_on_workers_that_cannot_run(
 ) -> None:
     starts = tmp_path / "starts"
     record_start = f"import sys; open({str(starts)!r}, 'a').write(sys.argv[3] + '\\n'); sys.exit(int(sys.argv[-1]))"
+    # A worker that cannot start (status 3) is not started again: the service stops.
     sock = listen("127.0.0.1", 0)
-    try:
-        # A worker that cannot start (status 3) is not started again: the service stops.
-        cannot = Supervisor(tmp_path, sock, 1, [sys.executable, "-c", record_start.replace("int(sys.argv[-1])", "3")])
-        assert await cannot.run() is False
-        assert starts.read_text().split() == ["0"]
-        # One that keeps crashing is started again in its slot, up to the limit.
-        starts.unlink()
-        crashing = Supervisor(tmp_path, sock, 2, [sys.executable, "-c", record_start.replace("int(sys.argv[-1])", "1")])
-        with caplog.at_level(logging.WARNING, logger="domain_stats.lookup.supervisor"):
-            assert await crashing.run() is False
-        restarted = [r.getMessage() for r in caplog.records if "starting it again" in r.getMessage()]
-        assert len(restarted) == 5  # five restarts a minute; the sixth exit stops the service
-        assert {m.split()[1] for m in restarted} == {"0", "1"}  # each in its own slot
-        assert "workers keep exiting" in caplog.text
-    finally:
-        sock.close()
+    cannot = Supervisor(tmp_path, sock, 1, [sys.executable, "-c", record_start.replace("int(sys.argv[-1])", "3")])
+    assert await cannot.run() is False
+    assert starts.read_text().split() == ["0"]
+    assert sock.fileno() == -1  # the supervisor stopped listening as it stopped
+    # One that keeps crashing is started again in its slot, up to the limit.
+    starts.unlink()
+    crashing = Supervisor(
+        tmp_path, listen("127.0.0.1", 0), 2, [sys.executable, "-c", record_start.replace("int(sys.argv[-1])", "1")]
+    )
+    with caplog.at_level(logging.WARNING, logger="domain_stats.lookup.supervisor"):
+        assert await crashing.run() is False
+    restarted = [r.getMessage() for r in caplog.records if "starting it again" in r.getMessage()]
+    assert len(restarted) == 5  # five restarts a minute; the sixth exit stops the service
+    assert {m.split()[1] for m in restarted} == {"0", "1"}  # each in its own slot
+    assert "workers keep exiting" in caplog.text
 
 
 async def test_a_worker_with_a_bad_configuration_says_so_and_exits_3(data_dir: Path) -> None:
