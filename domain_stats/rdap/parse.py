@@ -45,7 +45,10 @@ def parse_rdap_date(text: object) -> float:
         raise RdapBadResponse(f"impossible date {text!r}: {err}") from None
     if sign:
         offset = timedelta(hours=int(off_h), minutes=int(off_m))
-        stamp -= offset if sign == "+" else -offset
+        try:
+            stamp -= offset if sign == "+" else -offset
+        except OverflowError:  # 9999-12-31T23:59:59-01:00 is in the year 10000
+            raise RdapBadResponse(f"date out of range {text!r}") from None
     seconds = stamp.timestamp()
     if fraction:
         seconds += int(fraction[:6]) / 10 ** len(fraction[:6])

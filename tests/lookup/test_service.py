@@ -408,6 +408,10 @@ async def test_admin_endpoints_need_the_key_off_loopback(data_dir: Path, rdap_se
         assert (await running.get("/stats"))[0] == 401
         assert (await running.get("/showcache", headers={"Authorization": "Bearer wrong"}))[0] == 401
         assert (await running.get("/stats", headers={"Authorization": "Bearer s3cret-key"}))[0] == 200
+        # The scheme is case-insensitive (RFC 9110), as the central server reads it too.
+        for scheme in ("bearer", "BEARER"):
+            assert (await running.get("/stats", headers={"Authorization": f"{scheme} s3cret-key"}))[0] == 200
+        assert (await running.get("/stats", headers={"Authorization": "Basic s3cret-key"}))[0] == 401
         assert (await running.get("/health"))[0] == 200
     finally:
         await running.stop()
@@ -417,6 +421,16 @@ async def test_admin_endpoints_need_the_key_off_loopback(data_dir: Path, rdap_se
     finally:
         await keyless.stop()
     assert status == 403 and "admin_key" in body["alerts"][0]
+
+
+@pytest.mark.parametrize("header", ["Forwarded", "X-Forwarded-For", "X-Real-IP"])
+async def test_a_request_relayed_by_a_proxy_is_not_local(service: RunningService, header: str) -> None:
+    """A reverse proxy on the same host connects from 127.0.0.1 for everyone it serves."""
+    assert (await service.get("/stats"))[0] == 200  # on loopback, without admin_key: open to this host
+    status, body = await service.get("/stats", headers={header: "for=203.0.113.7"})
+    assert status == 403 and body["alerts"][0].startswith("FORBIDDEN")
+    assert (await service.get("/showcache", headers={header: "203.0.113.7"}))[0] == 403
+    assert (await service.get("/printer.local", headers={header: "203.0.113.7"}))[0] == 200  # lookups stay open
 
 
 async def test_only_get_is_allowed(service: RunningService) -> None:
@@ -514,3 +528,25 @@ async def test_a_failed_registration_write_still_answers_with_first_contact(
     assert answer["seen_by_web"] == shown(OLD)
     assert answer["alerts"] == ["YOUR-FIRST-CONTACT"]
     assert (await service.service.storage.get("unsaved.com")).registration is None
+
+
+async def test_strange_registry_dates_never_cost_an_answer(
+    service: RunningService, rdap_server: RdapTestServer
+) -> None:
+    rdap_server.add_domain("ancient.com", "0001-01-01T00:00:00Z", "2099-01-01T00:00:00Z")
+    rdap_server.add_domain("future.com", "9999-12-31T23:59:59-01:00")  # the year 10000
+    rdap_server.add_domain("year-zero.com", "0001-01-01T00:00:00+01:00")  # the year 0
+    rdap_server.add_domain("normal.com", "2001-02-03T04:05:06Z", "2099-01-01T00:00:00Z")
+    ancient = await service.lookup("ancient.com")
+    assert ancient["seen_by_web"] == "0001-01-01 00:00:00" and ancient["category"] == "ESTABLISHED"
+    for name in ("future.com", "year-zero.com"):
+        answer = await service.lookup(name)  # 200, not 500
+        assert answer["seen_by_web"] == "ERROR"
+        assert answer["alerts"] == ["YOUR-FIRST-CONTACT", "RDAP-BAD-RESPONSE"]  # the first contact is kept
+    async with service.client.post(service.url + "/batch", json=["normal.com", "future.com", "www.normal.com"]) as resp:
+        assert resp.status == 200
+        answers = await resp.json()
+    assert answers[0]["seen_by_web"] == "2001-02-03 04:05:06" and answers[0]["alerts"] == ["YOUR-FIRST-CONTACT"]
+    assert answers[1]["alerts"] == ["RDAP-BAD-RESPONSE"]  # cached like any bad response: not asked again
+    assert answers[2]["seen_by_web"] == "2001-02-03 04:05:06"
+    assert rdap_server.count("future.com") == 1

@@ -51,7 +51,19 @@ def test_date_forms_seen_in_the_wild(text: str, expected: datetime) -> None:
     assert parse_rdap_date(text) == pytest.approx(expected.timestamp(), abs=1e-6)
 
 
-@pytest.mark.parametrize("text", ["", "yesterday", "2004-13-01T00:00:00Z", "2004-06-28", None, 12345])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "yesterday",
+        "2004-13-01T00:00:00Z",
+        "2004-06-28",
+        None,
+        12345,
+        "9999-12-31T23:59:59-01:00",  # the year 10000
+        "0001-01-01T00:00:00+01:00",  # the year 0
+    ],
+)
 def test_unreadable_dates_are_bad_responses(text: object) -> None:
     with pytest.raises(RdapBadResponse):
         parse_rdap_date(text)  # type: ignore[arg-type]
