@@ -17,7 +17,7 @@ from publicsuffixlist import PSLFILE, PublicSuffixList, encode_idn
 
 from domain_stats.errors import DomainStatsError
 
-__all__ = ["DEFAULT_PROHIBITED", "InvalidName", "Name", "NameReducer"]
+__all__ = ["DEFAULT_PROHIBITED", "MAX_INPUT_CHARS", "InvalidName", "Name", "NameReducer"]
 
 MAX_NAME_OCTETS = 253
 MAX_LABEL_OCTETS = 63
@@ -33,6 +33,11 @@ _PLAIN_ASCII = re.compile(r"[a-z0-9._-]+\Z")
 # at most 63 octets each. Anything else takes the slow path, which names the problem.
 _FAST_NAME = re.compile(r"(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.?\Z")
 _MEMO_SIZE = 65536
+#: Most characters of input taken as a name: the longest name (253) with room for padding, a
+#: trailing dot and the like. Anything longer is refused before any work is done on it.
+MAX_INPUT_CHARS = MAX_NAME_OCTETS + 64
+#: Most characters of input remembered by the memo, all keys together (a few MB).
+_MEMO_CHARS = 4 * 1024 * 1024
 
 
 class InvalidName(DomainStatsError):
@@ -59,6 +64,7 @@ class NameReducer:
         self._flat: dict[str, bool] = {}  # suffix -> "a public suffix with no rule below it"
         self._prohibited: frozenset[str] = frozenset()
         self._memo: dict[str, Name] = {}  # host name as asked -> result; logs repeat names a lot
+        self._memo_chars = 0  # what the memo's keys hold, bounded by _MEMO_CHARS
         self._open_parents: dict[str, bool] = {}  # suffix -> "label.suffix is registered, not prohibited"
         self.add_prohibited(prohibited)
 
@@ -71,6 +77,7 @@ class NameReducer:
         cleaned = {s.strip().strip(".").lower() for s in suffixes}
         self._prohibited = self._prohibited | {s for s in cleaned if s}
         self._memo.clear()
+        self._memo_chars = 0
         self._open_parents.clear()
 
     def set_prohibited(self, suffixes: Iterable[str]) -> None:
@@ -84,9 +91,11 @@ class NameReducer:
         if name is None:
             domain = self.registered_domain(raw)
             name = Name(domain, domain is None)
-            if len(self._memo) >= _MEMO_SIZE:
+            if len(self._memo) >= _MEMO_SIZE or self._memo_chars >= _MEMO_CHARS:
                 self._memo.clear()
+                self._memo_chars = 0
             self._memo[raw] = name
+            self._memo_chars += len(raw)
         return name
 
     def is_registered_domain(self, name: str) -> bool:
@@ -121,6 +130,8 @@ class NameReducer:
 
     def registered_domain(self, raw: str) -> str | None:
         """:meth:`reduce` without the memo (bulk imports see each name once): None when prohibited."""
+        if len(raw) > MAX_INPUT_CHARS:
+            raise InvalidName(f"{len(raw)} characters is longer than any domain name ({MAX_NAME_OCTETS} at most)")
         lowered = raw.lower()
         if len(lowered) <= MAX_NAME_OCTETS and "xn--" not in lowered and _FAST_NAME.match(lowered):
             host = lowered[:-1] if lowered.endswith(".") else lowered

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 
 import pytest
 from publicsuffixlist import PublicSuffixList
 
-from domain_stats.names import InvalidName, NameReducer
+from domain_stats.names import MAX_INPUT_CHARS, InvalidName, NameReducer
 from tests.support.shared import SHARED
 
 
@@ -129,3 +130,26 @@ def test_shortcut_agrees_with_the_public_suffix_list(only_icann: bool) -> None:
         except InvalidName:
             ours = None
         assert ours == psl.privatesuffix(name), name
+
+
+def test_input_longer_than_any_name_is_refused_before_any_work() -> None:
+    reducer = NameReducer()
+    padded = " " * 4_000_000 + "www.example.com"
+    with pytest.raises(InvalidName, match="longer than any domain name"):
+        reducer.reduce(padded)
+    assert reducer.reduce(" " * 40 + "www.example.com. ").domain == "example.com"  # a little padding is fine
+    assert len("a." * 126 + "com") <= MAX_INPUT_CHARS  # the longest real name is within the limit
+
+
+def test_what_the_memo_remembers_is_bounded_in_bytes() -> None:
+    """Distinct names, each as long as input may be: the memo forgets before it grows large."""
+    reducer = NameReducer()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(60_000):
+            reducer.reduce(f"{i}.example.com".rjust(MAX_INPUT_CHARS))
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 12 * 1024 * 1024  # 60,000 x 317 characters would be 19 MB of keys alone

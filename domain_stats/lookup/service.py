@@ -32,6 +32,8 @@ __all__ = ["LookupService", "ServiceCounters"]
 log = logging.getLogger(__name__)
 
 _BATCH_CONCURRENCY = 256
+_BATCH_SLICE = 32  # names reduced between two looks at the clock
+_BATCH_SLICE_SECONDS = 0.005  # longest a batch holds the event loop before it lets others run
 
 
 @dataclass(slots=True)
@@ -80,9 +82,20 @@ class LookupService:
         return self._lookup_domain(quick, now)  # type: ignore[arg-type]
 
     async def lookup_many(self, names: list[str]) -> list[tuple[int, bytes]]:
-        """Answers in the order asked; what memory cannot answer is looked up concurrently."""
+        """Answers in the order asked; what memory cannot answer is looked up concurrently.
+
+        The first pass (names, memory cache) is CPU work on the event loop: it runs in slices and
+        lets the loop run between them whenever it has held it for ``_BATCH_SLICE_SECONDS``, so a
+        batch of long names that need IDNA does not hold up every other connection.
+        """
         now = self._clock()
-        answers: list[Any] = [self._answer_from_memory(raw, now) for raw in names]
+        answers: list[Any] = []
+        started = time.perf_counter()
+        for first in range(0, len(names), _BATCH_SLICE):
+            answers.extend([self._answer_from_memory(raw, now) for raw in names[first : first + _BATCH_SLICE]])
+            if time.perf_counter() - started > _BATCH_SLICE_SECONDS:
+                await asyncio.sleep(0)
+                started = time.perf_counter()
         missing = [i for i, answer in enumerate(answers) if type(answer) is not tuple]
         if missing:
             limit = asyncio.Semaphore(_BATCH_CONCURRENCY)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import time
 
 import orjson
 import pytest
@@ -72,3 +74,35 @@ async def test_error_paths_share_one_envelope(service: RunningService) -> None:
             assert resp.status == expected, (method, path)
             assert set(body) == ANSWER_KEYS
             assert body["seen_by_web"] == body["category"] == "ERROR" and body["seen_by_you"] == "NA"
+
+
+async def test_a_padded_name_in_a_batch_is_refused_alone(service: RunningService) -> None:
+    padded = " " * 1_000_000 + "www.example.com"
+    body = io.BytesIO(orjson.dumps([padded, "printer.local"]))
+    async with service.client.post(service.url + "/batch", data=body) as resp:
+        assert resp.status == 200
+        first, second = await resp.json()
+    assert first["category"] == "ERROR" and first["alerts"][0].startswith("INVALID-NAME")
+    assert "longer than any domain name" in first["alerts"][0]
+    assert second["alerts"] == ["PROHIBITED-TLD"]
+
+
+async def test_a_batch_of_slow_names_does_not_hold_up_other_requests(service: RunningService) -> None:
+    """10,000 long Unicode names (IDNA for each) while /health is asked: it answers within 100 ms."""
+    names = [f"{'bücher' * 5}{i}.{'ärger' * 6}.{'straße' * 5}.corp" for i in range(10_000)]
+    body = io.BytesIO(orjson.dumps(names))
+    batch = asyncio.ensure_future(service.client.post(service.url + "/batch", data=body))
+    slowest = 0.0
+    health_answers = 0
+    while not batch.done():
+        started = time.perf_counter()
+        status, _ = await service.get("/health")
+        assert status == 200
+        slowest = max(slowest, time.perf_counter() - started)
+        health_answers += 1
+    resp = await batch
+    answers = await resp.json()
+    resp.release()
+    assert len(answers) == 10_000 and all(a["alerts"] == ["PROHIBITED-TLD"] for a in answers)
+    assert health_answers > 5  # /health was asked all along the batch
+    assert slowest < 0.1, f"/health took {slowest * 1000:.0f} ms during the batch"
