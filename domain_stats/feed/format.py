@@ -20,6 +20,7 @@ from domain_stats.versions import VersionError, parse_database_version, parse_so
 __all__ = [
     "ADD",
     "INDEX_NAME",
+    "MAX_UPDATE_STEPS",
     "REMOVE",
     "FeedError",
     "FeedIndex",
@@ -34,6 +35,9 @@ INDEX_NAME = "version.json"
 ADD = "+"
 REMOVE = "-"
 _FILE = re.compile(r"^\d{1,9}/\d{1,9}\.txt$")
+#: Most minor versions one update applies (a daily feed for over 250 years): a feed further
+#: ahead is refused before anything is planned, whatever its version.json claims.
+MAX_UPDATE_STEPS = 100_000
 
 
 class FeedError(UserError):
@@ -113,6 +117,11 @@ def plan_updates(local: str, remote: str) -> list[tuple[int, int]]:
         )
     if rmaj < lmaj:
         raise FeedError(f"the feed is at version {remote}, older than this database ({local}): wrong feed?")
+    if rmin - lmin > MAX_UPDATE_STEPS:
+        raise FeedError(
+            f"the feed is at version {remote}, {rmin - lmin} versions after this database ({local}); "
+            f"at most {MAX_UPDATE_STEPS} are applied in one update: is its version.json right?"
+        )
     return [(lmaj, minor) for minor in range(lmin + 1, rmin + 1)]
 
 

@@ -14,10 +14,13 @@ from typing import Protocol
 
 from domain_stats.feed.format import INDEX_NAME, FeedError, FeedIndex
 
-__all__ = ["DirectoryFeed", "FeedSource", "HttpFeed", "Progress", "open_feed"]
+__all__ = ["DEFAULT_MAX_FILE_BYTES", "DirectoryFeed", "FeedSource", "HttpFeed", "Progress", "open_feed"]
 
 _CHUNK = 256 * 1024
 _MAX_INDEX_BYTES = 4 * 1024 * 1024
+#: Largest feed file taken by default, counted as it is written (after any gzip decoding): a
+#: million-line file is about 60 MB, so this is generous, and a never-ending body stops here.
+DEFAULT_MAX_FILE_BYTES = 1024 * 1024 * 1024
 
 Progress = Callable[[int], None]  # bytes received since the last call
 
@@ -75,9 +78,11 @@ class HttpFeed:
         headers: dict[str, str] | None = None,
         ssl_context: ssl.SSLContext | None = None,
         timeout: float = 300.0,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     ) -> None:
         import aiohttp
 
+        self.max_file_bytes = max_file_bytes
         self.base = base_url.rstrip("/") + "/"
         self.location = base_url
         self._errors = (aiohttp.ClientError, TimeoutError, OSError)
@@ -92,23 +97,35 @@ class HttpFeed:
             async with self._session.get(self.base + INDEX_NAME) as resp:
                 if resp.status != 200:
                     raise FeedError(f"{self.base}{INDEX_NAME}: HTTP {resp.status}")
-                data = await resp.content.read(_MAX_INDEX_BYTES + 1)
+                # read(n) returns what is buffered, not n bytes: gather chunks up to the limit.
+                data = bytearray()
+                async for chunk in resp.content.iter_chunked(_CHUNK):
+                    data += chunk
+                    if len(data) > _MAX_INDEX_BYTES:
+                        break
         except self._errors as err:
             raise FeedError(f"cannot download {self.base}{INDEX_NAME}: {err or type(err).__name__}") from None
         if len(data) > _MAX_INDEX_BYTES:
             raise FeedError(f"{self.base}{INDEX_NAME} is larger than {_MAX_INDEX_BYTES} bytes")
-        return FeedIndex.parse(data)
+        return FeedIndex.parse(bytes(data))
 
     async def fetch(self, name: str, dest: Path, progress: Progress | None = None) -> str:
         digest = hashlib.sha256()
         url = self.base + name
+        too_large = f"{name} is larger than {self.max_file_bytes} bytes (feed_max_file_mb); nothing applied"
         try:
             out = await asyncio.to_thread(open, dest, "wb")
             try:
                 async with self._session.get(url) as resp:
                     if resp.status != 200:
                         raise FeedError(f"download of {name} failed: HTTP {resp.status}")
-                    async for chunk in resp.content.iter_chunked(_CHUNK):
+                    if (resp.content_length or 0) > self.max_file_bytes and "Content-Encoding" not in resp.headers:
+                        raise FeedError(too_large)
+                    size = 0
+                    async for chunk in resp.content.iter_chunked(_CHUNK):  # decoded, if the body is gzip
+                        size += len(chunk)
+                        if size > self.max_file_bytes:
+                            raise FeedError(too_large)
                         digest.update(chunk)
                         await asyncio.to_thread(out.write, chunk)
                         if progress is not None:
@@ -124,11 +141,15 @@ class HttpFeed:
 
 
 def open_feed(
-    location: str, *, headers: dict[str, str] | None = None, ssl_context: ssl.SSLContext | None = None
+    location: str,
+    *,
+    headers: dict[str, str] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> FeedSource:
     """An HTTP(S) base URL or a directory."""
     if location.startswith(("http://", "https://")):
-        return HttpFeed(location, headers=headers, ssl_context=ssl_context)
+        return HttpFeed(location, headers=headers, ssl_context=ssl_context, max_file_bytes=max_file_bytes)
     path = Path(location).expanduser()
     if not path.is_dir():
         raise FeedError(f"{location} is neither an http(s) URL nor a directory")

@@ -133,6 +133,15 @@ class Settings(CommonSettings):
             "and at start when the central server requires a newer database)."
         ),
     )
+    feed_max_file_mb: int = Field(
+        1024,
+        ge=1,
+        le=1_000_000,
+        description=(
+            "Largest update-feed file downloaded, in MB after any gzip decoding; a larger one stops the "
+            "update (nothing of it applied)."
+        ),
+    )
     starter_data: bool = Field(
         True,
         description=(

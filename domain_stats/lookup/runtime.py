@@ -225,6 +225,10 @@ class Runtime:
                 await self.update_database()
             except (FeedError, StorageError) as err:
                 log.warning("update feed: %s", err)
+            except Exception:  # whatever a feed does, the service keeps serving and tries again next round
+                log.exception(
+                    "update feed: unexpected failure; trying again in %g h", self.settings.update_interval_hours
+                )
             self.feed_checked.set()
             await asyncio.sleep(self.settings.update_interval_hours * 3600)
 

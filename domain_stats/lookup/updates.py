@@ -62,17 +62,19 @@ async def meet_minimum_database(
 def client_feed(settings: Settings, data_dir: Path, override: str | None = None) -> FeedSource | None:
     """The service's feed: ``override`` (``--from``), else ``target_updates``, else in ``mode: central``
     the central server's ``/feed`` (with the API key); None when there is none."""
+    max_file_bytes = settings.feed_max_file_mb * 1024 * 1024
     if override:
-        return open_feed(override, ssl_context=settings.rdap_ssl_context(data_dir))
+        return open_feed(override, ssl_context=settings.rdap_ssl_context(data_dir), max_file_bytes=max_file_bytes)
     if settings.target_updates:
         location = settings.target_updates
         if not location.startswith(("http://", "https://")):
             location = str(settings.data_path(data_dir, location))
-        return open_feed(location, ssl_context=settings.rdap_ssl_context(data_dir))
+        return open_feed(location, ssl_context=settings.rdap_ssl_context(data_dir), max_file_bytes=max_file_bytes)
     if settings.mode == "central":
         return HttpFeed(
             settings.server_url + "/feed",
             headers={"Authorization": f"Bearer {settings.api_key}"},
             ssl_context=settings.server_ssl_context(data_dir),
+            max_file_bytes=max_file_bytes,
         )
     return None

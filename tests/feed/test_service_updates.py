@@ -6,6 +6,8 @@ import asyncio
 from calendar import timegm
 from pathlib import Path
 
+import pytest
+
 from domain_stats.alerts import YOUR_FIRST_CONTACT
 from tests.support.feed_server import FeedTestServer, write_feed
 from tests.support.rdap_server import RdapTestServer
@@ -112,3 +114,30 @@ async def test_an_update_replaces_cached_answers_in_every_worker(
     finally:
         await other.stop()
         await updater.stop()
+
+
+async def test_a_feed_that_fails_in_any_way_leaves_the_service_serving(
+    tmp_path: Path, bootstrap_file: Path, feed_server: FeedTestServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    write_feed(feed_server.directory, {"1/1.txt": "+,periodic.com,2000-01-01 00:00:00,\n"}, version="1.999999999")
+    directory = tmp_path / "client"
+    write_config(
+        directory,
+        rdap_bootstrap=str(bootstrap_file),
+        rdap_bootstrap_refresh_url="",
+        target_updates=feed_server.url,
+        update_interval_hours=0.0002,  # a round every 0.7 s
+    )
+    running = await start_service(directory)
+    try:
+        checked = running.server.runtime.feed_checked
+        await asyncio.wait_for(checked.wait(), 30)  # the first round is over, and failed
+        assert "versions after this database" in caplog.text
+        assert (await running.get("/health"))[0] == 200
+        write_feed(feed_server.directory, {"1/1.txt": "+,periodic.com,2000-01-01 00:00:00,\n"})  # repaired
+        while await running.service.storage.database_version() != "1.1":  # the updater lives on: next round
+            checked.clear()
+            await asyncio.wait_for(checked.wait(), 30)
+        assert (await running.lookup("periodic.com"))["seen_by_isc"] == "NA"
+    finally:
+        await running.stop()

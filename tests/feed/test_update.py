@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from domain_stats.feed import FeedError, open_feed, update_from_feed
+from domain_stats.feed.format import MAX_UPDATE_STEPS
 from domain_stats.feed.update import UpdateStopped
 from domain_stats.names import NameReducer
 from domain_stats.storage import Storage, open_storage
@@ -32,8 +33,8 @@ async def snapshot(storage: Storage) -> list[tuple[str, float, float | None]]:
     return await storage.registrations_page("", 1000, 2**40)
 
 
-async def apply(storage: Storage, location: str, tmp_path: Path) -> object:
-    source = open_feed(location)
+async def apply(storage: Storage, location: str, tmp_path: Path, **options: int) -> object:
+    source = open_feed(location, **options)
     try:
         return await update_from_feed(storage, NameReducer(), source, tmp_path)
     finally:
@@ -155,3 +156,44 @@ async def test_an_unusable_index_or_missing_file_is_an_error(
         await apply(storage, feed_server.url, tmp_path)
     with pytest.raises(FeedError, match="neither an http"):
         await apply(storage, str(tmp_path / "nowhere"), tmp_path)
+
+
+async def test_an_absurd_version_is_refused_before_anything_is_planned(tmp_path: Path, storage: Storage) -> None:
+    """1.999999999 would be a billion files to plan (memory exhausted before the first download)."""
+    feed = write_feed(tmp_path / "feed", {"1/1.txt": V1}, version="1.999999999")
+    with pytest.raises(FeedError, match=r"999999999 versions after this database \(1\.0\)"):
+        await apply(storage, str(feed), tmp_path)
+    assert await storage.database_version() == "1.0"
+    within = write_feed(tmp_path / "near", {"1/1.txt": V1}, version=f"1.{MAX_UPDATE_STEPS}")
+    with pytest.raises(UpdateStopped, match=r"no sha256 for 1/2\.txt"):  # planned, then stopped at the missing file
+        await apply(storage, str(within), tmp_path)
+
+
+async def test_a_large_index_is_read_whole_over_http(
+    tmp_path: Path, storage: Storage, feed_server: FeedTestServer
+) -> None:
+    """A 400 KB version.json arrives in many pieces; reading what happens to be buffered is not reading it."""
+    sums = {f"1/{n}.txt": f"{n:064x}" for n in range(2, 6000)}
+    write_feed(feed_server.directory, {"1/1.txt": V1}, version="1.1", sums=sums)
+    assert (feed_server.directory / "version.json").stat().st_size > 400_000
+    source = open_feed(feed_server.url)
+    try:
+        index = await source.index()
+    finally:
+        await source.close()
+    assert len(index.sha256) == 5999 and index.database_version == "1.1"
+
+
+@pytest.mark.parametrize("kind", ["endless", "gzip"])
+async def test_a_feed_file_larger_than_the_cap_stops_the_update(
+    tmp_path: Path, storage: Storage, feed_server: FeedTestServer, kind: str
+) -> None:
+    write_feed(feed_server.directory, {"1/1.txt": V1})
+    if kind == "endless":
+        feed_server.endless.add("1/1.txt")
+    else:
+        feed_server.bombs["1/1.txt"] = 50 * 1024 * 1024  # 50 MB decoded from about 50 KB sent
+    with pytest.raises(UpdateStopped, match=r"1/1\.txt is larger than 1048576 bytes"):
+        await apply(storage, feed_server.url, tmp_path, max_file_bytes=1024 * 1024)
+    assert await storage.database_version() == "1.0"
+    assert not (tmp_path / ".feed-download.tmp").exists()

@@ -1,11 +1,13 @@
 """Update feeds for tests: written to a directory, and served over HTTP on 127.0.0.1.
 
 The server serves the directory as it is and records each path asked; it can be told to cut
-a file short (it promises the whole length, sends part, and drops the connection).
+a file short (it promises the whole length, sends part, and drops the connection), to send a
+file as a body that never ends, or as a small gzip body that decodes to far more than it is.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from pathlib import Path
 
@@ -43,6 +45,8 @@ class FeedTestServer:
         self.directory = directory
         self.requests: list[str] = []
         self.cut: dict[str, int] = {}  # name -> bytes sent before the connection drops
+        self.endless: set[str] = set()  # names whose body never ends
+        self.bombs: dict[str, int] = {}  # name -> decoded size of the gzip body sent instead
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -63,6 +67,11 @@ class FeedTestServer:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"].removeprefix("feed/")
         self.requests.append(name)
+        if name in self.endless:
+            return await _endless(request)
+        if name in self.bombs:
+            body = gzip.compress(b"+" * self.bombs[name], compresslevel=9)
+            return web.Response(body=body, headers={"Content-Type": "text/plain", "Content-Encoding": "gzip"})
         path = self.directory / name
         if not path.is_file():
             return web.Response(status=404, text="not found")
@@ -76,3 +85,11 @@ class FeedTestServer:
         assert request.transport is not None
         request.transport.close()
         return response
+
+
+async def _endless(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "text/plain"})
+    await response.prepare(request)
+    line = b"+,endless.com,2001-01-01 00:00:00,\n" * 2000
+    while True:  # until the client goes away (the write then fails)
+        await response.write(line)
