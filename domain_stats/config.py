@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from domain_stats.errors import UserError
+from domain_stats.private_files import create_private, make_private_dir
 from domain_stats.rdap.bootstrap import IANA_BOOTSTRAP_URL
 
 __all__ = [
@@ -165,6 +166,13 @@ class CommonSettings(BaseModel):
         except (OSError, ssl.SSLError) as err:
             raise ConfigError(f"{key}: cannot load {path}: {err}") from None
 
+    def private_paths(self, data_dir: Path, config_name: str) -> list[Path]:
+        """What must stay readable by this user alone: the directory, its configuration, the database."""
+        paths = [Path(data_dir), Path(data_dir) / config_name]
+        if not self.database_url:
+            paths.append(self.data_path(data_dir, self.database_file))
+        return paths
+
     def data_path(self, data_dir: Path, value: str) -> Path:
         """A setting's file, relative to the data directory unless absolute."""
         path = Path(value).expanduser()
@@ -195,12 +203,13 @@ def default_config_text(model: type[CommonSettings], title: str = "domain-stats"
 
 
 def ensure_data_dir(data_dir: Path, name: str, text: str) -> Path:
-    """Create the data directory and its commented configuration if they do not exist yet."""
+    """Create the data directory (0700) and its commented configuration (0600) if they do not exist yet."""
     data_dir = Path(data_dir)
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(data_dir)
         config = data_dir / name
         if not config.exists():
+            create_private(config)
             config.write_text(text, encoding="utf-8")
     except OSError as err:
         raise ConfigError(f"cannot create data directory {data_dir}: {err.strerror}") from None

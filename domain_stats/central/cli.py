@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from domain_stats import __version__
-from domain_stats.central.config import CentralSettings, load_central_settings
+from domain_stats.central.config import CENTRAL_CONFIG_NAME, CentralSettings, load_central_settings
 from domain_stats.central.keys import new_api_key
 from domain_stats.central.policy import POLICY_KEYS, Policy, PolicyError, parse_policy_value
 from domain_stats.central.store import CentralStore, open_central_store
@@ -26,6 +26,7 @@ from domain_stats.console import data_dir_option, run_async, user_errors
 from domain_stats.dates import format_date
 from domain_stats.logs import log_config
 from domain_stats.names import DEFAULT_PROHIBITED, InvalidName, NameReducer
+from domain_stats.private_files import warn_if_readable_by_others
 
 __all__ = ["central"]
 
@@ -100,6 +101,9 @@ def serve(data_dir: Path) -> None:
         tls = (settings.data_path(data_dir, settings.tls_cert), settings.data_path(data_dir, settings.tls_key))
         for path in tls:
             path.read_bytes()  # unreadable: one clear line now, not a worker's traceback
+
+    private = settings.private_paths(data_dir, CENTRAL_CONFIG_NAME)
+    warn_if_readable_by_others([*private, *(tls[1:] if tls else ())])
 
     async def preflight() -> None:
         runtime = await CentralRuntime.start(settings, data_dir, refresh_bootstrap=False)

@@ -17,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
+from domain_stats.private_files import create_private
 from domain_stats.storage import StorageError, check_schema_version, is_postgres_url
 
 __all__ = ["Database", "PostgresDatabase", "SqliteDatabase", "open_database"]
@@ -52,6 +53,7 @@ class SqliteDatabase:
 
         def setup() -> sqlite3.Connection:
             path.parent.mkdir(parents=True, exist_ok=True)
+            create_private(path)
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA busy_timeout = 5000")
             conn.execute("PRAGMA journal_mode = WAL")

@@ -19,6 +19,8 @@ from typing import Any
 
 import orjson
 
+from domain_stats.private_files import create_private
+
 __all__ = ["MemoryCache", "load_cache", "save_cache"]
 
 log = logging.getLogger(__name__)
@@ -124,6 +126,8 @@ def save_cache(cache: MemoryCache, path: Path, now: float, fingerprint: dict[str
     """
     tmp = path.with_name(path.name + ".tmp")
     count = 0
+    tmp.unlink(missing_ok=True)
+    create_private(tmp)  # the answers are the organisation's DNS history
     with open(tmp, "wb") as fh:
         header = {"format": _FORMAT, "version": _FORMAT_VERSION, "saved_at": now, "fingerprint": fingerprint}
         fh.write(orjson.dumps(header) + b"\n")
@@ -137,10 +141,15 @@ def save_cache(cache: MemoryCache, path: Path, now: float, fingerprint: dict[str
 
 
 def load_cache(cache: MemoryCache, path: Path, now: float, fingerprint: dict[str, Any]) -> int:
-    """Load entries saved by :func:`save_cache`, skipping expired ones; a bad file is ignored."""
+    """Load entries saved by :func:`save_cache`, skipping expired ones.
+
+    The file is not trusted: each entry must be an answer exactly as the service encodes one,
+    and only error answers may be pinned (the central server's "permanent" errors); anything
+    else is dropped and counted in one warning. A file that is not a cache file is ignored.
+    """
     if not path.exists():
         return 0
-    loaded = 0
+    loaded = dropped = 0
     try:
         with open(path, "rb") as fh:
             header = orjson.loads(fh.readline() or b"null")
@@ -150,13 +159,52 @@ def load_cache(cache: MemoryCache, path: Path, now: float, fingerprint: dict[str
                 log.info("the saved memory cache was written under other settings; starting empty")
                 return 0
             for line in fh:
-                key, expires_at, pinned, body = orjson.loads(line)
-                if not isinstance(key, str) or not isinstance(body, str):
-                    raise ValueError("malformed entry")
+                entry = _valid_entry(line)
+                if entry is None:
+                    dropped += 1
+                    continue
+                key, expires_at, pinned, body = entry
                 if expires_at is not None and expires_at <= now:
                     continue
-                cache.set(key, body.encode(), expires_at, pinned=bool(pinned))
+                cache.set(key, body, expires_at, pinned=pinned)
                 loaded += 1
     except (OSError, ValueError, TypeError) as err:
         log.warning("ignoring the saved memory cache %s (%s); starting with what was read", path, err)
+    if dropped:
+        log.warning("dropped %d entries of the saved memory cache %s that are not valid answers", dropped, path)
     return loaded
+
+
+_ANSWER_KEYS = ("seen_by_web", "seen_by_isc", "seen_by_you", "category", "alerts")
+
+
+def _valid_entry(line: bytes) -> tuple[str, float | None, bool, bytes] | None:
+    """``(key, expires_at, pinned, body)`` of a saved entry, or None if it is not one we wrote."""
+    try:
+        entry = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    if not (isinstance(entry, list) and len(entry) == 4):
+        return None
+    key, expires_at, pinned, text = entry
+    if not (isinstance(key, str) and 0 < len(key) <= 253 and isinstance(text, str) and isinstance(pinned, bool)):
+        return None
+    if expires_at is not None and (type(expires_at) not in (int, float) or expires_at != expires_at):
+        return None
+    body = text.encode()
+    try:
+        answer = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not (
+        isinstance(answer, dict)
+        and tuple(answer) == _ANSWER_KEYS
+        and all(isinstance(answer[k], str) for k in _ANSWER_KEYS[:4])
+        and isinstance(answer["alerts"], list)
+        and all(isinstance(a, str) for a in answer["alerts"])
+        and orjson.dumps(answer) == body  # exactly as the service encodes it
+    ):
+        return None
+    if pinned and answer["seen_by_web"] != "ERROR":
+        return None  # only the central server's permanent errors are ever pinned
+    return key, expires_at, pinned, body

@@ -27,8 +27,9 @@ from pathlib import Path
 from domain_stats.central_protocol import CentralRefused
 from domain_stats.errors import UserError
 from domain_stats.listening import listen
-from domain_stats.lookup.config import Settings
+from domain_stats.lookup.config import CONFIG_NAME, Settings
 from domain_stats.lookup.worker import EXIT_CANNOT_START, EXIT_REFUSED, take_refusal
+from domain_stats.private_files import warn_if_readable_by_others
 
 __all__ = ["ServeError", "Supervisor", "preflight", "raise_open_files_limit", "serve"]
 
@@ -45,14 +46,18 @@ class ServeError(UserError):
 async def preflight(settings: Settings, data_dir: Path) -> None:
     """Open the database and the bootstrap once: bad files fail here, with their own message.
 
-    In ``mode: isc`` also the first ``config`` and ``status``: a client the central server
+    Files that others can read are named in a warning. In ``mode: central`` also the first
+    ``config`` and ``status``: a client the central server
     refuses (too old, denied) stops here with the server's message.
     """
     from domain_stats.lookup.runtime import Runtime
 
+    cache = settings.data_path(data_dir, settings.memory_cache)
+    saved = sorted(cache.parent.glob(f"{cache.stem}*{cache.suffix}"))
+    warn_if_readable_by_others([*settings.private_paths(data_dir, CONFIG_NAME), *saved])
     runtime = await Runtime.start(settings, data_dir, refresh_bootstrap=False, reload_cache=False, primary=False)
     try:
-        await runtime.report_status()  # mode isc: a denied client stops here, before it listens
+        await runtime.report_status()  # mode central: a denied client stops here, before it listens
     finally:
         await runtime.close(keep_cache=False)
 

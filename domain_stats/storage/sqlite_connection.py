@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from domain_stats.private_files import create_private
 from domain_stats.storage import Registration
 
 __all__ = [
@@ -61,6 +62,7 @@ UPSERT_DOMAIN = """INSERT INTO domains (domain, created, expires, origin, seen_b
 
 
 def connect(path: Path) -> sqlite3.Connection:
+    create_private(path)
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout = 5000")
     conn.execute("PRAGMA synchronous = NORMAL")

@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import orjson
 import pytest
 
 from tests.support.postgres import on_postgres
@@ -338,6 +339,36 @@ async def test_cache_is_saved_and_reloaded_without_expired_entries(data_dir: Pat
         await running.stop()
     assert [e["domain"] for e in page["entries"]] == ["keep.com"]
     assert page["entries"][0]["seen_by_web"] == shown(OLD)
+
+
+async def test_a_hand_edited_cache_file_is_not_trusted(
+    data_dir: Path, rdap_server: RdapTestServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    rdap_server.add_domain("real.com", iso(OLD), iso(FUTURE))
+    rdap_server.add_domain("edited.com", iso(OLD), iso(FUTURE))
+    rdap_server.add_domain("pinned.com", iso(OLD), iso(FUTURE))
+    running = await start_service(data_dir)
+    try:
+        real = await running.lookup("real.com")
+    finally:
+        await running.stop()
+    path = data_dir / "memory_cache.json"
+    good = orjson.dumps({**real, "alerts": []}).decode()
+    with path.open("a") as fh:
+        fh.write(orjson.dumps(["edited.com", None, False, "<html>not an answer</html>"]).decode() + "\n")
+        fh.write(orjson.dumps(["pinned.com", None, True, good]).decode() + "\n")  # only errors are pinned
+        fh.write(orjson.dumps(["spaced.com", None, False, good.replace(",", ", ")]).decode() + "\n")
+        fh.write("not json at all\n")
+    running = await start_service(data_dir)
+    try:
+        status, page = await running.get("/showcache")
+        assert status == 200 and [e["domain"] for e in page["entries"]] == ["real.com"]
+        edited = await running.lookup("edited.com")  # from RDAP, not the edited line
+        assert edited["seen_by_web"] == shown(OLD) and edited["alerts"] == ["YOUR-FIRST-CONTACT"]
+        assert rdap_server.count("edited.com") == 1
+    finally:
+        await running.stop()
+    assert "dropped 4 entries of the saved memory cache" in caplog.text
 
 
 async def test_category_follows_the_setting_at_answer_time(data_dir: Path, rdap_server: RdapTestServer) -> None:

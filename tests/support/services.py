@@ -115,11 +115,13 @@ async def start_service(
     return RunningService(server, aiohttp.ClientSession())
 
 
-async def serve_subprocess(data_dir: Path, *args: str, workers: int = 1) -> asyncio.subprocess.Process:
+async def serve_subprocess(
+    data_dir: Path, *args: str, workers: int = 1, startup_log: list[str] | None = None
+) -> asyncio.subprocess.Process:
     """``domain-stats serve DATA_DIR ARGS`` as a user runs it; returns once every worker answers.
 
     The supervisor binds the port before it starts the workers, and each worker logs "ready"
-    once it accepts connections on it.
+    once it accepts connections on it. ``startup_log`` receives what it logged until then.
     """
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "domain_stats", "serve", str(data_dir), *args, stderr=asyncio.subprocess.PIPE
@@ -130,6 +132,8 @@ async def serve_subprocess(data_dir: Path, *args: str, workers: int = 1) -> asyn
         if not line:
             raise AssertionError(f"serve exited before it was ready:\n{seen.decode()}")
         seen += line
+    if startup_log is not None:
+        startup_log.append(seen.decode())
     return proc
 
 
