@@ -47,11 +47,21 @@ class BootstrapError(UserError):
 class Bootstrap:
     def __init__(self, servers: dict[str, str], publication: str = "", source: str = "") -> None:
         self._servers = servers
+        self._origins: frozenset[str] | None = None
         self.publication = publication
         self.source = source
 
     def __len__(self) -> int:
         return len(self._servers)
+
+    @property
+    def origins(self) -> frozenset[str]:
+        """``scheme://host:port`` of every server this bootstrap names (redirects there are followed)."""
+        from domain_stats.rdap.redirects import origin
+
+        if self._origins is None:
+            self._origins = frozenset(origin(url) for url in self._servers.values())
+        return self._origins
 
     @property
     def tlds(self) -> frozenset[str]:

@@ -32,6 +32,7 @@ from domain_stats.rdap.errors import (
     RdapTransportError,
 )
 from domain_stats.rdap.parse import RdapDates, parse_domain_response
+from domain_stats.rdap.redirects import MAX_REDIRECTS, REDIRECT_STATUSES, check_redirect
 
 __all__ = ["RdapClient", "RdapLimits", "RdapStats"]
 
@@ -159,11 +160,18 @@ class RdapClient:
 
     async def _query(self, base: str, server: _Server, domain: str, budget: _Budget) -> RdapDates:
         url = f"{base}domain/{domain}"
+        redirects = 0
         while True:
             await self._rate_slot(server, budget)
             self.stats.in_flight += 1
             try:
-                async with self._http().get(url) as resp:
+                async with self._http().get(url, allow_redirects=False) as resp:
+                    if resp.status in REDIRECT_STATUSES:
+                        redirects += 1
+                        if redirects > MAX_REDIRECTS:
+                            raise RdapBadResponse(f"{base}: more than {MAX_REDIRECTS} redirects for {domain}")
+                        url = await check_redirect(url, resp.headers.get("Location"), self.bootstrap.origins)
+                        continue
                     if resp.status == 429:
                         wait = _retry_after(resp.headers.get("Retry-After"))
                         if wait is not None and wait < budget.remaining():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,14 @@ import pytest
 from domain_stats.config import ConfigError
 from domain_stats.lookup.config import Settings
 from domain_stats.rdap import Bootstrap, RdapClient, RdapLimits
-from domain_stats.rdap.errors import RdapBackedOff, RdapNoServer, RdapRateLimited, RdapServerError, RdapTransportError
+from domain_stats.rdap.errors import (
+    RdapBackedOff,
+    RdapBadResponse,
+    RdapNoServer,
+    RdapRateLimited,
+    RdapServerError,
+    RdapTransportError,
+)
 from tests.support.rdap_server import Canned, RdapTestServer, write_bootstrap
 
 
@@ -105,3 +113,83 @@ def test_unreadable_ca_file_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "ca.pem").write_text("not a certificate")
     with pytest.raises(ConfigError, match="rdap_ca_file"):
         Settings(rdap_ca_file="ca.pem").rdap_ssl_context(tmp_path)
+
+
+@pytest.fixture
+async def elsewhere() -> AsyncIterator[RdapTestServer]:
+    """A second RDAP server on loopback that no bootstrap names."""
+    server = await RdapTestServer().start()
+    yield server
+    await server.close()
+
+
+async def test_redirects_within_the_configured_servers_are_followed(
+    rdap_server: RdapTestServer, tmp_path: Path
+) -> None:
+    rdap_server.add_domain("registry.com", "2001-01-01T00:00:00Z")
+    redirect = Canned(status=302, headers={"Location": "/domain/registry.com?canonical=1"}, once=True)
+    rdap_server.queue("registry.com", redirect)
+    client = client_for(rdap_server, tmp_path)
+    try:
+        dates = await client.lookup("registry.com")
+    finally:
+        await client.close()
+    assert dates.created == 978307200.0
+    assert rdap_server.requests == ["registry.com", "registry.com"]  # asked, redirected, asked again
+
+
+async def test_a_redirect_to_an_unconfigured_private_address_is_not_followed(
+    rdap_server: RdapTestServer, elsewhere: RdapTestServer, tmp_path: Path
+) -> None:
+    elsewhere.add_domain("target.com", "2001-01-01T00:00:00Z")
+    rdap_server.queue("target.com", Canned(status=301, headers={"Location": f"{elsewhere.url}domain/target.com"}))
+    client = client_for(rdap_server, tmp_path)
+    try:
+        with pytest.raises(RdapBadResponse, match="not a public address"):
+            await client.lookup("target.com")
+    finally:
+        await client.close()
+    assert elsewhere.requests == []  # the other server was never asked
+
+
+@pytest.mark.parametrize(
+    ("location", "reason"),
+    [
+        ("http://[::1]:9/domain/x.com", "not a public address"),
+        ("http://169.254.169.254/latest/meta-data", "not a public address"),
+        ("ftp://example.com/x", "not an http"),
+        ("", "without a Location"),
+    ],
+)
+async def test_redirects_that_are_never_followed(
+    rdap_server: RdapTestServer, tmp_path: Path, location: str, reason: str
+) -> None:
+    rdap_server.queue("x.com", Canned(status=307, headers={"Location": location} if location else {}))
+    client = client_for(rdap_server, tmp_path)
+    try:
+        with pytest.raises(RdapBadResponse, match=reason):
+            await client.lookup("x.com")
+    finally:
+        await client.close()
+
+
+async def test_at_most_a_few_redirects(rdap_server: RdapTestServer, tmp_path: Path) -> None:
+    rdap_server.queue("loop.com", Canned(status=302, headers={"Location": "/domain/loop.com"}))  # served every time
+    client = client_for(rdap_server, tmp_path)
+    try:
+        with pytest.raises(RdapBadResponse, match="more than 3 redirects"):
+            await client.lookup("loop.com")
+    finally:
+        await client.close()
+    assert rdap_server.count("loop.com") == 4  # the first ask and three redirects
+
+
+async def test_https_is_never_downgraded(https_rdap_server: tuple[RdapTestServer, Path], tmp_path: Path) -> None:
+    server, ca_file = https_rdap_server
+    server.queue("secure.com", Canned(status=302, headers={"Location": server.url.replace("https", "http")}))
+    client = client_for(server, tmp_path, ssl_context=ssl.create_default_context(cafile=str(ca_file)))
+    try:
+        with pytest.raises(RdapBadResponse, match="from https to http"):
+            await client.lookup("secure.com")
+    finally:
+        await client.close()

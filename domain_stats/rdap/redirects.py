@@ -1,0 +1,59 @@
+"""Which RDAP redirects are followed: a few, never to a weaker scheme, never into private networks.
+
+Registries redirect to registrars' RDAP servers, which are public. A redirect is a URL chosen
+by whoever answered, so following it blindly would let any RDAP server make us fetch from
+127.0.0.1, the LAN or a cloud metadata address and serve what we got as an answer. A target is
+followed only if it is one of the configured servers (the bootstrap's), or its host resolves
+to public addresses only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from urllib.parse import urljoin, urlsplit
+
+from domain_stats.rdap.errors import RdapBadResponse
+
+__all__ = ["MAX_REDIRECTS", "REDIRECT_STATUSES", "check_redirect", "origin"]
+
+MAX_REDIRECTS = 3
+REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
+
+
+def origin(url: str) -> str:
+    """``scheme://host:port`` of a URL, with the default port written out."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
+async def check_redirect(current: str, location: str | None, known_origins: frozenset[str]) -> str:
+    """The absolute URL a redirect from ``current`` leads to, if it may be followed; else RdapBadResponse."""
+    if not location:
+        raise RdapBadResponse(f"{current} redirected without a Location")
+    target = urljoin(current, location.strip())
+    parts = urlsplit(target)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise RdapBadResponse(f"{current} redirected to {target!r}, not an http(s) URL")
+    if urlsplit(current).scheme == "https" and parts.scheme != "https":
+        raise RdapBadResponse(f"{current} redirected from https to {parts.scheme}: not followed")
+    if origin(target) in known_origins:
+        return target
+    for address in await _addresses(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)):
+        if not address.is_global:
+            raise RdapBadResponse(f"{current} redirected to {target!r} ({address}, not a public address): not followed")
+    return target
+
+
+async def _addresses(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    try:
+        return [ipaddress.ip_address(host.strip("[]"))]
+    except ValueError:
+        pass
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as err:
+        raise RdapBadResponse(f"cannot resolve the redirect target {host!r}: {err}") from None
+    return [ipaddress.ip_address(str(info[4][0]).partition("%")[0]) for info in infos]
