@@ -46,5 +46,8 @@ async def load_starter_data(storage: Storage, names: NameReducer, path: Path = S
                     )
 
     counts = await storage.apply_changes(changes, mark=STARTER_MARK)
-    log.info("imported %d starter domains into a new database", counts.added)
+    if counts.added:
+        log.info("imported %d starter domains into a new database", counts.added)
+    else:  # another instance on the same database imported it a moment before
+        log.debug("the starter set was already imported into this database")
     return counts.added

@@ -62,6 +62,9 @@ MIGRATIONS: list[list[str]] = [
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 _MIGRATION_LOCK = 0x646F6D61  # an arbitrary advisory lock key ("doma")
+# Change sets are applied one at a time per database, so that what each reports (added, updated)
+# is what it did, also when several instances import the starter set or a feed file together.
+_CHANGES_LOCK = 0x63686E67  # "chng"
 
 CONNECT_TIMEOUT = 3.0
 ACQUIRE_TIMEOUT = 3.0
@@ -201,6 +204,7 @@ class PostgresStorage:
                         "changes", records=chunk, columns=["domain", "op", "created", "expires"]
                     )
                 async with conn.transaction():
+                    await conn.execute("SELECT pg_advisory_xact_lock($1)", _CHANGES_LOCK)
                     await conn.execute(
                         "CREATE TEMP TABLE last_changes ON COMMIT DROP AS SELECT DISTINCT ON (domain) "
                         "domain, op, created, expires FROM changes ORDER BY domain, seq DESC"

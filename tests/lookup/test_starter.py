@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import logging
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from domain_stats.dates import format_date
 from domain_stats.lookup.starter import STARTER_FILE
 from domain_stats.storage import REMOVE, change
+from tests.support.postgres import fresh_schema_url, postgres_unavailable
 from tests.support.rdap_server import Canned, RdapTestServer
 from tests.support.services import Clock, start_service, write_config
 from tests.support.shared import SHARED, needs_shared
@@ -112,3 +117,30 @@ def test_the_packaged_file_is_what_the_build_script_makes_of_top1m(tmp_path: Pat
         capture_output=True,
     )
     assert output.read_bytes() == STARTER_FILE.read_bytes()
+
+
+async def test_two_instances_starting_together_import_and_say_so_once(
+    tmp_path: Path, bootstrap_file: Path, request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+) -> None:
+    reason = postgres_unavailable()
+    if reason:
+        pytest.skip(reason)
+    url = fresh_schema_url(request)
+    first, second = (starter_dir(tmp_path / name, bootstrap_file) for name in ("a", "b"))
+    for directory in (first, second):
+        write_config(
+            directory,
+            starter_data=True,
+            rdap_bootstrap=str(bootstrap_file),
+            rdap_bootstrap_refresh_url="",
+            database_url=url,
+        )
+    caplog.set_level(logging.INFO, logger="domain_stats.lookup.starter")
+    a, b = await asyncio.gather(start_service(first), start_service(second))
+    try:
+        assert await a.service.storage.count_domains() == len(starter_rows())
+        assert (await a.lookup("www.google.com"))["seen_by_isc"] == "NA"  # as the README's first example shows
+    finally:
+        await a.stop()
+        await b.stop()
+    assert sum("imported" in r.getMessage() for r in caplog.records) == 1
