@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -163,3 +164,36 @@ async def test_workers_share_the_rdap_server_limits(data_dir: Path) -> None:
             assert (client.limits.per_server_concurrency, client.limits.per_server_rate) == (concurrency, rate)
         finally:
             await client.close()
+
+
+async def test_a_stopping_service_stops_listening_at_once_and_finishes_what_it_holds(
+    data_dir: Path, rdap_server: RdapTestServer
+) -> None:
+    rdap_server.add_domain("slow.com", "2004-04-04T00:00:00Z", "2099-01-01T00:00:00Z")
+    release = rdap_server.hang("slow.com")
+    port = listen_on_free_port(data_dir)
+    proc = await serve_subprocess(data_dir, "--workers", "2", workers=2)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /slow.com HTTP/1.1\r\nHost: t\r\n\r\n")
+        await rdap_server.wait_for_request("slow.com")
+        proc.send_signal(signal.SIGTERM)
+        # New clients are refused straight away (not left waiting on a socket nobody accepts from),
+        # while the request under way is still held by the RDAP server.
+        deadline = time.monotonic() + 5
+        refused = False
+        while not refused and time.monotonic() < deadline:
+            try:
+                probe = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 1)
+            except ConnectionRefusedError:
+                refused = True
+            else:
+                probe[1].close()
+        assert refused and not release.is_set()
+        release.set()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        assert head.startswith(b"HTTP/1.1 200 ") and b"connection: close" in head
+        writer.close()
+    finally:
+        release.set()
+        assert await stop_subprocess(proc) == 0
