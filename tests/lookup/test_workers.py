@@ -19,7 +19,7 @@ from domain_stats.lookup.config import load_settings
 from domain_stats.lookup.supervisor import Supervisor
 from domain_stats.rdap.setup import open_rdap_client
 from tests.support.rdap_server import RdapTestServer
-from tests.support.services import listen_on_free_port, serve_subprocess, stop_subprocess
+from tests.support.services import listen_on_free_port, serve_subprocess, stop_subprocess, worker_pids
 
 
 async def test_two_workers_share_the_port_and_first_contact(data_dir: Path, rdap_server: RdapTestServer) -> None:
@@ -49,20 +49,6 @@ async def test_two_workers_share_the_port_and_first_contact(data_dir: Path, rdap
     assert (data_dir / "memory_cache.0.json").exists() and (data_dir / "memory_cache.1.json").exists()
     # /stats says which worker answered: one of the two, under its own slot.
     assert all(w["of"] == 2 and w["pid"] in workers and w["slot"] in (0, 1) for w in stats)
-
-
-def worker_pids(supervisor: int) -> set[int]:
-    """The processes whose parent is ``supervisor`` (its workers)."""
-    children = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == supervisor:
-                children.add(int(entry.name))
-    return children
 
 
 async def read_log_until(proc: asyncio.subprocess.Process, text: bytes, count: int = 1) -> bytes:

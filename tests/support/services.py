@@ -29,6 +29,7 @@ __all__ = [
     "start_central_member",
     "start_service",
     "stop_subprocess",
+    "worker_pids",
     "write_config",
 ]
 
@@ -166,3 +167,17 @@ async def stop_subprocess(proc: asyncio.subprocess.Process) -> int:
             proc.kill()
             await proc.wait()
     return proc.returncode
+
+
+def worker_pids(supervisor: int) -> set[int]:
+    """The processes whose parent is ``supervisor`` (its workers)."""
+    children = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == supervisor:
+                children.add(int(entry.name))
+    return children
