@@ -2,9 +2,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from domain_stats.alerts import PROHIBITED_TLD
+from domain_stats.lookup.answer import Answer, error_answer
 from domain_stats.lookup.cache import MemoryCache, load_cache, save_cache
 
 FP = {"established_days_age": 730, "timezone_offset": 0.0}
+
+
+def answer(created: str) -> bytes:
+    return Answer(created, "NA", "2026-11-29 12:00:00", "ESTABLISHED", ()).encode()
 
 
 def test_lru_evicts_least_recently_used() -> None:
@@ -58,18 +64,18 @@ def test_clear_keeps_pinned_entries() -> None:
 
 def test_save_and_load_round_trip_skips_expired(tmp_path: Path) -> None:
     cache = MemoryCache(10)
-    cache.set("old", b'{"v":1}', expires_at=50.0)
-    cache.set("live", b'{"v":2}', expires_at=500.0)
-    cache.set("forever", b'{"v":3}', None)
-    cache.set("pinned", b'{"v":4}', None, pinned=True)
+    cache.set("old", answer("2001-01-01 00:00:00"), expires_at=50.0)
+    cache.set("live", answer("2002-02-02 00:00:00"), expires_at=500.0)
+    cache.set("forever", answer("2003-03-03 00:00:00"), None)
+    cache.set("pinned", error_answer(PROHIBITED_TLD, 200).encode(), None, pinned=True)
     path = tmp_path / "memory_cache.json"
     assert save_cache(cache, path, 10.0, FP) == 4
     reloaded = MemoryCache(10)
     assert load_cache(reloaded, path, 100.0, FP) == 3
     assert reloaded.get("old", 100.0) is None
-    assert reloaded.get("live", 100.0) == b'{"v":2}'
+    assert reloaded.get("live", 100.0) == answer("2002-02-02 00:00:00")
     assert reloaded.get("live", 500.0) is None
-    assert reloaded.get("forever", 1e9) == b'{"v":3}'
+    assert reloaded.get("forever", 1e9) == answer("2003-03-03 00:00:00")
     assert next(k for k, *_ in reloaded.entries(100.0)) == "pinned"
     assert path.read_bytes().startswith(b'{"format":"domain-stats-cache"')  # JSON, never pickle
 
