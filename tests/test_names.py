@@ -4,6 +4,8 @@ import json
 import tracemalloc
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from publicsuffixlist import PublicSuffixList
 
 from domain_stats.names import MAX_INPUT_CHARS, InvalidName, NameReducer
@@ -153,3 +155,22 @@ def test_what_the_memo_remembers_is_bounded_in_bytes() -> None:
     finally:
         tracemalloc.stop()
     assert grown < 12 * 1024 * 1024  # 60,000 x 317 characters would be 19 MB of keys alone
+
+
+SHARED_REDUCER = NameReducer()  # building one reads the whole Public Suffix List
+
+
+@settings(max_examples=500, deadline=None)
+@given(raw=st.text(max_size=400))
+def test_any_text_is_a_name_or_an_invalid_name(raw: str) -> None:
+    reducer = SHARED_REDUCER
+    try:
+        name = reducer.reduce(raw)
+    except InvalidName as err:
+        assert str(err)  # a reason the operator can read
+        return
+    if name.prohibited:
+        assert name.domain is None
+    else:
+        assert name.domain is not None and name.domain.isascii() and name.domain == name.domain.lower()
+        assert len(name.domain) <= 253 and reducer.reduce(name.domain).domain == name.domain  # already reduced
