@@ -23,13 +23,12 @@ from domain_stats.lookup.answer import Answer, error_answer
 from domain_stats.lookup.http_server import Request, Response
 from domain_stats.lookup.service import LookupService
 
-__all__ = ["MAX_BATCH_BYTES", "MAX_BATCH_NAMES", "SHOWCACHE_MAX_LIMIT", "LookupApp", "error_body"]
+__all__ = ["MAX_BATCH_NAMES", "SHOWCACHE_MAX_LIMIT", "LookupApp", "error_body"]
 
 log = logging.getLogger(__name__)
 
 SHOWCACHE_MAX_LIMIT = 1000
 MAX_BATCH_NAMES = 10_000
-MAX_BATCH_BYTES = 4 * 1024 * 1024
 _OPERATOR_PATHS = frozenset(("/health", "/stats", "/showcache", "/batch"))
 #: Headers a reverse proxy adds: a request that carries one came from somewhere else.
 _FORWARDING_HEADERS = frozenset((b"forwarded", b"x-forwarded-for", b"x-real-ip"))

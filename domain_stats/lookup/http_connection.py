@@ -21,7 +21,6 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable
-from typing import NamedTuple
 from urllib.parse import unquote_to_bytes
 
 import httptools
@@ -69,12 +68,9 @@ class _Refused(Exception):
         self.reason = reason
 
 
-class _Owed(NamedTuple):
-    """A request read and not answered yet, with how its answer must be framed."""
-
-    request: Request
-    keep_alive: bool
-    http10: bool  # an HTTP/1.0 client: keep-alive must be said in the answer
+#: A request read and not answered yet: ``(request, keep_alive, http10)``; ``http10``: an HTTP/1.0
+#: client kept alive, to whom keep-alive must be said in the answer. A plain tuple: one per request.
+_Owed = tuple[Request, bool, bool]
 
 
 class HttpConnection(asyncio.Protocol):
@@ -209,55 +205,52 @@ class HttpConnection(asyncio.Protocol):
         self.body.append(chunk)
 
     def on_message_complete(self) -> None:
-        owed = _Owed(
-            Request(
-                self.parser.get_method().decode("ascii", "replace"),
-                *_split_target(self.url),
-                self.headers,
-                b"".join(self.body),
-            ),
-            self.parser.should_keep_alive(),
-            self.parser.get_http_version() == "1.0",
+        request = Request(
+            self.parser.get_method().decode("ascii", "replace"),
+            *_split_target(self.url),
+            self.headers,
+            b"".join(self.body),
         )
+        keep_alive = self.parser.should_keep_alive()
+        http10 = keep_alive and self.parser.get_http_version() == "1.0"
         self._reset()
         self.in_request = False
         self.since = self.loop.time()
         if self.busy or self.pending:
-            self.pending.append(owed)
+            self.pending.append((request, keep_alive, http10))
             self._update_reading()
         else:
-            self._dispatch(owed)
+            self._dispatch(request, keep_alive, http10)
 
     # -- answering ---------------------------------------------------------------------------
-    def _dispatch(self, owed: _Owed) -> None:
-        request = owed.request
+    def _dispatch(self, request: Request, keep_alive: bool, http10: bool) -> None:
         try:
             answer = self.server.handler(request)
         except Exception:
             log.exception("unexpected error answering %s", request.path)
             answer = (500, self.server.error_body(500, _INTERNAL_ERROR))
         if type(answer) is tuple:
-            self._write(answer, owed)
+            self._write(answer, request.method, keep_alive, http10)
             return
         self.busy = True
-        task = self.loop.create_task(self._finish(answer, owed))  # type: ignore[arg-type]
+        task = self.loop.create_task(self._finish(answer, request, keep_alive, http10))  # type: ignore[arg-type]
         self.server.tasks.add(task)
         task.add_done_callback(self.server.tasks.discard)
 
-    async def _finish(self, answer: Awaitable[Response], owed: _Owed) -> None:
+    async def _finish(self, answer: Awaitable[Response], request: Request, keep_alive: bool, http10: bool) -> None:
         try:
             response = await answer
         except Exception:
-            log.exception("unexpected error answering %s", owed.request.path)
+            log.exception("unexpected error answering %s", request.path)
             response = (500, self.server.error_body(500, _INTERNAL_ERROR))
         self.busy = False
         self.since = self.loop.time()  # idle from now on, not from when the request arrived
-        self._write(response, owed)
+        self._write(response, request.method, keep_alive, http10)
         self._answer_pending()
 
     def _answer_pending(self) -> None:
         while self.pending and not self.busy and not self.gone:
-            self._dispatch(self.pending.popleft())
+            self._dispatch(*self.pending.popleft())
         if self.busy or self.gone:
             return
         if self.refusal is not None:
@@ -267,12 +260,12 @@ class HttpConnection(asyncio.Protocol):
         else:
             self._update_reading()
 
-    def _write(self, response: Response, owed: _Owed) -> None:
+    def _write(self, response: Response, method: str, keep_alive: bool, http10: bool) -> None:
         if self.gone:
             return
         # During a stop every request already received is answered; the last one owed says close.
-        keep_alive = owed.keep_alive and not (self.server.stopping and not self.pending)
-        connection = (_KEEP_ALIVE if owed.http10 else b"") if keep_alive else _CLOSE
+        keep_alive = keep_alive and not (self.server.stopping and not self.pending)
+        connection = (_KEEP_ALIVE if http10 else b"") if keep_alive else _CLOSE
         body = response[1]
         head = b"%s%scontent-length: %d\r\n%s%s%s\r\n" % (
             _status_line(response[0]),
@@ -282,7 +275,7 @@ class HttpConnection(asyncio.Protocol):
             response[2] if len(response) == 3 else b"",
             connection,
         )
-        self.transport.write(head if owed.request.method == "HEAD" else head + body)  # type: ignore[union-attr]
+        self.transport.write(head if method == "HEAD" else head + body)  # type: ignore[union-attr]
         if not keep_alive:
             if self.server.stopping:
                 self._linger()

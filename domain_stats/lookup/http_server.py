@@ -141,7 +141,8 @@ class HttpServer:
     async def stop(self) -> None:
         """Stop accepting at once; answer every request already received, with ``connection: close``;
         then close each connection without resetting it (up to ``stop_seconds`` in all)."""
-        assert self._loop is not None and self._all_closed is not None
+        if self._loop is None or self._all_closed is None:
+            return  # never started (a worker that failed before it listened)
         self.stopping = True
         if self._server is not None:
             self._server.close()
