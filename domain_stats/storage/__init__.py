@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from domain_stats.errors import UserError
 
@@ -33,6 +33,7 @@ __all__ = [
     "check_schema_version",
     "is_postgres_url",
     "open_storage",
+    "registration_row",
 ]
 
 
@@ -87,6 +88,20 @@ ChangeRow = tuple[str, str, "int | None", "int | None"]
 for a removal. Change sets carry established data (imports, the update feed, the starter set),
 which is stored with origin ``local``. A plain tuple, in the order bulk writes bind it, because
 feeds make millions of them."""
+
+
+def registration_row(domain: str, reg: Registration, updated: int) -> tuple[Any, ...]:
+    """A registration as both backends store it: ``(domain, created, expires, origin, seen_by_isc,
+    updated)``, dates as whole UTC seconds."""
+    created, expires, origin, isc = reg
+    return (
+        domain,
+        int(created),
+        None if expires is None else int(expires),
+        origin,
+        None if isc is None else int(isc),
+        updated,
+    )
 
 
 def change(op: str, domain: str, created: float | None = None, expires: float | None = None) -> ChangeRow:

@@ -15,7 +15,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import asyncpg
 
@@ -28,6 +28,7 @@ from domain_stats.storage import (
     StoredDomain,
     Visit,
     check_schema_version,
+    registration_row,
 )
 
 __all__ = [
@@ -182,7 +183,7 @@ class PostgresStorage:
         return await self._call(work)
 
     async def save_registration(self, domain: str, registration: Registration) -> None:
-        row = _row(domain, registration, int(time.time()))
+        row = registration_row(domain, registration, int(time.time()))
         await self._call(lambda conn: conn.execute(_UPSERT_DOMAIN, *row))
 
     async def apply_changes(
@@ -295,15 +296,3 @@ class PostgresStorage:
 
     async def close(self) -> None:
         await close_pool(self._pool)
-
-
-def _row(domain: str, reg: Registration, updated: int) -> tuple[Any, ...]:
-    created, expires, origin, isc = reg
-    return (
-        domain,
-        int(created),
-        None if expires is None else int(expires),
-        origin,
-        None if isc is None else int(isc),
-        updated,
-    )

@@ -12,7 +12,15 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from domain_stats.storage import ChangeRow, ImportCounts, Registration, StorageError, StoredDomain, Visit
+from domain_stats.storage import (
+    ChangeRow,
+    ImportCounts,
+    Registration,
+    StorageError,
+    StoredDomain,
+    Visit,
+    registration_row,
+)
 from domain_stats.storage.sqlite_batching import LoopVisits, Writer
 from domain_stats.storage.sqlite_changes import apply_changes
 from domain_stats.storage.sqlite_connection import (
@@ -21,7 +29,6 @@ from domain_stats.storage.sqlite_connection import (
     SCHEMA_VERSION,
     UPSERT_DOMAIN,
     connect,
-    domain_row,
 )
 
 __all__ = ["SCHEMA_VERSION", "SqliteStorage"]
@@ -77,7 +84,7 @@ class SqliteStorage:
         return Visit(*await self._visits.visit(domain, int(when)))
 
     async def save_registration(self, domain: str, registration: Registration) -> None:
-        row = domain_row(domain, registration, int(time.time()))
+        row = registration_row(domain, registration, int(time.time()))
         await self._writer.submit(lambda conn: conn.execute(UPSERT_DOMAIN, row))
 
     async def database_version(self) -> str:

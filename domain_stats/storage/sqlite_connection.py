@@ -9,10 +9,8 @@ from __future__ import annotations
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
 
 from domain_stats.private_files import create_private
-from domain_stats.storage import Registration
 
 __all__ = [
     "INITIAL_DATABASE_VERSION",
@@ -23,7 +21,6 @@ __all__ = [
     "UPSERT_DOMAIN",
     "begin_immediate",
     "connect",
-    "domain_row",
 ]
 
 SCHEMA_VERSION = 1
@@ -90,15 +87,3 @@ def begin_immediate(conn: sqlite3.Connection, patience: float = LOCK_PATIENCE) -
                 raise
             time.sleep(pause)
             pause = min(pause * 1.5, 0.005)
-
-
-def domain_row(domain: str, reg: Registration, updated: int) -> tuple[Any, ...]:
-    created, expires, origin, isc = reg
-    return (
-        domain,
-        int(created),
-        None if expires is None else int(expires),
-        origin,
-        None if isc is None else int(isc),
-        updated,
-    )
