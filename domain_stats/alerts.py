@@ -46,10 +46,13 @@ RDAP_UNREACHABLE = _alert("RDAP-UNREACHABLE", "the connection to the RDAP server
 RDAP_SERVER_ERROR = _alert("RDAP-SERVER-ERROR", "the RDAP server answered 5xx")
 RDAP_RATE_LIMITED = _alert(
     "RDAP-RATE-LIMITED",
-    "the server asked us to wait longer than the lookup's budget (429), or our own per-server rate limit was full",
+    "the server asked us to wait longer than the lookup's budget (429), or our own per-server limits left no "
+    "room within it; neither counts as the server failing",
 )
 RDAP_BACKED_OFF = _alert(
-    "RDAP-BACKED-OFF", "the RDAP server failed repeatedly and is paused for a while (30 s doubling to 10 min)"
+    "RDAP-BACKED-OFF",
+    "the RDAP server is paused: it failed three times in a row (30 s doubling to 10 min), or a 429 asked us "
+    "to wait (its Retry-After, at most 5 min)",
 )
 RDAP_BAD_RESPONSE = _alert(
     "RDAP-BAD-RESPONSE", "unusable RDAP response: not JSON, no registration event, about another domain, an error body"

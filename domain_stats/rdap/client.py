@@ -53,6 +53,9 @@ class RdapLimits:
     failures_before_backoff: int = 3
     backoff_initial: float = 30.0
     backoff_max: float = 600.0
+    #: Longest pause a 429's Retry-After can impose on a server (a registry asking for a day is
+    #: asked again after this).
+    retry_after_max: float = 300.0
 
 
 @dataclass(slots=True)
@@ -78,6 +81,8 @@ class _Server:
 class _Budget:
     deadline: float
     clock: Callable[[], float] = field(default=time.monotonic)
+    #: A request is on the wire: a timeout now is the server's, not our own queueing's.
+    sent: bool = False
 
     def remaining(self) -> float:
         return self.deadline - self.clock()
@@ -146,6 +151,10 @@ class RdapClient:
                 async with server.semaphore:
                     dates = await self._query(base, server, domain, budget)
         except TimeoutError:
+            if not budget.sent:  # the time went waiting for our own per-server limits: not the server's fault
+                raise RdapRateLimited(
+                    f"our own limits for {base} left no room within {self.limits.timeout:g}s"
+                ) from None
             self._failed(base, server, RdapTimeout())
             raise RdapTimeout(f"{base} did not answer within {self.limits.timeout:g}s") from None
         except RdapError as err:
@@ -164,6 +173,7 @@ class RdapClient:
         while True:
             await self._rate_slot(server, budget)
             self.stats.in_flight += 1
+            budget.sent = True
             try:
                 async with self._http().get(url, allow_redirects=False) as resp:
                     if resp.status in REDIRECT_STATUSES:
@@ -177,7 +187,10 @@ class RdapClient:
                         if wait is not None and wait < budget.remaining():
                             log.info("%s asked us to wait %.1fs (429); waiting", base, wait)
                         else:
-                            server.pause(self._clock(), wait if wait is not None else self.limits.backoff_initial)
+                            pause = min(
+                                wait if wait is not None else self.limits.backoff_initial, self.limits.retry_after_max
+                            )
+                            server.pause(self._clock(), pause)  # as the server asked: not a failure
                             raise RdapRateLimited(f"{base} rate-limited us (429, Retry-After {wait})")
                     else:
                         body = await _read_limited(resp)
@@ -186,6 +199,7 @@ class RdapClient:
                 raise RdapTransportError(f"{base}: {err or type(err).__name__}") from None
             finally:
                 self.stats.in_flight -= 1
+            budget.sent = False  # answered (429): waiting as asked is not the server's failure either
             await asyncio.sleep(wait)
 
     async def _rate_slot(self, server: _Server, budget: _Budget) -> None:

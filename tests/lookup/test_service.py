@@ -577,7 +577,8 @@ async def test_strange_registry_dates_never_cost_an_answer(
     async with service.client.post(service.url + "/batch", json=["normal.com", "future.com", "www.normal.com"]) as resp:
         assert resp.status == 200
         answers = await resp.json()
-    assert answers[0]["seen_by_web"] == "2001-02-03 04:05:06" and answers[0]["alerts"] == ["YOUR-FIRST-CONTACT"]
+    assert answers[0]["seen_by_web"] == answers[2]["seen_by_web"] == "2001-02-03 04:05:06"
+    # normal.com and www.normal.com are one domain asked twice at once: one of them is the first contact.
+    assert sorted([answers[0]["alerts"], answers[2]["alerts"]]) == [[], ["YOUR-FIRST-CONTACT"]]
     assert answers[1]["alerts"] == ["RDAP-BAD-RESPONSE"]  # cached like any bad response: not asked again
-    assert answers[2]["seen_by_web"] == "2001-02-03 04:05:06"
     assert rdap_server.count("future.com") == 1

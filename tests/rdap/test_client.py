@@ -18,6 +18,7 @@ from domain_stats.rdap.errors import (
     RdapNoServer,
     RdapRateLimited,
     RdapServerError,
+    RdapTimeout,
     RdapTransportError,
 )
 from tests.support.rdap_server import Canned, RdapTestServer, write_bootstrap
@@ -191,5 +192,61 @@ async def test_https_is_never_downgraded(https_rdap_server: tuple[RdapTestServer
     try:
         with pytest.raises(RdapBadResponse, match="from https to http"):
             await client.lookup("secure.com")
+    finally:
+        await client.close()
+
+
+async def test_waiting_for_our_own_limits_is_never_the_servers_failure(
+    rdap_server: RdapTestServer, tmp_path: Path
+) -> None:
+    """A burst beyond our own per-server concurrency at a server that answers every request (in
+    0.2 s): lookups that found no slot within their budget are ours to answer RDAP-RATE-LIMITED,
+    and the server, which never failed, is not paused."""
+    client = client_for(rdap_server, tmp_path, per_server_concurrency=1, timeout=0.5, failures_before_backoff=3)
+    rdap_server.latency = 0.2
+    names = [f"burst{n}.com" for n in range(10)]
+    for name in [*names, "after.com"]:
+        rdap_server.add_domain(name, "2001-01-01T00:00:00Z")
+    try:
+        results = await asyncio.gather(*(client.lookup(n) for n in names), return_exceptions=True)
+        limited = [r for r in results if isinstance(r, RdapRateLimited)]
+        assert len(limited) >= 5 and all("our own limits" in str(r) for r in limited)
+        assert not any(isinstance(r, RdapBackedOff) for r in results)
+        rdap_server.latency = 0.0
+        assert (await client.lookup("after.com")).created == 978307200.0  # not paused
+    finally:
+        await client.close()
+    assert len(rdap_server.requests) <= 4  # the queued names never reached the server
+
+
+async def test_queueing_alone_never_pauses_a_server(rdap_server: RdapTestServer, tmp_path: Path) -> None:
+    client = client_for(rdap_server, tmp_path, per_server_rate=5, timeout=0.5, failures_before_backoff=1)
+    names = [f"burst{n}.com" for n in range(30)]
+    for name in names:
+        rdap_server.add_domain(name, "2001-01-01T00:00:00Z")
+    try:
+        results = await asyncio.gather(*(client.lookup(n) for n in names), return_exceptions=True)
+        limited = [r for r in results if isinstance(r, RdapRateLimited)]
+        assert limited and not any(isinstance(r, (RdapBackedOff, RdapTimeout)) for r in results)
+        rdap_server.add_domain("after.com", "2001-01-01T00:00:00Z")
+        assert (await client.lookup("after.com")).created == 978307200.0  # not paused
+    finally:
+        await client.close()
+
+
+async def test_a_429_pauses_for_its_retry_after_at_most_the_bound(rdap_server: RdapTestServer, tmp_path: Path) -> None:
+    now = [1000.0]
+    bootstrap = Bootstrap.from_path(write_bootstrap(tmp_path / "b.json", rdap_server.url))
+    client = RdapClient(bootstrap, RdapLimits(timeout=2, retry_after_max=60), clock=lambda: now[0])
+    rdap_server.queue("busy.com", Canned(status=429, headers={"Retry-After": "86400"}, once=True))
+    rdap_server.add_domain("busy.com", "2001-01-01T00:00:00Z")
+    try:
+        with pytest.raises(RdapRateLimited, match="429"):
+            await client.lookup("busy.com")
+        now[0] += 59
+        with pytest.raises(RdapBackedOff):  # paused as the server asked...
+            await client.lookup("busy.com")
+        now[0] += 2
+        assert (await client.lookup("busy.com")).created == 978307200.0  # ...but not for a day
     finally:
         await client.close()

@@ -50,6 +50,8 @@ class Canned:
 class RdapTestServer:
     def __init__(self) -> None:
         self.requests: list[str] = []
+        #: Seconds every answer takes (a registry's latency).
+        self.latency = 0.0
         self.max_concurrent = 0
         self._concurrent = 0
         self._bodies: dict[str, bytes] = {}
@@ -123,6 +125,8 @@ class RdapTestServer:
         hang = self._hangs.get(name)
         if hang is not None:
             await hang.wait()
+        if self.latency:
+            await asyncio.sleep(self.latency)
         queued = self._queued.get(name)
         if queued:
             canned = queued[0]
