@@ -4,8 +4,9 @@ The supervisor binds the port (so a busy port is one clear error before anything
 starts the workers (:mod:`domain_stats.lookup.worker`) with the socket, and waits. A worker that
 exits unexpectedly is started again in its slot (at most ``_RESTARTS`` times a minute); a
 worker that cannot start, or that the central server refused, stops the service. SIGINT or
-SIGTERM to the supervisor becomes a graceful stop of every worker (each saves its memory
-cache); workers run in their own process group, so a Ctrl-C in the terminal reaches them
+SIGTERM to the supervisor closes the listening socket at once (new clients are refused, not
+queued for nobody) and becomes a graceful stop of every worker (each answers what it has
+received, then saves its memory cache); workers run in their own process group, so a Ctrl-C in the terminal reaches them
 only through the supervisor. Everything a user can get wrong is checked before the workers
 start (:func:`preflight`), so that a mistake is one clear message rather than a worker's log.
 """
@@ -47,8 +48,8 @@ async def preflight(settings: Settings, data_dir: Path) -> None:
     """Open the database and the bootstrap once: bad files fail here, with their own message.
 
     Files that others can read are named in a warning. In ``mode: central`` also the first
-    ``config`` and ``status``: a client the central server
-    refuses (too old, denied) stops here with the server's message.
+    ``config`` and ``status``: a client the central server refuses (too old, denied) stops here
+    with the server's message.
     """
     from domain_stats.lookup.runtime import Runtime
 
