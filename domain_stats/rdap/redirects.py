@@ -10,9 +10,10 @@ to public addresses only.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 from domain_stats.rdap.errors import RdapBadResponse
 
@@ -25,8 +26,11 @@ REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
 def origin(url: str) -> str:
     """``scheme://host:port`` of a URL, with the default port written out."""
     parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{_port(parts)}"
+
+
+def _port(parts: SplitResult) -> int:
+    return parts.port or (443 if parts.scheme == "https" else 80)
 
 
 async def check_redirect(current: str, location: str | None, known_origins: frozenset[str]) -> str:
@@ -41,17 +45,16 @@ async def check_redirect(current: str, location: str | None, known_origins: froz
         raise RdapBadResponse(f"{current} redirected from https to {parts.scheme}: not followed")
     if origin(target) in known_origins:
         return target
-    for address in await _addresses(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)):
+    for address in await _addresses(parts.hostname, _port(parts)):
         if not address.is_global:
             raise RdapBadResponse(f"{current} redirected to {target!r} ({address}, not a public address): not followed")
     return target
 
 
 async def _addresses(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
-    try:
+    """The host itself when it is an address literal, else what it resolves to."""
+    with contextlib.suppress(ValueError):
         return [ipaddress.ip_address(host.strip("[]"))]
-    except ValueError:
-        pass
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as err:
