@@ -5,12 +5,14 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+from pathlib import Path
 
 import pytest
 
 import domain_stats
 from domain_stats.console import SHOWN_ERRORS
 from domain_stats.errors import DomainStatsError, UserError
+from tests.support.services import cli_process
 
 
 def public_exceptions() -> list[type[BaseException]]:
@@ -45,7 +47,23 @@ def test_what_users_can_fix_is_a_user_error(name: str) -> None:
     assert issubclass(cls, UserError)
 
 
-def test_commands_show_user_errors_without_a_traceback() -> None:
-    assert UserError in SHOWN_ERRORS
-    # Errors handled where they happen (an upstream failure becomes an ERROR answer) are not shown raw.
-    assert not issubclass(DomainStatsError, SHOWN_ERRORS)
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        ("db update --from /nonexistent/feed --data {data}", "neither an http(s) URL nor a directory"),  # FeedError
+        ("lookup example.com --data {bad}", "local_port: "),  # ConfigError
+        ("central config set status_interval soon --data {central}", "is not a number of minutes"),  # PolicyError
+    ],
+)
+async def test_a_user_error_is_one_line_without_a_traceback(tmp_path: Path, command: str, says: str) -> None:
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "domain_stats.yaml").write_text("local_port: not-a-port\n")
+    code, _, err = await cli_process(*command.format(data=tmp_path / "data", bad=bad, central=tmp_path / "c").split())
+    assert code == 1 and says in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_errors_handled_where_they_happen_are_not_shown_raw() -> None:
+    """An upstream failure becomes an ERROR answer, a bad name a 400: only the UserError branch is shown."""
+    assert UserError in SHOWN_ERRORS and not issubclass(DomainStatsError, SHOWN_ERRORS)

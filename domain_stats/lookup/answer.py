@@ -18,6 +18,7 @@ from domain_stats.dates import format_date
 from domain_stats.storage import ORIGIN_CENTRAL, ORIGIN_RDAP
 
 __all__ = [
+    "ANSWER_FIELDS",
     "PROHIBITED_BODY",
     "Answer",
     "AnswerFormatter",
@@ -68,6 +69,10 @@ class Answer(NamedTuple):
 
     def encode(self) -> bytes:
         return orjson.dumps(self.as_dict())
+
+
+#: The five fields of every answer, in the order they are encoded (``status`` is HTTP's, not the body's).
+ANSWER_FIELDS: tuple[str, ...] = Answer._fields[:5]
 
 
 def prohibited_answer() -> Answer:

@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from domain_stats.lookup.answer import ANSWER_FIELDS
 from domain_stats.private_files import create_private
 
 __all__ = ["MemoryCache", "load_cache", "save_cache"]
@@ -175,9 +176,6 @@ def load_cache(cache: MemoryCache, path: Path, now: float, fingerprint: dict[str
     return loaded
 
 
-_ANSWER_KEYS = ("seen_by_web", "seen_by_isc", "seen_by_you", "category", "alerts")
-
-
 def _valid_entry(line: bytes) -> tuple[str, float | None, bool, bytes] | None:
     """``(key, expires_at, pinned, body)`` of a saved entry, or None if it is not one we wrote."""
     try:
@@ -198,8 +196,8 @@ def _valid_entry(line: bytes) -> tuple[str, float | None, bool, bytes] | None:
         return None
     if not (
         isinstance(answer, dict)
-        and tuple(answer) == _ANSWER_KEYS
-        and all(isinstance(answer[k], str) for k in _ANSWER_KEYS[:4])
+        and tuple(answer) == ANSWER_FIELDS
+        and all(isinstance(answer[k], str) for k in ANSWER_FIELDS[:4])
         and isinstance(answer["alerts"], list)
         and all(isinstance(a, str) for a in answer["alerts"])
         and orjson.dumps(answer) == body  # exactly as the service encodes it

@@ -367,10 +367,6 @@ class HttpConnection(asyncio.Protocol):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
 
-    def abort(self) -> None:
-        """The stop's time is up: close now, owed or not."""
-        self.close()
-
 
 def _split_target(target: bytes) -> tuple[str, str]:
     """Path (percent-decoded as UTF-8) and raw query of a request target."""

@@ -159,7 +159,7 @@ class HttpServer:
                     self.limits.stop_seconds,
                 )
         for conn in list(self.connections):
-            conn.abort()
+            conn.close()  # the stop's time is up: owed or not
         if self.tasks:
             await asyncio.wait(set(self.tasks), timeout=1.0)
         if self._clock is not None:
