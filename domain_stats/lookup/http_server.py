@@ -16,6 +16,7 @@ envelope (``error_body``), so every error looks the same.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -88,8 +89,11 @@ class HttpServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._all_closed: asyncio.Event | None = None
         self._cap_logged = False
-        # Start shedding idle connections a little before the cap, so a new client always finds room.
-        self._shed_above = max(1, self.limits.max_connections - max(1, self.limits.max_connections // 20))
+        # Near the cap (within 5%), close the oldest idle connections down to 10% below it in one go,
+        # so a new client finds room and the search for idle ones is rare even during a flood.
+        margin = max(1, self.limits.max_connections // 20)
+        self._shed_above = max(1, self.limits.max_connections - margin)
+        self._shed_to = max(0, self.limits.max_connections - 2 * margin)
 
     async def start(self, sock: Any) -> None:
         """Serve connections accepted on ``sock`` (a listening socket, possibly shared with other processes)."""
@@ -113,7 +117,7 @@ class HttpServer:
     def opened(self, conn: HttpConnection) -> None:
         """A new connection: make room for it first if the process is near its cap."""
         if len(self.connections) >= self._shed_above:
-            self._shed_idle(len(self.connections) - self._shed_above + 1)
+            self._shed_idle(len(self.connections) - self._shed_to)
         if len(self.connections) >= self.limits.max_connections:
             conn.close()  # every connection is busy: this one cannot be served
             return
@@ -125,7 +129,7 @@ class HttpServer:
             self._all_closed.set()
 
     def _shed_idle(self, count: int) -> None:
-        idle = sorted((c for c in self.connections if c.idle), key=lambda c: c.since)[:count]
+        idle = heapq.nsmallest(count, (c for c in self.connections if c.idle), key=lambda c: c.since)
         if not self._cap_logged:
             self._cap_logged = True
             log.warning(
