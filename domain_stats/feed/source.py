@@ -119,7 +119,7 @@ class HttpFeed:
                 async with self._session.get(url) as resp:
                     if resp.status != 200:
                         raise FeedError(f"download of {name} failed: HTTP {resp.status}")
-                    if (resp.content_length or 0) > self.max_file_bytes and "Content-Encoding" not in resp.headers:
+                    if (resp.content_length or 0) > self.max_file_bytes:  # said up front: not downloaded at all
                         raise FeedError(too_large)
                     size = 0
                     async for chunk in resp.content.iter_chunked(_CHUNK):  # decoded, if the body is gzip
