@@ -35,6 +35,11 @@ ISC_FIRST_CONTACT = _alert(
     "ISC-FIRST-CONTACT",
     "nobody in the community had asked the central server about this domain before (one answer, in one organisation)",
 )
+RE_REGISTERED = _alert(
+    "RE-REGISTERED",
+    "a background refresh of an expired record found a different creation date: the domain was dropped and "
+    "registered again; seen_by_web is the new date (one answer, exactly once)",
+)
 PROHIBITED_TLD = _alert(
     "PROHIBITED-TLD", "the name is under a suffix in prohibited_tlds: answered locally, never sent or recorded"
 )
@@ -44,15 +49,21 @@ RDAP_NOT_FOUND = _alert("RDAP-NOT-FOUND", "the registry has no such domain (404)
 RDAP_TIMEOUT = _alert("RDAP-TIMEOUT", "no answer from the RDAP server within rdap_timeout_seconds")
 RDAP_UNREACHABLE = _alert("RDAP-UNREACHABLE", "the connection to the RDAP server failed")
 RDAP_SERVER_ERROR = _alert("RDAP-SERVER-ERROR", "the RDAP server answered 5xx")
+RDAP_QUEUED = _alert(
+    "RDAP-QUEUED",
+    "transient: the RDAP server's line (our per-server limits, or its 429) was longer than "
+    "upstream_queue_wait_seconds. Cached for queued_answer_seconds; the query stays in line and the next ask "
+    "answers what it found",
+)
 RDAP_RATE_LIMITED = _alert(
     "RDAP-RATE-LIMITED",
-    "the server asked us to wait longer than the lookup's budget (429), or our own per-server limits left no "
-    "room within it; neither counts as the server failing",
+    "the server answered 429 five times in a row for this domain (each 429 holds its line for the Retry-After, "
+    "at most 5 min, and is not counted as a failure); or a lookup that may not queue found no turn in time",
 )
 RDAP_BACKED_OFF = _alert(
     "RDAP-BACKED-OFF",
-    "the RDAP server is paused: it failed three times in a row (30 s doubling to 10 min), or a 429 asked us "
-    "to wait (its Retry-After, at most 5 min)",
+    "the RDAP server is paused after its own failures: three in a row (refused, reset, 5xx, a request that "
+    "timed out) pause it for 30 s, doubling to 10 min",
 )
 RDAP_BAD_RESPONSE = _alert(
     "RDAP-BAD-RESPONSE", "unusable RDAP response: not JSON, no registration event, about another domain, an error body"
@@ -65,6 +76,11 @@ ISC_BACKED_OFF = _alert(
     "ISC-BACKED-OFF",
     "mode central: the central server failed moments ago and is not asked until the pause ends "
     "(1 s after a failure, doubling to 1 min)",
+)
+ISC_QUEUED = _alert(
+    "ISC-QUEUED",
+    "mode central, transient: the line for the central server was longer than upstream_queue_wait_seconds; "
+    "the query stays in line (as RDAP-QUEUED)",
 )
 ISC_UNAUTHORIZED = _alert("ISC-UNAUTHORIZED", "mode central: the central server refused api_key (unknown or revoked)")
 ISC_SERVER_ERROR = _alert("ISC-SERVER-ERROR", "mode central: the central server failed (5xx)")

@@ -98,7 +98,10 @@ class CommonSettings(BaseModel):
         10.0,
         gt=0,
         le=120,
-        description="Whole time budget of one RDAP lookup, including waits for rate limits and Retry-After.",
+        description=(
+            "Longest one RDAP request may take once sent. A request that answers slower is the server's failure "
+            "(RDAP-TIMEOUT; three in a row pause the server)."
+        ),
     )
     rdap_server_concurrency: int = Field(
         10,
@@ -123,6 +126,16 @@ class CommonSettings(BaseModel):
             "How long an RDAP error answer is cached before the domain is tried again; also how long a failed "
             "refresh of an expired record, or a registration the registry reports as expired, waits before the "
             "next query."
+        ),
+    )
+    upstream_queue_wait_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description=(
+            "Longest a lookup waits in line for an upstream server (our own per-server limits, or a 429's "
+            "Retry-After) before it is answered ERROR with RDAP-QUEUED (ISC-QUEUED in mode central). The query stays "
+            "in line and is resolved in the background; the next ask answers from what it found."
         ),
     )
 

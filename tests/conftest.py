@@ -88,7 +88,13 @@ async def central(tmp_path: Path, bootstrap_file: Path, database_url: str) -> As
     on each database backend."""
     directory = tmp_path / "central"
     directory.mkdir()
-    config = {"rdap_bootstrap": str(bootstrap_file), "rdap_bootstrap_refresh_url": "", "rdap_error_ttl_hours": 1}
+    config: dict[str, object] = {
+        "rdap_bootstrap": str(bootstrap_file),
+        "rdap_bootstrap_refresh_url": "",
+        "rdap_error_ttl_hours": 1,
+        # Bursts in these tests are about the community's first contacts, not the registry's line.
+        "upstream_queue_wait_seconds": 30,
+    }
     if database_url:
         config["database_url"] = database_url
     (directory / CENTRAL_CONFIG_NAME).write_text(yaml.safe_dump(config))

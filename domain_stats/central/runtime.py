@@ -54,6 +54,7 @@ class CentralRuntime:
             rdap=rdap,
             names=NameReducer(DEFAULT_PROHIBITED, only_icann=not settings.psl_private),
             rdap_error_ttl_hours=settings.rdap_error_ttl_hours,
+            queue_wait_seconds=settings.upstream_queue_wait_seconds,
             clock=clock,
         )
         runtime = cls(settings, service, feed_directory(data_dir))

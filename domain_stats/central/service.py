@@ -4,16 +4,19 @@ The HTTP layer (:mod:`domain_stats.central.app`) only parses and authenticates; 
 the app drive :class:`CentralService` the same way. Unknown domains are resolved with the
 lookup service's own RDAP engine; the community's first contact is recorded once a domain
 has a good answer, so ``ISC-FIRST-CONTACT`` reaches exactly one client that can use it
-(an RDAP failure is not anyone's first contact).
+(an RDAP failure is not anyone's first contact). As in the lookup service, no query waits
+long in an RDAP server's line (``RDAP-QUEUED``, not cached, while the query goes on) and an
+expired registration is answered as stored while it is refreshed in the background.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
 
-from domain_stats.alerts import ISC_FIRST_CONTACT, PROHIBITED_TLD
+from domain_stats.alerts import ISC_FIRST_CONTACT, PROHIBITED_TLD, RDAP_QUEUED
 from domain_stats.central.keys import hash_key
 from domain_stats.central.policy import Policy
 from domain_stats.central.store import CentralStore
@@ -31,9 +34,12 @@ from domain_stats.central_protocol import (
 from domain_stats.names import DEFAULT_PROHIBITED, InvalidName, NameReducer
 from domain_stats.rdap import RdapClient, RdapDates, RdapError
 from domain_stats.rdap.errors import RdapNoServer, RdapNotFound
-from domain_stats.singleflight import SingleFlight
+from domain_stats.scheduler import Job, Priority
+from domain_stats.singleflight import Queued, SingleFlight
 
 __all__ = ["CentralService"]
+
+log = logging.getLogger(__name__)
 
 
 class CentralService:
@@ -44,6 +50,7 @@ class CentralService:
         rdap: RdapClient,
         names: NameReducer,
         rdap_error_ttl_hours: float,
+        queue_wait_seconds: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -51,7 +58,9 @@ class CentralService:
         self.names = names
         self._error_ttl_hours = rdap_error_ttl_hours
         self._clock = clock
+        self._queue_wait = queue_wait_seconds
         self._inflight: SingleFlight[str, RdapDates] = SingleFlight()  # one RDAP query per domain
+        self._refreshing: SingleFlight[str, None] = SingleFlight()
         self._applied_prohibited: tuple[str, ...] | None = None
 
     async def client_for(self, api_key: str) -> str | None:
@@ -88,15 +97,19 @@ class CentralService:
         known = await self.store.known(domain)
         created: float | None = known.created
         expires: float | None = known.expires
-        if created is None or self._needs_refresh(expires, known.updated, now):
+        if created is None:
             try:
-                dates, _ = await self._inflight.run(domain, lambda: self._resolve_and_store(domain))
+                dates, _ = await self._inflight.run(
+                    domain, lambda job: self._resolve_and_store(domain, job), wait=self._queue_wait
+                )
+            except Queued:
+                return QueryError(TTL_NOT_CACHED, (RDAP_QUEUED, *known.alerts))
             except RdapError as err:
-                if created is None:
-                    return QueryError(self.error_ttl(err), (err.alert, *known.alerts))
-                # Stale beats ERROR: the stored facts stand until a refresh succeeds.
-            else:
-                created, expires = dates.created, dates.expires
+                return QueryError(self.error_ttl(err), (err.alert, *known.alerts))
+            created, expires = dates.created, dates.expires
+        elif self._needs_refresh(expires, known.updated, now):
+            # Stale beats waiting: the stored facts stand while the refresh runs in the background.
+            self._refreshing.submit(domain, lambda job: self._refresh(domain, job), Priority.REFRESH)
         seen, first = await self.store.record_query(domain, client, now)
         alerts = ((ISC_FIRST_CONTACT,) if first else ()) + known.alerts
         return QueryAnswer(float(created), None if expires is None else float(expires), float(seen), alerts)
@@ -122,15 +135,26 @@ class CentralService:
             return TTL_NO_EXPIRY
         return TTL_NOT_CACHED
 
-    async def _resolve_and_store(self, domain: str) -> RdapDates:
+    async def _resolve_and_store(self, domain: str, job: Job) -> RdapDates:
         # A query that read the database just before another one's resolution was stored (and left
         # the single flight) would otherwise ask RDAP a second time; so would another server instance.
         known = await self.store.known(domain)
         if known.created is not None and not self._needs_refresh(known.expires, known.updated, self._clock()):
             return RdapDates(float(known.created), None if known.expires is None else float(known.expires))
-        dates = await self.rdap.lookup(domain)
+        dates = await self.rdap.lookup(domain, job)
         await self.store.save_registration(domain, dates.created, dates.expires, self._clock())
         return dates
 
+    async def _refresh(self, domain: str, job: Job) -> None:
+        try:
+            await self._resolve_and_store(domain, job)
+        except RdapError as err:
+            log.info("refresh of expired %s failed (%s); its stored facts stand", domain, err.alert)
+            # Not asked again before the error TTL: ``updated`` says when it was last tried.
+            known = await self.store.known(domain)
+            if known.created is not None:
+                await self.store.save_registration(domain, known.created, known.expires, self._clock())
+
     async def close(self) -> None:
         await self._inflight.cancel_all()
+        await self._refreshing.cancel_all()

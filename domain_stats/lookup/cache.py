@@ -77,6 +77,11 @@ class MemoryCache:
         if len(self._lru) > self.max_items:
             self._evict()
 
+    def discard(self, key: str) -> None:
+        """Forget ``key`` (its answer changed behind the cache's back: a background resolution)."""
+        self._lru.pop(key, None)
+        self._pinned.pop(key, None)
+
     def clear(self) -> int:
         """Forget every evictable entry (pinned ones stay: they are the central server's, not the
         database's); returns how many were dropped."""

@@ -11,6 +11,7 @@ background, and stopping the service when the server denies it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import ssl
@@ -39,6 +40,7 @@ from domain_stats.central_protocol import (
 from domain_stats.errors import DomainStatsError
 from domain_stats.lookup.upstream import Resolution, Upstream, UpstreamError
 from domain_stats.names import NameReducer
+from domain_stats.scheduler import Job, ServerSchedule
 from domain_stats.storage import ORIGIN_CENTRAL, Registration
 from domain_stats.versions import parse_software_version
 
@@ -47,6 +49,12 @@ __all__ = ["ALERT_CACHE_SECONDS", "CentralClient", "CentralMembership", "Central
 log = logging.getLogger(__name__)
 
 ALERT_CACHE_SECONDS = 24 * 3600  # answers with central-server alerts: cached a day, never stored
+#: Queries to the central server at once, per process: its own line (priorities as for RDAP).
+CENTRAL_CONCURRENCY = 100
+#: While the central server answers RDAP-QUEUED, ask again this often (askers were answered
+#: ISC-QUEUED), at most this many times.
+QUEUED_RETRY_SECONDS = 2.0
+QUEUED_RETRIES = 30
 _BACKOFF_FIRST = 1.0
 _BACKOFF_MAX = 60.0
 
@@ -142,41 +150,72 @@ class CentralClient:
 
 
 class CentralUpstream:
-    """The lookup service's upstream in ``mode: central``; ``fallback`` (RDAP) only while the server is unreachable."""
+    """The lookup service's upstream in ``mode: central``; ``fallback`` (RDAP) only while the server is unreachable.
+
+    Queries wait in one line (:class:`ServerSchedule`, ``CENTRAL_CONCURRENCY`` at once, live lookups
+    first). When the central server's own RDAP line is long it answers ``RDAP-QUEUED``; the query
+    then stays with us and asks again every ``QUEUED_RETRY_SECONDS`` until it has the answer.
+    """
 
     name = "central"
+    queued_alert = alerts.ISC_QUEUED
 
     def __init__(self, client: CentralClient, fallback: Upstream | None = None) -> None:
         self.client = client
         self.fallback = fallback
         self.fallbacks = 0
+        self.line = ServerSchedule(client.url, concurrency=CENTRAL_CONCURRENCY, rate=math.inf)
 
-    async def resolve(self, domain: str) -> Resolution:
+    async def resolve(self, domain: str, job: Job) -> Resolution:
+        for _ in range(QUEUED_RETRIES):
+            try:
+                return await self._ask(domain, job)
+            except UpstreamError as err:
+                if alerts.RDAP_QUEUED not in err.alerts:
+                    raise
+            job.set_in_line(True)  # in the central server's line: our askers need not wait for it
+            try:
+                await asyncio.sleep(QUEUED_RETRY_SECONDS)
+            finally:
+                job.set_in_line(False)
+        raise UpstreamError((alerts.ISC_QUEUED,), 0, "the central server kept the query in its line")
+
+    async def _ask(self, domain: str, job: Job) -> Resolution:
+        await self.line.acquire(job)
         try:
             answer = await self.client.query(domain)
         except CentralUnavailable as err:
-            if self.fallback is not None and err.alert != alerts.ISC_BAD_REQUEST:
-                self.fallbacks += 1
-                return await self.fallback.resolve(domain)
-            raise UpstreamError((err.alert,), 0, err.detail) from None
+            unavailable = err
         except ProtocolError as err:
             raise UpstreamError((alerts.ISC_BAD_RESPONSE,), 0, str(err)) from None
-        if isinstance(answer, QueryError):
-            raise _cached_error(answer)
-        once = tuple(a for a in answer.alerts if a == alerts.ISC_FIRST_CONTACT)
-        others = tuple(a for a in answer.alerts if a not in (alerts.ISC_FIRST_CONTACT, alerts.YOUR_FIRST_CONTACT))
-        registration = Registration(answer.created, answer.expires, ORIGIN_CENTRAL, answer.seen_by_isc)
-        if others:
-            return Resolution(registration, others, commit=False, cache_for=ALERT_CACHE_SECONDS, once=once)
-        return Resolution(registration, once=once)
+        else:
+            return _resolution(answer)
+        finally:
+            self.line.release(job)
+        if self.fallback is not None and unavailable.alert != alerts.ISC_BAD_REQUEST:
+            self.fallbacks += 1
+            return await self.fallback.resolve(domain, job)
+        raise UpstreamError((unavailable.alert,), 0, unavailable.detail)
 
-    def stats(self) -> dict[str, int]:
-        return {**self.client.stats(), "rdap_fallbacks": self.fallbacks}
+    def stats(self) -> dict[str, Any]:
+        return {**self.client.stats(), "rdap_fallbacks": self.fallbacks, "line": self.line.stats()}
 
     async def close(self) -> None:
         await self.client.close()
         if self.fallback is not None:
             await self.fallback.close()
+
+
+def _resolution(answer: Any) -> Resolution:
+    """A query answer in the lookup service's terms (see ``docs/protocol.md`` for the caching rules)."""
+    if isinstance(answer, QueryError):
+        raise _cached_error(answer)
+    once = tuple(a for a in answer.alerts if a == alerts.ISC_FIRST_CONTACT)
+    others = tuple(a for a in answer.alerts if a not in (alerts.ISC_FIRST_CONTACT, alerts.YOUR_FIRST_CONTACT))
+    registration = Registration(answer.created, answer.expires, ORIGIN_CENTRAL, answer.seen_by_isc)
+    if others:
+        return Resolution(registration, others, commit=False, cache_for=ALERT_CACHE_SECONDS, once=once)
+    return Resolution(registration, once=once)
 
 
 def _cached_error(answer: QueryError) -> UpstreamError:

@@ -149,6 +149,15 @@ class Settings(CommonSettings):
             "original domain_stats top1m list) so common domains are answered locally from the first minute."
         ),
     )
+    queued_answer_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=300,
+        description=(
+            "How long an answer with RDAP-QUEUED (or ISC-QUEUED) stays in the memory cache. The background "
+            "resolution replaces it as soon as it lands; 0: not cached."
+        ),
+    )
     import_resolve_rate: float = Field(
         1.0,
         gt=0,

@@ -149,6 +149,8 @@ class Runtime:
             formatter=formatter,
             cache_max_seconds=settings.cache_max_hours * 3600,
             retry_seconds=settings.rdap_error_ttl_hours * 3600,
+            queue_wait_seconds=settings.upstream_queue_wait_seconds,
+            queued_answer_seconds=settings.queued_answer_seconds,
             clock=clock,
         )
         runtime = cls(
@@ -161,7 +163,8 @@ class Runtime:
             {"slot": worker or 0, "of": workers, "pid": os.getpid()},
         )
         runtime.membership = membership
-        runtime.resolver = ResolveQueue(storage, upstream, settings.import_resolve_rate)
+        runtime.resolver = ResolveQueue(service, settings.import_resolve_rate)
+        await service.load_re_registered()
         runtime._database_version = await storage.database_version()
         background = runtime._background
         background.append(asyncio.create_task(runtime._follow_database()))
@@ -210,11 +213,13 @@ class Runtime:
         self._database_version = version
 
     async def _follow_database(self) -> None:
-        """Every worker, every ``DATABASE_CHECK_SECONDS``: :meth:`check_database_version`."""
+        """Every worker, every ``DATABASE_CHECK_SECONDS``: :meth:`check_database_version`, and which
+        domains another process's refreshes found re-registered."""
         while True:
             await asyncio.sleep(DATABASE_CHECK_SECONDS)
             try:
                 await self.check_database_version()
+                await self.service.load_re_registered()
             except StorageError as err:
                 log.warning("database version check skipped: %s", err)
 

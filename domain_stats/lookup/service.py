@@ -4,6 +4,11 @@ Order (``docs/architecture.md``): reduce the name -> memory cache -> local datab
 organisation's first contact is written to the database before anything is answered, so
 ``YOUR-FIRST-CONTACT`` appears in exactly one answer per domain, ever; the memory cache only
 ever holds encoded answers (without that alert) for domains whose contact is recorded.
+
+No answer waits long on upstream: a lookup waits at most ``queue_wait`` seconds in the upstream
+server's line, then is answered with the upstream's transient token (``RDAP-QUEUED``) while the
+query goes on in the background; an expired record is answered from the store at once and
+refreshed in the background (``RE-REGISTERED`` once when its creation date changed).
 """
 
 from __future__ import annotations
@@ -19,12 +24,13 @@ from typing import Any
 
 import orjson
 
-from domain_stats.alerts import DATABASE_UNAVAILABLE
+from domain_stats.alerts import DATABASE_UNAVAILABLE, RE_REGISTERED
 from domain_stats.lookup.answer import PROHIBITED_BODY, AnswerFormatter, Facts, invalid_name_answer, with_first_contact
 from domain_stats.lookup.cache import MemoryCache
 from domain_stats.lookup.upstream import Resolution, Upstream, UpstreamError
 from domain_stats.names import InvalidName, NameReducer
-from domain_stats.singleflight import SingleFlight
+from domain_stats.scheduler import Job, Priority
+from domain_stats.singleflight import Queued, SingleFlight
 from domain_stats.storage import Registration, Storage, StorageError
 
 __all__ = ["LookupService", "ServiceCounters"]
@@ -34,12 +40,17 @@ log = logging.getLogger(__name__)
 _BATCH_CONCURRENCY = 256
 _BATCH_SLICE = 32  # names reduced between two looks at the clock
 _BATCH_SLICE_SECONDS = 0.005  # longest a batch holds the event loop before it lets others run
+_MAX_OWED = 10_000  # one-off alerts kept for domains whose askers were answered "queued"
 
 
 @dataclass(slots=True)
 class ServiceCounters:
     database_hits: int = 0
     database_misses: int = 0
+    queued_answers: int = 0
+    refreshed: int = 0
+    refresh_failures: int = 0
+    re_registered: int = 0
     started: float = field(default_factory=time.time)
 
 
@@ -54,6 +65,8 @@ class LookupService:
         formatter: AnswerFormatter,
         cache_max_seconds: float,
         retry_seconds: float = 3600.0,
+        queue_wait_seconds: float = 1.0,
+        queued_answer_seconds: float = 5.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.names = names
@@ -65,7 +78,17 @@ class LookupService:
         self._cache_max = cache_max_seconds
         self._retry = retry_seconds
         self._clock = clock
+        self._queue_wait = queue_wait_seconds
+        self._queued_for = queued_answer_seconds
         self._inflight: SingleFlight[str, Resolution] = SingleFlight()  # asked: this lookup asked upstream
+        self._refreshing: SingleFlight[str, None] = SingleFlight()
+        self._refresh_queued: set[str] = set()  # queued for refresh by this process (saves a write per ask)
+        #: Domains the database says were re-registered (a hint, loaded by :meth:`load_re_registered`).
+        self._re_registered: set[str] = set()
+        #: One-off alerts (ISC-FIRST-CONTACT) found in the background after the askers were answered.
+        self._owed_once: dict[str, tuple[str, ...]] = {}
+        #: Set when a refresh is queued: wakes the background resolution (:mod:`.resolve_queue`).
+        self.refresh_wanted = asyncio.Event()
 
     async def lookup(self, raw: str) -> tuple[int, bytes]:
         """HTTP status and JSON body of the answer for ``raw`` (any host name a log carries)."""
@@ -132,28 +155,50 @@ class LookupService:
         registration, seen_by_you, first = await self.storage.visit(domain, now)
         if registration is not None:
             self.counters.database_hits += 1
-        else:
-            self.counters.database_misses += 1
-        if registration is not None and not registration.expired(now):
+            once = await self._take_once(domain)
             facts = _facts(registration, seen_by_you)
-            return self._answer(domain, facts, now, first, self._good_until(now, registration.expires))
+            if not registration.expired(now):
+                return self._answer(domain, facts, now, first, self._good_until(now, registration.expires), once=once)
+            # Expired: answer what is stored now, refresh in the background (the cached answer is
+            # dropped when the refresh lands; if it fails, asked again after ``retry``).
+            await self._queue_refresh(domain, now)
+            return self._answer(domain, facts, now, first, now + self._retry, once=once)
+        self.counters.database_misses += 1
         try:
-            resolution, asked = await self._inflight.run(domain, lambda: self._resolve_and_store(domain))
+            resolution, asked = await self._inflight.run(
+                domain, lambda job: self._resolve_for(domain, job, seen_by_you), wait=self._queue_wait
+            )
+        except Queued:
+            self.counters.queued_answers += 1
+            facts = Facts(None, None, "", None, seen_by_you, (self.upstream.queued_alert,))
+            return self._answer(domain, facts, now, first, now + self._queued_for if self._queued_for > 0 else None)
         except UpstreamError as err:
-            if registration is not None:
-                # Stale beats ERROR: serve what we had, try the refresh again later.
-                log.info("refresh of expired %s failed (%s); serving stored facts", domain, err.alerts[0])
-                facts = _facts(registration, seen_by_you)
-                return self._answer(domain, facts, now, first, now + self._retry)
             facts = Facts(None, None, "", None, seen_by_you, err.alerts)
             until = now + err.cache_for if err.cache_for > 0 else None
             return self._answer(domain, facts, now, first, until, pinned=err.pinned)
         facts = _facts(resolution.registration, seen_by_you, resolution.alerts)
+        return self._answer(
+            domain, facts, now, first, self._resolution_until(resolution, now), once=resolution.once if asked else ()
+        )
+
+    def _resolution_until(self, resolution: Resolution, now: float) -> float | None:
         if resolution.commit:
-            until = self._good_until(now, resolution.registration.expires)
-        else:
-            until = now + resolution.cache_for if resolution.cache_for else None
-        return self._answer(domain, facts, now, first, until, once=resolution.once if asked else ())
+            return self._good_until(now, resolution.registration.expires)
+        return now + resolution.cache_for if resolution.cache_for else None
+
+    async def _take_once(self, domain: str) -> tuple[str, ...]:
+        """One-off alerts owed to the next answer for ``domain``: RE-REGISTERED, a late ISC-FIRST-CONTACT."""
+        once = self._owed_once.pop(domain, ())
+        if domain in self._re_registered:
+            self._re_registered.discard(domain)
+            if await self.storage.take_re_registered(domain):
+                self.counters.re_registered += 1
+                once = (RE_REGISTERED, *once)
+        return once
+
+    async def load_re_registered(self) -> None:
+        """Learn which domains owe RE-REGISTERED (at start, and after another process's refreshes)."""
+        self._re_registered.update(await self.storage.re_registered_domains())
 
     def _good_until(self, now: float, expires: float | None) -> float:
         """Cache a good answer until the registration expires (at most ``cache_max``). A registration
@@ -188,13 +233,38 @@ class LookupService:
             body = self.formatter.render(facts._replace(alerts=once + facts.alerts), now=now).encode()
         return with_first_contact(body) if first else body
 
-    async def _resolve_and_store(self, domain: str) -> Resolution:
+    async def _resolve_for(self, domain: str, job: Job, seen_by_you: float | None) -> Resolution:
+        """The query a flight runs. When its askers were answered "queued" (``job.gave_up``), what it
+        finds goes where the next ask looks: stored, or the memory cache (errors, answers with alerts)."""
+        try:
+            resolution = await self._resolve_and_store(domain, job)
+        except UpstreamError as err:
+            if job.gave_up:
+                self.cache.discard(domain)
+                if seen_by_you is not None and err.cache_for > 0:
+                    now = self._clock()
+                    facts = Facts(None, None, "", None, seen_by_you, err.alerts)
+                    self._answer(domain, facts, now, False, now + err.cache_for, pinned=err.pinned)
+            raise
+        if job.gave_up:
+            self.cache.discard(domain)
+            if resolution.once:
+                if len(self._owed_once) >= _MAX_OWED:
+                    del self._owed_once[next(iter(self._owed_once))]
+                self._owed_once[domain] = resolution.once
+            if not resolution.commit and seen_by_you is not None:
+                now = self._clock()
+                facts = _facts(resolution.registration, seen_by_you, resolution.alerts)
+                self._answer(domain, facts, now, False, self._resolution_until(resolution, now))
+        return resolution
+
+    async def _resolve_and_store(self, domain: str, job: Job) -> Resolution:
         # A lookup that read the database just before another one's answer was stored (and left
         # the single flight), or another instance's, would otherwise ask upstream a second time.
         stored = (await self.storage.get(domain)).registration
         if stored is not None and not stored.expired(self._clock()):
             return Resolution(stored)
-        resolution = await self.upstream.resolve(domain)
+        resolution = await self.upstream.resolve(domain, job)
         if resolution.commit:
             try:
                 await self.storage.save_registration(domain, resolution.registration)
@@ -203,9 +273,77 @@ class LookupService:
                 log.warning("could not store the registration of %s: %s", domain, err)
         return resolution
 
+    async def resolve_queued(self, domain: str) -> bool:
+        """Resolve a name imported as a plain list (last in line; records no contact).
+
+        False when upstream could not answer (the reason is logged).
+        """
+        if (await self.storage.get(domain)).registration is not None:
+            return True
+        task = self._inflight.submit(domain, lambda job: self._resolve_for(domain, job, None), Priority.IMPORT)
+        try:
+            await asyncio.shield(task)
+        except UpstreamError as err:
+            log.info("background resolution of %s failed: %s", domain, ", ".join(err.alerts))
+            return False
+        return True
+
+    async def _queue_refresh(self, domain: str, now: float) -> None:
+        if domain in self._refresh_queued:
+            return
+        if len(self._refresh_queued) >= _MAX_OWED:
+            self._refresh_queued.clear()  # only saves writes; the queue itself is in the database
+        self._refresh_queued.add(domain)
+        try:
+            await self.storage.queue_refresh(domain, now)
+        except StorageError as err:
+            self._refresh_queued.discard(domain)
+            log.warning("could not queue the refresh of %s: %s", domain, err)
+        self.refresh_wanted.set()
+
+    async def refresh(self, domain: str) -> None:
+        """Refresh an expired record (third in line): store what upstream says now, RE-REGISTERED if
+        its creation date changed, and take it off the refresh queue whatever happens."""
+        await asyncio.shield(self._refreshing.submit(domain, lambda job: self._refresh(domain, job), Priority.REFRESH))
+
+    async def _refresh(self, domain: str, job: Job) -> None:
+        try:
+            stored = (await self.storage.get(domain)).registration
+            if stored is not None and stored.expired(self._clock()):
+                await self._refresh_stored(domain, stored, job)
+        finally:
+            self._refresh_queued.discard(domain)
+            await self.storage.unqueue_refresh(domain)
+
+    async def _refresh_stored(self, domain: str, stored: Registration, job: Job) -> None:
+        try:
+            resolution = await self.upstream.resolve(domain, job)
+        except UpstreamError as err:
+            self.counters.refresh_failures += 1
+            log.info("refresh of expired %s failed (%s); its stored facts stand", domain, err.alerts[0])
+            return
+        if not resolution.commit:
+            return
+        fresh = resolution.registration
+        changed = int(fresh.created) != int(stored.created)
+        await self.storage.save_registration(domain, fresh, re_registered=changed)
+        if changed:
+            log.info("%s was registered again (created %d, was %d)", domain, fresh.created, stored.created)
+            self._re_registered.add(domain)
+        self.counters.refreshed += 1
+        self.cache.discard(domain)
+
+    async def settle(self) -> None:
+        """Until the background queries under way (answered "queued", refreshes) have landed."""
+        while len(self._inflight) or len(self._refreshing):
+            await self._inflight.settle()
+            await self._refreshing.settle()
+
     async def close(self) -> None:
-        """Cancel upstream queries nobody waits for any more (their askers went away)."""
+        """Cancel upstream queries still running (queued ones are asked again after a restart: refreshes
+        from their durable queue, lookups when asked again)."""
         await self._inflight.cancel_all()
+        await self._refreshing.cancel_all()
         await self.upstream.close()
 
     def stats(self) -> dict[str, Any]:
@@ -218,6 +356,14 @@ class LookupService:
                 "max_items": self.cache.max_items,
             },
             "database": {"hits": self.counters.database_hits, "misses": self.counters.database_misses},
+            "background": {
+                "queued_answers": self.counters.queued_answers,
+                "resolving": len(self._inflight),
+                "refreshing": len(self._refreshing),
+                "refreshed": self.counters.refreshed,
+                "refresh_failures": self.counters.refresh_failures,
+                "re_registered": self.counters.re_registered,
+            },
             self.upstream.name: self.upstream.stats(),
             "uptime_seconds": round(self._clock() - self.counters.started, 3),
         }

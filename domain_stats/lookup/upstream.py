@@ -7,10 +7,12 @@ isc``) implements the same :class:`Upstream` so the lookup rules do not care whi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
+from domain_stats.alerts import RDAP_QUEUED
 from domain_stats.errors import DomainStatsError
 from domain_stats.rdap import RdapClient, RdapError
+from domain_stats.scheduler import Job
 from domain_stats.storage import ORIGIN_RDAP, Registration
 
 __all__ = ["RdapUpstream", "Resolution", "Upstream", "UpstreamError"]
@@ -48,31 +50,41 @@ class UpstreamError(DomainStatsError):
 
 class Upstream(Protocol):
     name: str
+    #: The transient token of an answer given while the query still waits in this upstream's line.
+    queued_alert: str
 
-    async def resolve(self, domain: str) -> Resolution: ...
+    async def resolve(self, domain: str, job: Job) -> Resolution:
+        """``job``: the query's place in the upstream's line (priority, whether it is on the wire)."""
+        ...
 
-    def stats(self) -> dict[str, int]: ...
+    def stats(self) -> dict[str, Any]: ...
 
     async def close(self) -> None: ...
 
 
 class RdapUpstream:
     name = "rdap"
+    queued_alert = RDAP_QUEUED
 
     def __init__(self, client: RdapClient, error_ttl_seconds: float) -> None:
         self.client = client
         self._error_ttl = error_ttl_seconds
 
-    async def resolve(self, domain: str) -> Resolution:
+    async def resolve(self, domain: str, job: Job) -> Resolution:
         try:
-            dates = await self.client.lookup(domain)
+            dates = await self.client.lookup(domain, job)
         except RdapError as err:
             raise UpstreamError((err.alert,), self._error_ttl, str(err)) from None
         return Resolution(Registration(dates.created, dates.expires, ORIGIN_RDAP))
 
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> dict[str, Any]:
         s = self.client.stats
-        return {"successes": s.successes, "failures": s.failures, "in_flight": s.in_flight}
+        return {
+            "successes": s.successes,
+            "failures": s.failures,
+            "in_flight": s.in_flight,
+            "servers": self.client.servers(),
+        }
 
     async def close(self) -> None:
         await self.client.close()

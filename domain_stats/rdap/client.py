@@ -1,9 +1,10 @@
-"""Async RDAP client: pooled connections, a hard time budget per lookup, and manners.
+"""Async RDAP client: pooled connections, one scheduled line per server, a hard time budget per request.
 
-Each RDAP server gets a concurrency limit, a request-rate limit, and a health record: a
-server that keeps failing is paused (exponential backoff) instead of hammered, and lookups
-for it answer :class:`RdapBackedOff` at once. A ``429`` whose ``Retry-After`` fits in the
-lookup's remaining budget is waited out and retried; a longer one pauses the server.
+Each RDAP server has a :class:`~domain_stats.scheduler.ServerSchedule`: its concurrency and
+rate, its priorities, its health. Waiting in that line is our own queueing and never counts
+against the server; a server that keeps failing is paused (growing) and live lookups for it
+answer :class:`RdapBackedOff` at once; a ``429`` holds the line for its ``Retry-After`` (at
+most ``retry_after_max``) and the query waits its turn again, which is not a failure either.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import logging
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import aiohttp
 
@@ -33,6 +35,7 @@ from domain_stats.rdap.errors import (
 )
 from domain_stats.rdap.parse import RdapDates, parse_domain_response
 from domain_stats.rdap.redirects import MAX_REDIRECTS, REDIRECT_STATUSES, check_redirect
+from domain_stats.scheduler import PAUSE_FAILURES, Job, Priority, ServerSchedule
 
 __all__ = ["RdapClient", "RdapLimits", "RdapStats"]
 
@@ -40,11 +43,14 @@ log = logging.getLogger(__name__)
 
 MAX_RESPONSE_BYTES = 2 * 1024 * 1024
 _ACCEPT = "application/rdap+json, application/json;q=0.9"
+#: A query answered 429 this many times in a row gives up (RDAP-RATE-LIMITED) instead of queueing again.
+MAX_429_ROUNDS = 5
 
 
 @dataclass(frozen=True, slots=True)
 class RdapLimits:
-    """Finite defaults for everything; ``timeout`` is the whole budget of one lookup."""
+    """Finite defaults for everything; ``timeout`` bounds one request (and, for a lookup without a
+    :class:`~domain_stats.scheduler.Job` of its own, the wait in line too)."""
 
     timeout: float = 10.0
     connect_timeout: float = 5.0
@@ -65,27 +71,13 @@ class RdapStats:
     in_flight: int = 0
 
 
-@dataclass(slots=True)
-class _Server:
-    semaphore: asyncio.Semaphore
-    next_slot: float = 0.0
-    failures: int = 0
-    paused_until: float = 0.0
-    backoff: float = 0.0
-
-    def pause(self, now: float, seconds: float) -> None:
-        self.paused_until = max(self.paused_until, now + seconds)
+class _Redirect(Exception):
+    def __init__(self, url: str) -> None:
+        self.url = url
 
 
-@dataclass(slots=True)
-class _Budget:
-    deadline: float
-    clock: Callable[[], float] = field(default=time.monotonic)
-    #: A request is on the wire: a timeout now is the server's, not our own queueing's.
-    sent: bool = False
-
-    def remaining(self) -> float:
-        return self.deadline - self.clock()
+class _TryAgain(Exception):
+    """A 429: the server holds the line; the query waits its turn again."""
 
 
 class RdapClient:
@@ -103,7 +95,7 @@ class RdapClient:
         self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
         self.stats = RdapStats()
         self._clock = clock
-        self._servers: dict[str, _Server] = {}
+        self._servers: dict[str, ServerSchedule] = {}
         self._session: aiohttp.ClientSession | None = None
 
     def _http(self) -> aiohttp.ClientSession:
@@ -127,103 +119,111 @@ class RdapClient:
             await self._session.close()
             self._session = None
 
-    async def lookup(self, domain: str) -> RdapDates:
-        """Registration and expiration dates of ``domain``; raises an :class:`RdapError`."""
+    def servers(self) -> dict[str, dict[str, Any]]:
+        """Each RDAP server asked so far: its line by priority, requests, 429s, failures, pause."""
+        return {base: schedule.stats() for base, schedule in self._servers.items()}
+
+    async def lookup(self, domain: str, job: Job | None = None) -> RdapDates:
+        """Registration and expiration dates of ``domain``; raises an :class:`RdapError`.
+
+        ``job``: the query's place in line (its priority); without one, a live lookup that waits
+        in line at most ``timeout`` seconds (then :class:`RdapRateLimited`, "our own limits").
+        """
         try:
-            dates = await self._lookup(domain)
+            dates = await self._lookup(domain, job or Job(Priority.LIVE, patience=self.limits.timeout))
         except RdapError:
             self.stats.failures += 1
             raise
         self.stats.successes += 1
         return dates
 
-    async def _lookup(self, domain: str) -> RdapDates:
+    async def _lookup(self, domain: str, job: Job) -> RdapDates:
         base = self.bootstrap.server_for(domain)
         if base is None:
             raise RdapNoServer(f"no RDAP server is known for {domain!r}")
-        server = self._server(base)
-        now = self._clock()
-        if server.paused_until > now:
-            raise RdapBackedOff(f"{base} is paused for {server.paused_until - now:.0f}s after failures")
-        budget = _Budget(now + self.limits.timeout, self._clock)
-        try:
-            async with asyncio.timeout(self.limits.timeout):
-                async with server.semaphore:
-                    dates = await self._query(base, server, domain, budget)
-        except TimeoutError:
-            if not budget.sent:  # the time went waiting for our own per-server limits: not the server's fault
-                raise RdapRateLimited(
-                    f"our own limits for {base} left no room within {self.limits.timeout:g}s"
-                ) from None
-            self._failed(base, server, RdapTimeout())
-            raise RdapTimeout(f"{base} did not answer within {self.limits.timeout:g}s") from None
-        except RdapError as err:
-            if err.server_fault:
-                self._failed(base, server, err)
-            elif not isinstance(err, RdapRateLimited):
-                server.failures = 0
-            raise
-        server.failures = 0
-        server.backoff = 0.0
-        return dates
-
-    async def _query(self, base: str, server: _Server, domain: str, budget: _Budget) -> RdapDates:
+        schedule = self._schedule(base)
+        deadline = None if job.patience is None else self._clock() + job.patience
         url = f"{base}domain/{domain}"
-        redirects = 0
+        redirects = rate_limited = 0
         while True:
-            await self._rate_slot(server, budget)
-            self.stats.in_flight += 1
-            budget.sent = True
+            paused = schedule.paused_for()
+            if paused and schedule.pause_reason == PAUSE_FAILURES and job.priority == Priority.LIVE:
+                raise RdapBackedOff(f"{base} is paused for {paused:.0f}s after failures")
+            if deadline is not None and paused > deadline - self._clock():
+                raise RdapRateLimited(f"{base} asked us to wait {paused:.0f}s (429): longer than this lookup may")
             try:
-                async with self._http().get(url, allow_redirects=False) as resp:
-                    if resp.status in REDIRECT_STATUSES:
-                        redirects += 1
-                        if redirects > MAX_REDIRECTS:
-                            raise RdapBadResponse(f"{base}: more than {MAX_REDIRECTS} redirects for {domain}")
-                        url = await check_redirect(url, resp.headers.get("Location"), self.bootstrap.origins)
-                        continue
-                    if resp.status == 429:
-                        wait = _retry_after(resp.headers.get("Retry-After"))
-                        if wait is not None and wait < budget.remaining():
-                            log.info("%s asked us to wait %.1fs (429); waiting", base, wait)
-                        else:
-                            pause = min(
-                                wait if wait is not None else self.limits.backoff_initial, self.limits.retry_after_max
-                            )
-                            server.pause(self._clock(), pause)  # as the server asked: not a failure
-                            raise RdapRateLimited(f"{base} rate-limited us (429, Retry-After {wait})")
-                    else:
-                        body = await _read_limited(resp)
-                        return _interpret(resp.status, body, domain, base)
-            except aiohttp.ClientError as err:
-                raise RdapTransportError(f"{base}: {err or type(err).__name__}") from None
+                return await self._turn(base, schedule, url, domain, job, deadline)
+            except _Redirect as redirect:
+                redirects += 1
+                if redirects > MAX_REDIRECTS:
+                    raise RdapBadResponse(f"{base}: more than {MAX_REDIRECTS} redirects for {domain}") from None
+                url = redirect.url
+            except _TryAgain:
+                rate_limited += 1
+                if rate_limited >= MAX_429_ROUNDS:
+                    raise RdapRateLimited(f"{base} answered 429 {rate_limited} times in a row") from None
+
+    async def _turn(
+        self, base: str, schedule: ServerSchedule, url: str, domain: str, job: Job, deadline: float | None
+    ) -> RdapDates:
+        """One request: wait for the turn (bounded by ``deadline``), then send it within ``timeout``."""
+        try:
+            async with asyncio.timeout(None if deadline is None else max(0.0, deadline - self._clock())):
+                await schedule.acquire(job)
+        except TimeoutError:
+            paused = schedule.paused_for()
+            why = f"{base} asked us to wait ({paused:.0f} s left)" if paused else f"our own limits for {base}"
+            raise RdapRateLimited(f"{why} left no room within {job.patience:g}s") from None
+        try:
+            self.stats.in_flight += 1
+            try:
+                async with asyncio.timeout(self.limits.timeout):
+                    dates = await self._request(base, schedule, url, domain)
+            except TimeoutError:
+                schedule.failed("timeout")
+                raise RdapTimeout(f"{base} did not answer within {self.limits.timeout:g}s") from None
+            except RdapError as err:
+                if err.server_fault:
+                    schedule.failed(err.alert)
+                elif not isinstance(err, RdapRateLimited):
+                    schedule.succeeded()  # it answered: a 404 or a bad body is not the server failing
+                raise
             finally:
                 self.stats.in_flight -= 1
-            budget.sent = False  # answered (429): waiting as asked is not the server's failure either
-            await asyncio.sleep(wait)
+        finally:
+            schedule.release(job)
+        schedule.succeeded()
+        return dates
 
-    async def _rate_slot(self, server: _Server, budget: _Budget) -> None:
-        now = self._clock()
-        slot = max(now, server.next_slot)
-        if slot - now >= budget.remaining():
-            raise RdapRateLimited("our own per-server rate limit leaves no room in this lookup's time budget")
-        server.next_slot = slot + 1.0 / self.limits.per_server_rate
-        if slot > now:
-            await asyncio.sleep(slot - now)
+    async def _request(self, base: str, schedule: ServerSchedule, url: str, domain: str) -> RdapDates:
+        try:
+            async with self._http().get(url, allow_redirects=False) as resp:
+                if resp.status in REDIRECT_STATUSES:
+                    raise _Redirect(await check_redirect(url, resp.headers.get("Location"), self.bootstrap.origins))
+                if resp.status == 429:
+                    wait = _retry_after(resp.headers.get("Retry-After"))
+                    pause = min(wait if wait is not None else self.limits.backoff_initial, self.limits.retry_after_max)
+                    schedule.told_to_wait(pause)
+                    raise _TryAgain
+                body = await _read_limited(resp)
+                return _interpret(resp.status, body, domain, base)
+        except aiohttp.ClientError as err:
+            raise RdapTransportError(f"{base}: {err or type(err).__name__}") from None
 
-    def _server(self, base: str) -> _Server:
-        server = self._servers.get(base)
-        if server is None:
-            server = self._servers[base] = _Server(asyncio.Semaphore(self.limits.per_server_concurrency))
-        return server
-
-    def _failed(self, base: str, server: _Server, err: RdapError) -> None:
-        server.failures += 1
-        if server.failures >= self.limits.failures_before_backoff:
-            server.backoff = min(self.limits.backoff_max, (server.backoff * 2) or self.limits.backoff_initial)
-            server.pause(self._clock(), server.backoff)
-            server.failures = 0
-            log.warning("RDAP server %s failed repeatedly (%s); pausing it for %.0fs", base, err.alert, server.backoff)
+    def _schedule(self, base: str) -> ServerSchedule:
+        schedule = self._servers.get(base)
+        if schedule is None:
+            limits = self.limits
+            schedule = self._servers[base] = ServerSchedule(
+                base,
+                concurrency=limits.per_server_concurrency,
+                rate=limits.per_server_rate,
+                failures_before_pause=limits.failures_before_backoff,
+                pause_initial=limits.backoff_initial,
+                pause_max=limits.backoff_max,
+                clock=self._clock,
+            )
+        return schedule
 
 
 def _interpret(status: int, body: bytes, domain: str, base: str) -> RdapDates:

@@ -60,6 +60,10 @@ MIGRATIONS: list[list[str]] = [
         'CREATE TABLE IF NOT EXISTS resolve_queue (domain TEXT COLLATE "C" PRIMARY KEY, added BIGINT NOT NULL)',
         "INSERT INTO meta (key, value) VALUES ('database_version', '1.0') ON CONFLICT (key) DO NOTHING",
     ],
+    [
+        'CREATE TABLE IF NOT EXISTS refresh_queue (domain TEXT COLLATE "C" PRIMARY KEY, added BIGINT NOT NULL)',
+        'CREATE TABLE IF NOT EXISTS re_registered (domain TEXT COLLATE "C" PRIMARY KEY, changed BIGINT NOT NULL)',
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 _MIGRATION_LOCK = 0x646F6D61  # an arbitrary advisory lock key ("doma")
@@ -182,9 +186,51 @@ class PostgresStorage:
 
         return await self._call(work)
 
-    async def save_registration(self, domain: str, registration: Registration) -> None:
-        row = registration_row(domain, registration, int(time.time()))
-        await self._call(lambda conn: conn.execute(_UPSERT_DOMAIN, *row))
+    async def save_registration(self, domain: str, registration: Registration, *, re_registered: bool = False) -> None:
+        now = int(time.time())
+        row = registration_row(domain, registration, now)
+
+        async def work(conn: asyncpg.Connection) -> None:
+            async with conn.transaction():
+                await conn.execute(_UPSERT_DOMAIN, *row)
+                if re_registered:
+                    await conn.execute(
+                        "INSERT INTO re_registered (domain, changed) VALUES ($1, $2) "
+                        "ON CONFLICT (domain) DO UPDATE SET changed = excluded.changed",
+                        domain,
+                        now,
+                    )
+
+        await self._call(work)
+
+    async def take_re_registered(self, domain: str) -> bool:
+        taken = await self._call(
+            lambda conn: conn.fetchval("DELETE FROM re_registered WHERE domain = $1 RETURNING 1", domain)
+        )
+        return taken is not None
+
+    async def re_registered_domains(self) -> list[str]:
+        rows = await self._call(lambda conn: conn.fetch("SELECT domain FROM re_registered"))
+        return [row[0] for row in rows]
+
+    async def queue_refresh(self, domain: str, now: float) -> None:
+        await self._call(
+            lambda conn: conn.execute(
+                "INSERT INTO refresh_queue (domain, added) VALUES ($1, $2) ON CONFLICT DO NOTHING", domain, int(now)
+            )
+        )
+
+    async def queued_refreshes(self, limit: int) -> list[str]:
+        rows = await self._call(
+            lambda conn: conn.fetch("SELECT domain FROM refresh_queue ORDER BY added, domain LIMIT $1", limit)
+        )
+        return [row[0] for row in rows]
+
+    async def unqueue_refresh(self, domain: str) -> None:
+        await self._call(lambda conn: conn.execute("DELETE FROM refresh_queue WHERE domain = $1", domain))
+
+    async def refresh_queue_length(self) -> int:
+        return await self._call(lambda conn: conn.fetchval("SELECT count(*) FROM refresh_queue"))
 
     async def apply_changes(
         self, changes: Callable[[], Iterable[ChangeRow]], *, version: str | None = None, mark: str | None = None

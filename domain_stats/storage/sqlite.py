@@ -39,6 +39,12 @@ _GET = """SELECT d.created, d.expires, d.origin, d.seen_by_isc,
     FROM (SELECT 1) AS one LEFT JOIN domains AS d ON d.domain = ?"""
 
 
+_MARK_RE_REGISTERED = (
+    "INSERT INTO re_registered (domain, changed) VALUES (?, ?) "
+    "ON CONFLICT (domain) DO UPDATE SET changed = excluded.changed"
+)
+
+
 class SqliteStorage:
     """The embedded default; see the module docstring for the threading model."""
 
@@ -62,6 +68,7 @@ class SqliteStorage:
                 "ON CONFLICT (key) DO NOTHING",
                 (str(SCHEMA_VERSION), INITIAL_DATABASE_VERSION),
             )
+            setup.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
             setup.close()
             reader = connect(path)
             loop_writer = connect(path)
@@ -83,9 +90,44 @@ class SqliteStorage:
     async def visit(self, domain: str, when: float) -> Visit:
         return Visit(*await self._visits.visit(domain, int(when)))
 
-    async def save_registration(self, domain: str, registration: Registration) -> None:
-        row = registration_row(domain, registration, int(time.time()))
-        await self._writer.submit(lambda conn: conn.execute(UPSERT_DOMAIN, row))
+    async def save_registration(self, domain: str, registration: Registration, *, re_registered: bool = False) -> None:
+        now = int(time.time())
+        row = registration_row(domain, registration, now)
+
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute(UPSERT_DOMAIN, row)
+            if re_registered:
+                conn.execute(_MARK_RE_REGISTERED, (domain, now))
+
+        await self._writer.submit(job)
+
+    async def take_re_registered(self, domain: str) -> bool:
+        def job(conn: sqlite3.Connection) -> bool:
+            row = conn.execute("DELETE FROM re_registered WHERE domain = ? RETURNING 1", (domain,)).fetchone()
+            return row is not None
+
+        taken: bool = await self._writer.submit(job)
+        return taken
+
+    async def re_registered_domains(self) -> list[str]:
+        return [domain for (domain,) in self._reader.execute("SELECT domain FROM re_registered")]
+
+    async def queue_refresh(self, domain: str, now: float) -> None:
+        await self._writer.submit(
+            lambda conn: conn.execute(
+                "INSERT INTO refresh_queue (domain, added) VALUES (?, ?) ON CONFLICT DO NOTHING", (domain, int(now))
+            )
+        )
+
+    async def queued_refreshes(self, limit: int) -> list[str]:
+        rows = self._reader.execute("SELECT domain FROM refresh_queue ORDER BY added, domain LIMIT ?", (limit,))
+        return [domain for (domain,) in rows]
+
+    async def unqueue_refresh(self, domain: str) -> None:
+        await self._writer.submit(lambda conn: conn.execute("DELETE FROM refresh_queue WHERE domain = ?", (domain,)))
+
+    async def refresh_queue_length(self) -> int:
+        return int(self._reader.execute("SELECT count(*) FROM refresh_queue").fetchone()[0])
 
     async def database_version(self) -> str:
         row = self._reader.execute("SELECT value FROM meta WHERE key = 'database_version'").fetchone()

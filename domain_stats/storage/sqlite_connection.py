@@ -23,7 +23,7 @@ __all__ = [
     "connect",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: refresh_queue, re_registered (created if absent: no other change)
 INITIAL_DATABASE_VERSION = "1.0"
 
 MMAP_BYTES = 1 << 30
@@ -50,6 +50,14 @@ SCHEMA = [
     """CREATE TABLE IF NOT EXISTS resolve_queue (
         domain TEXT PRIMARY KEY,
         added BIGINT NOT NULL) WITHOUT ROWID""",
+    # Expired records answered from the store, waiting for their background refresh.
+    """CREATE TABLE IF NOT EXISTS refresh_queue (
+        domain TEXT PRIMARY KEY,
+        added BIGINT NOT NULL) WITHOUT ROWID""",
+    # Domains whose refresh found a new creation date; the next answer says RE-REGISTERED (once).
+    """CREATE TABLE IF NOT EXISTS re_registered (
+        domain TEXT PRIMARY KEY,
+        changed BIGINT NOT NULL) WITHOUT ROWID""",
 ]
 
 UPSERT_DOMAIN = """INSERT INTO domains (domain, created, expires, origin, seen_by_isc, updated)

@@ -182,7 +182,12 @@ async def test_two_central_servers_on_one_postgresql_record_community_first_cont
         directory.mkdir()
         (directory / CENTRAL_CONFIG_NAME).write_text(
             yaml.safe_dump(
-                {"rdap_bootstrap": str(bootstrap_file), "rdap_bootstrap_refresh_url": "", "database_url": url}
+                {
+                    "rdap_bootstrap": str(bootstrap_file),
+                    "rdap_bootstrap_refresh_url": "",
+                    "database_url": url,
+                    "upstream_queue_wait_seconds": 30,
+                }
             )
         )
         servers.append(await CentralTestServer(directory, Clock()).start())

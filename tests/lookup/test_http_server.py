@@ -249,7 +249,7 @@ async def test_stop_lets_requests_under_way_finish(
     release.set()
     status, headers, body = await busy.response()
     assert status == 200 and headers["connection"] == "close"
-    assert orjson.loads(body)["seen_by_web"] == "2004-04-04 00:00:00"
+    assert orjson.loads(body)["seen_by_web"] == "2004-04-04 00:00:00", body
     await stopping
     assert await busy.closed_by_server()
 

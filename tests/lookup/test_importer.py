@@ -57,7 +57,7 @@ async def test_a_plain_list_is_queued_and_resolved_in_the_background(
         while await resolver.drain_once():  # until the queue is empty
             continue
         _, stats = await running.get("/stats")
-        assert stats["resolve_queue"] == {"waiting": 0, "resolved": 2, "failed": 1}
+        assert stats["resolve_queue"] == {"waiting": 0, "refresh_waiting": 0, "resolved": 2, "failed": 1}
         assert sorted(rdap_server.requests) == ["listed-one.com", "listed-two.org", "missing-one.net"]
         # Resolved, not contacted: the first lookup is still this organisation's first contact, answered locally.
         answer = await running.lookup("listed-two.org")

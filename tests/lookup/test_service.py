@@ -89,15 +89,24 @@ async def test_hundred_concurrent_first_requests_one_first_contact_one_upstream_
     assert rdap_server.count("concurrent.com") == 1
 
 
-async def test_429_with_short_retry_after_is_waited_out(service: RunningService, rdap_server: RdapTestServer) -> None:
+async def test_a_429_holds_the_line_and_the_query_finishes_in_the_background(
+    service: RunningService, rdap_server: RdapTestServer
+) -> None:
+    """A 429 longer than the queue wait: answered RDAP-QUEUED now, asked again when the server allows,
+    stored, and the next ask answers from the store without asking the server again."""
     rdap_server.add_domain("patient.com", iso(OLD), iso(FUTURE))
-    rdap_server.queue("patient.com", Canned(status=429, headers={"Retry-After": "1"}, once=True))
+    rdap_server.queue("patient.com", Canned(status=429, headers={"Retry-After": "3"}, once=True))
+    queued = await service.lookup("patient.com")
+    assert queued["seen_by_web"] == "ERROR"
+    assert queued["alerts"] == ["YOUR-FIRST-CONTACT", "RDAP-QUEUED"]
+    await service.service.settle()
     answer = await service.lookup("patient.com")
-    assert answer["seen_by_web"] == shown(OLD)
+    assert answer["seen_by_web"] == shown(OLD) and answer["alerts"] == []
+    assert answer["seen_by_you"] == queued["seen_by_you"]
     assert rdap_server.count("patient.com") == 2
 
 
-async def test_429_with_long_retry_after_answers_rate_limited_and_pauses_server(
+async def test_a_long_retry_after_holds_the_servers_line_without_pausing_it_for_failures(
     service: RunningService, rdap_server: RdapTestServer
 ) -> None:
     rdap_server.add_domain("impatient.com", iso(OLD), iso(FUTURE))
@@ -105,10 +114,15 @@ async def test_429_with_long_retry_after_answers_rate_limited_and_pauses_server(
     rdap_server.queue("impatient.com", Canned(status=429, headers={"Retry-After": "3600"}, once=True))
     answer = await service.lookup("impatient.com")
     assert answer["seen_by_web"] == "ERROR"
-    assert answer["alerts"] == ["YOUR-FIRST-CONTACT", "RDAP-RATE-LIMITED"]
-    paused = await service.lookup("other.com")  # same server: paused, not asked
-    assert paused["alerts"] == ["YOUR-FIRST-CONTACT", "RDAP-BACKED-OFF"]
+    assert answer["alerts"] == ["YOUR-FIRST-CONTACT", "RDAP-QUEUED"]
+    held = await service.lookup("other.com")  # same server: waits in its line, not asked, not BACKED-OFF
+    assert held["alerts"] == ["YOUR-FIRST-CONTACT", "RDAP-QUEUED"]
     assert rdap_server.count("other.com") == 0
+    _, stats = await service.get("/stats")
+    (line,) = stats["rdap"]["servers"].values()
+    assert line["paused"] and line["pause_reason"] == "429" and 290 <= line["paused_seconds"] <= 300
+    assert line["rate_limited"] == 1 and line["failures"] == 0
+    assert line["queued"] == {"live": 0, "answered": 2, "refresh": 0, "import": 0}
 
 
 async def test_timeout_answers_error_while_cached_domains_answer(data_dir: Path, rdap_server: RdapTestServer) -> None:
@@ -254,7 +268,9 @@ async def test_unicode_names_are_looked_up_as_a_labels(service: RunningService, 
     assert rdap_server.requests == ["xn--bcher-kva.com"]
 
 
-async def test_expired_record_is_refreshed_and_keeps_seen_by_you(data_dir: Path, rdap_server: RdapTestServer) -> None:
+async def test_expired_record_answers_at_once_and_a_new_creation_date_says_re_registered_once(
+    data_dir: Path, rdap_server: RdapTestServer
+) -> None:
     clock = Clock()
     rdap_server.add_domain("reborn.com", iso(OLD), iso(NOW + timedelta(days=10)))
     running = await start_service(data_dir, clock)
@@ -264,14 +280,19 @@ async def test_expired_record_is_refreshed_and_keeps_seen_by_you(data_dir: Path,
         clock.advance(11 * 86400)
         reborn = NOW + timedelta(days=10, hours=5)
         rdap_server.add_domain("reborn.com", iso(reborn), iso(FUTURE))
+        stale = await running.lookup("reborn.com")  # from the store, at once; refreshed in the background
+        await running.server.runtime.resolver.drain_once()
         refreshed = await running.lookup("reborn.com")
+        again = await running.lookup("reborn.com")
     finally:
         await running.stop()
     assert first["seen_by_web"] == shown(OLD)
+    assert stale == {**first, "alerts": []}
     assert refreshed["seen_by_web"] == shown(reborn)
     assert refreshed["category"] == "NEW"
     assert refreshed["seen_by_you"] == first["seen_by_you"]
-    assert refreshed["alerts"] == []
+    assert refreshed["alerts"] == ["RE-REGISTERED"]
+    assert again == {**refreshed, "alerts": []}
     assert rdap_server.count("reborn.com") == 2
 
 
@@ -279,18 +300,23 @@ async def test_failed_refresh_serves_stale_facts_and_retries_later(data_dir: Pat
     csv_file = data_dir / "lapsed.csv"
     csv_file.write_text("domain,created,expires\nlapsed.com,2003-05-06 07:08:09,2020-01-01 00:00:00\n")
     running = await start_service(data_dir, rdap_error_ttl_hours=0)
+    resolver = running.server.runtime.resolver
     try:
         await _import(running, csv_file)
         rdap_server.queue("lapsed.com", Canned(status=503, once=True))
         stale = await running.lookup("lapsed.com")
+        await resolver.drain_once()  # the refresh fails: the stored facts stand
         rdap_server.add_domain("lapsed.com", "2003-05-06T07:08:09Z", iso(FUTURE))
+        still = await running.lookup("lapsed.com")  # asked again (error TTL 0): queued again
+        await resolver.drain_once()
         fresh = await running.lookup("lapsed.com")
     finally:
         await running.stop()
     assert stale["seen_by_web"] == "2003-05-06 07:08:09"
     assert stale["seen_by_isc"] == "NA"
     assert stale["alerts"] == ["YOUR-FIRST-CONTACT"]
-    assert fresh["seen_by_isc"] == "RDAP" and fresh["alerts"] == []
+    assert still == {**stale, "alerts": []}
+    assert fresh["seen_by_isc"] == "RDAP" and fresh["alerts"] == []  # same creation date: not re-registered
     assert rdap_server.count("lapsed.com") == 2
 
 
@@ -412,7 +438,9 @@ async def test_database_hits_are_counted_and_stats_report(service: RunningServic
     assert status == 200
     assert stats["cache"]["hits"] == 1 and stats["cache"]["size"] == 1
     assert stats["database"] == {"hits": 0, "misses": 1}
-    assert stats["rdap"] == {"successes": 1, "failures": 0, "in_flight": 0}
+    assert stats["rdap"] == {"successes": 1, "failures": 0, "in_flight": 0, "servers": stats["rdap"]["servers"]}
+    (line,) = stats["rdap"]["servers"].values()
+    assert line["requests"] == 1 and not line["paused"] and line["queued"]["live"] == 0
     assert stats["uptime_seconds"] >= 0
     assert stats["worker"] == {"slot": 0, "of": 1, "pid": os.getpid()}  # served in this process
     status, health = await service.get("/health")

@@ -69,10 +69,10 @@ async def test_the_starter_set_is_imported_once(tmp_path: Path, bootstrap_file: 
         await again.stop()
 
 
-async def test_an_expired_starter_record_is_refreshed_and_stale_beats_error(
+async def test_an_expired_starter_record_answers_at_once_and_is_refreshed_in_the_background(
     tmp_path: Path, bootstrap_file: Path, rdap_server: RdapTestServer
 ) -> None:
-    domain, _, _ = pick(expired=True)
+    domain, created, _ = pick(expired=True)
     other, other_created, _ = next(
         r for r in starter_rows() if r[2] and r[2] < format_date(time.time()) and r[0] != domain
     )
@@ -81,13 +81,23 @@ async def test_an_expired_starter_record_is_refreshed_and_stale_beats_error(
     rdap_server.add_domain(other, "2019-09-09T09:09:09Z", "2039-09-09T00:00:00Z")
     clock = Clock()
     running = await start_service(starter_dir(tmp_path, bootstrap_file), clock)
+    resolver = running.server.runtime.resolver
     try:
+        stored = await running.lookup(domain)  # from the starter set, at once
+        assert (stored["seen_by_web"], stored["seen_by_isc"]) == (created, "NA")
+        stale = await running.lookup(other)
+        assert (stale["seen_by_web"], stale["seen_by_isc"]) == (other_created, "NA")
+        assert rdap_server.requests == []  # nobody waited on the registry
+        await resolver.drain_once()
         refreshed = await running.lookup(domain)
         assert (refreshed["seen_by_web"], refreshed["seen_by_isc"]) == ("2020-05-05 05:05:05", "RDAP")
-        stale = await running.lookup(other)
-        assert (stale["seen_by_web"], stale["seen_by_isc"]) == (other_created, "NA")  # the refresh failed
+        assert refreshed["alerts"] == ["RE-REGISTERED"]
+        still = await running.lookup(other)
+        assert (still["seen_by_web"], still["seen_by_isc"]) == (other_created, "NA")  # the refresh failed
         assert rdap_server.count(other) == 1
         clock.advance(3601)  # rdap_error_ttl_hours later the refresh is tried again
+        await running.lookup(other)
+        await resolver.drain_once()
         again = await running.lookup(other)
         assert (again["seen_by_web"], again["seen_by_isc"]) == ("2019-09-09 09:09:09", "RDAP")
         assert rdap_server.count(other) == 2

@@ -39,7 +39,12 @@ async def test_three_instances_give_exactly_one_first_contact_per_domain(
     for n in range(3):
         directory = tmp_path / f"instance{n}"
         write_config(
-            directory, rdap_bootstrap=str(bootstrap_file), rdap_bootstrap_refresh_url="", database_url=shared_postgres
+            directory,
+            rdap_bootstrap=str(bootstrap_file),
+            rdap_bootstrap_refresh_url="",
+            database_url=shared_postgres,
+            rdap_server_rate=500,  # about first contacts, not the registry's line
+            upstream_queue_wait_seconds=30,
         )
         instances.append(await start_service(directory))
     try:
