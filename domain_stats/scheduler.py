@@ -211,10 +211,12 @@ class ServerSchedule:
             if waiter.gone or priority != waiter.priority:
                 heapq.heappop(self._heap)  # left the line, or an entry from before a priority change
                 continue
-            now = self._clock()
-            wait = max(self.paused_until, self._next_turn) - now
+            # The rate is kept on the event loop's clock; pauses on ``clock`` (which tests move).
+            loop = asyncio.get_running_loop()
+            now = loop.time()
+            wait = max(self.paused_until - self._clock(), self._next_turn - now)
             if wait > 0:
-                self._timer = asyncio.get_running_loop().call_later(wait, self._dispatch)
+                self._timer = loop.call_later(wait, self._dispatch)
                 return
             heapq.heappop(self._heap)
             waiter.gone = True

@@ -37,7 +37,6 @@ __all__ = ["LookupService", "ServiceCounters"]
 
 log = logging.getLogger(__name__)
 
-_BATCH_CONCURRENCY = 256
 _BATCH_SLICE = 32  # names reduced between two looks at the clock
 _BATCH_SLICE_SECONDS = 0.005  # longest a batch holds the event loop before it lets others run
 _MAX_OWED = 10_000  # one-off alerts kept for domains whose askers were answered "queued"
@@ -121,11 +120,11 @@ class LookupService:
                 started = time.perf_counter()
         missing = [i for i, answer in enumerate(answers) if type(answer) is not tuple]
         if missing:
-            limit = asyncio.Semaphore(_BATCH_CONCURRENCY)
+            # All at once (a batch is at most MAX_BATCH_NAMES): each waits its own queue wait at
+            # most, so the whole batch answers in about one queue wait plus one round trip.
 
             async def one(i: int) -> None:
-                async with limit:
-                    answers[i] = await self._lookup_domain(answers[i], now)
+                answers[i] = await self._lookup_domain(answers[i], now)
 
             await asyncio.gather(*(one(i) for i in missing))
         return answers
@@ -307,13 +306,12 @@ class LookupService:
         await asyncio.shield(self._refreshing.submit(domain, lambda job: self._refresh(domain, job), Priority.REFRESH))
 
     async def _refresh(self, domain: str, job: Job) -> None:
-        try:
-            stored = (await self.storage.get(domain)).registration
-            if stored is not None and stored.expired(self._clock()):
-                await self._refresh_stored(domain, stored, job)
-        finally:
-            self._refresh_queued.discard(domain)
-            await self.storage.unqueue_refresh(domain)
+        # Taken off the queue only when done: a refresh cut short by a stop is done after the next start.
+        stored = (await self.storage.get(domain)).registration
+        if stored is not None and stored.expired(self._clock()):
+            await self._refresh_stored(domain, stored, job)
+        self._refresh_queued.discard(domain)
+        await self.storage.unqueue_refresh(domain)
 
     async def _refresh_stored(self, domain: str, stored: Registration, job: Job) -> None:
         try:

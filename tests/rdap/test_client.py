@@ -47,6 +47,37 @@ async def test_failing_server_is_backed_off(rdap_server: RdapTestServer, tmp_pat
     assert client.stats.failures == 4 and client.stats.successes == 0
 
 
+async def test_a_failing_server_pauses_longer_each_time_and_recovers(
+    rdap_server: RdapTestServer, tmp_path: Path
+) -> None:
+    now = [1000.0]
+    bootstrap = Bootstrap.from_path(write_bootstrap(tmp_path / "b.json", rdap_server.url))
+    client = RdapClient(bootstrap, RdapLimits(failures_before_backoff=2, backoff_initial=30), clock=lambda: now[0])
+    rdap_server.add_domain("ok.com", "2001-01-01T00:00:00Z")
+    try:
+        for name in ("x1.com", "x2.com"):
+            rdap_server.queue(name, Canned(status=500))
+            with pytest.raises(RdapServerError):
+                await client.lookup(name)
+        with pytest.raises(RdapBackedOff):
+            await client.lookup("ok.com")
+        now[0] += 31
+        for name in ("x3.com", "x4.com"):  # it fails again: the next pause is longer
+            rdap_server.queue(name, Canned(status=500))
+            with pytest.raises(RdapServerError):
+                await client.lookup(name)
+        line = client.servers()[rdap_server.url]
+        assert line["paused"] and line["pause_reason"] == "failures" and line["pauses"] == 2
+        now[0] += 31
+        with pytest.raises(RdapBackedOff):
+            await client.lookup("ok.com")
+        now[0] += 30
+        assert (await client.lookup("ok.com")).created == 978307200.0  # recovered
+        assert not client.servers()[rdap_server.url]["paused"]
+    finally:
+        await client.close()
+
+
 async def test_per_server_concurrency_limit(rdap_server: RdapTestServer, tmp_path: Path) -> None:
     client = client_for(rdap_server, tmp_path, per_server_concurrency=2)
     names = [f"n{i}.com" for i in range(5)]

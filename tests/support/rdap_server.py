@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections import Counter
+import time
+from collections import Counter, deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,8 +51,15 @@ class Canned:
 class RdapTestServer:
     def __init__(self) -> None:
         self.requests: list[str] = []
+        #: When each request arrived (time.monotonic()), in order.
+        self.arrivals: list[float] = []
         #: Seconds every answer takes (a registry's latency).
         self.latency = 0.0
+        #: The server's own rate limit: above this many requests in the last second, a 429.
+        self.rate_limit: int | None = None
+        self.retry_after = 1
+        self.rate_limited = 0
+        self._window: deque[float] = deque()
         self.max_concurrent = 0
         self._concurrent = 0
         self._bodies: dict[str, bytes] = {}
@@ -117,7 +125,32 @@ class RdapTestServer:
         finally:
             self._concurrent -= 1
 
+    def busiest_second(self) -> int:
+        """The most requests that arrived within any one second."""
+        most, first = 0, 0
+        for last, when in enumerate(self.arrivals):
+            while when - self.arrivals[first] >= 1.0:
+                first += 1
+            most = max(most, last - first + 1)
+        return most
+
+    def _over_limit(self, now: float) -> bool:
+        if self.rate_limit is None:
+            return False
+        window = self._window
+        while window and now - window[0] >= 1.0:
+            window.popleft()
+        if len(window) >= self.rate_limit:
+            return True
+        window.append(now)
+        return False
+
     async def _answer(self, name: str) -> web.Response:
+        now = time.monotonic()
+        self.arrivals.append(now)
+        if self._over_limit(now):
+            self.rate_limited += 1
+            return web.Response(status=429, headers={"Retry-After": str(self.retry_after)})
         self.requests.append(name)
         self._arrived.setdefault(name, asyncio.Event()).set()
         async with self._changed:
