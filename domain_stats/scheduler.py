@@ -74,6 +74,11 @@ class Job:
         if waiter is not None:
             waiter.schedule._requeue(waiter)
 
+    def expected_wait(self) -> float | None:
+        """Seconds until its turn, as the line stands now (None: not in a server's line)."""
+        waiter = self._waiter
+        return None if waiter is None else waiter.schedule.expected_wait(waiter.priority)
+
     def set_in_line(self, in_line: bool) -> None:
         """Waiting for a turn (a server's line, or an upstream's own "ask again later"), or not."""
         self.in_line = in_line
@@ -227,6 +232,14 @@ class ServerSchedule:
 
     def queued(self) -> int:
         return sum(self._queued)
+
+    def expected_wait(self, priority: int) -> float:
+        """Seconds until the last waiter of ``priority`` gets its turn if nothing better arrives:
+        what the pause and the rate leave, one interval for each waiter at this priority or better.
+        (The concurrency limit is not counted: it is the rate that queues, at ordinary latencies.)"""
+        ahead = sum(self._queued[: priority + 1])
+        start = max(self.paused_until - self._clock(), self._next_turn - asyncio.get_running_loop().time(), 0.0)
+        return start + max(0, ahead - 1) * self.interval
 
     def stats(self) -> dict[str, Any]:
         paused = self.paused_for()

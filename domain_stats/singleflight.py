@@ -4,7 +4,8 @@ Used by the lookup service and the central server. The query runs as its own tas
 own :class:`~domain_stats.scheduler.Job`, shielded from any asker going away, so the others
 still get the result. An asker that gives a ``wait`` stops waiting when that much time has
 gone by and the query is *in line* (not while a request is out: the upstream bounds those
-itself) and gets :class:`Queued`; the query goes on in the background, demoted to
+itself), or at once when the line ahead is longer than the time it has left, and gets
+:class:`Queued`; the query goes on in the background, demoted to
 :attr:`Priority.ANSWERED` once no live asker waits for it any more.
 """
 
@@ -108,7 +109,9 @@ async def _wait(task: asyncio.Task[T], job: Job, wait: float) -> T:
         timeout: float | None = None  # a request is out (the upstream bounds it), or its answer is being stored
         if job.in_line:
             timeout = deadline - loop.time()
-            if timeout <= 0:
+            expected = job.expected_wait()
+            if timeout <= 0 or (expected is not None and expected > timeout):
+                # Out of time, or the line is longer than the time left: answer now, not at the deadline.
                 raise Queued(f"no upstream turn within {wait:g} s")
         progress = asyncio.ensure_future(job.progress.wait())
         try:
