@@ -19,6 +19,19 @@ import orjson
 from aiohttp import web
 
 
+def registry_answer(name: str) -> web.Response:
+    """A registry-shaped RDAP answer: registered 2026-11-01, expiring a year later."""
+    body = {
+        "objectClassName": "domain",
+        "ldhName": name,
+        "events": [
+            {"eventAction": "registration", "eventDate": "2026-11-01T00:00:00Z"},
+            {"eventAction": "expiration", "eventDate": "2027-11-01T00:00:00Z"},
+        ],
+    }
+    return web.Response(body=orjson.dumps(body), content_type="application/rdap+json")
+
+
 class Registry:
     def __init__(self, low: float, high: float, limit: int) -> None:
         self.low, self.high, self.limit = low, high, limit
@@ -39,16 +52,7 @@ class Registry:
         second = int(time.time())
         self.per_second[second] = self.per_second.get(second, 0) + 1
         await asyncio.sleep(random.uniform(self.low, self.high))
-        name = request.match_info["name"]
-        body = {
-            "objectClassName": "domain",
-            "ldhName": name,
-            "events": [
-                {"eventAction": "registration", "eventDate": "2026-11-01T00:00:00Z"},
-                {"eventAction": "expiration", "eventDate": "2027-11-01T00:00:00Z"},
-            ],
-        }
-        return web.Response(body=orjson.dumps(body), content_type="application/rdap+json")
+        return registry_answer(request.match_info["name"])
 
     async def stats(self, _request: web.Request) -> web.Response:
         busiest = max(self.per_second.values(), default=0)

@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-import orjson
 from aiohttp import web
+from registries import registry_answer
 
 COUNT = 0
 
@@ -18,16 +18,7 @@ async def domain(request: web.Request) -> web.Response:
     global COUNT
     COUNT += 1
     await asyncio.sleep(request.app["delay"])
-    name = request.match_info["name"]
-    body = {
-        "objectClassName": "domain",
-        "ldhName": name,
-        "events": [
-            {"eventAction": "registration", "eventDate": "2026-11-01T00:00:00Z"},
-            {"eventAction": "expiration", "eventDate": "2027-11-01T00:00:00Z"},
-        ],
-    }
-    return web.Response(body=orjson.dumps(body), content_type="application/rdap+json")
+    return registry_answer(request.match_info["name"])
 
 
 async def count(_request: web.Request) -> web.Response:

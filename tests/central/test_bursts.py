@@ -12,7 +12,6 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -20,7 +19,7 @@ import yaml
 from domain_stats.central.config import CENTRAL_CONFIG_NAME
 from tests.support.central_server import CentralTestServer
 from tests.support.rdap_server import RdapTestServer
-from tests.support.services import Clock, RunningService, start_central_member
+from tests.support.services import Clock, start_central_member
 
 RATE = 20
 NAMES = 60
@@ -44,13 +43,6 @@ async def slow_central(tmp_path: Path, bootstrap_file: Path) -> AsyncIterator[Ce
     await server.stop()
 
 
-async def batch(running: RunningService, names: list[str]) -> list[dict[str, Any]]:
-    async with running.client.post(running.url + "/batch", json=names) as resp:
-        assert resp.status == 200
-        answers: list[dict[str, Any]] = await resp.json()
-        return answers
-
-
 async def test_a_members_burst_is_queued_at_the_central_server_and_answered_locally_next_time(
     tmp_path: Path, slow_central: CentralTestServer, rdap_server: RdapTestServer
 ) -> None:
@@ -61,7 +53,7 @@ async def test_a_members_burst_is_queued_at_the_central_server_and_answered_loca
     member = await start_central_member(tmp_path, "site", slow_central, upstream_queue_wait_seconds=0.5)
     try:
         asked = time.monotonic()
-        first = await batch(member, names)
+        first = await member.batch(names)
         assert time.monotonic() - asked < 0.5 + 0.3 + 1.0
         queued = [n for n, a in zip(names, first, strict=True) if a["seen_by_web"] == "ERROR"]
         assert queued  # more than the central server's registry line could serve in its queue wait
@@ -73,7 +65,7 @@ async def test_a_members_burst_is_queued_at_the_central_server_and_answered_loca
 
         await member.service.settle()  # the member asked the central server again until it knew
         before = len(slow_central.queries())
-        second = await batch(member, names)
+        second = await member.batch(names)
         assert len(slow_central.queries()) == before  # answered locally
         _, stats = await member.get("/stats")
     finally:

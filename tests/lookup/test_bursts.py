@@ -56,13 +56,6 @@ async def burst_service(tmp_path: Path, bootstrap_file: Path, **overrides: Any) 
     return await start_service(directory)
 
 
-async def batch(running: RunningService, names: list[str]) -> list[dict[str, Any]]:
-    async with running.client.post(running.url + "/batch", json=names) as resp:
-        assert resp.status == 200
-        answers: list[dict[str, Any]] = await resp.json()
-        return answers
-
-
 async def timed_gets(running: RunningService, names: list[str], connections: int = 100) -> list[tuple[float, dict]]:
     """Every name by GET over ``connections`` keep-alive connections; each answer with its own duration."""
     results: list[tuple[float, dict]] = [(0.0, {})] * len(names)
@@ -94,7 +87,7 @@ async def assert_answered_locally(running: RunningService, rdap_server: RdapTest
     """Asked again: every name has its real answer, and the registry is not asked again."""
     missing = set(names[::10])
     before = len(rdap_server.requests)
-    again = await batch(running, names)
+    again = await running.batch(names)
     for name, answer in zip(names, again, strict=True):
         if name in missing:
             assert (answer["seen_by_web"], answer["alerts"]) == ("ERROR", ["RDAP-NOT-FOUND"]), (name, answer)
@@ -117,7 +110,7 @@ async def test_a_burst_of_new_names_never_waits_long_and_never_pauses_a_healthy_
     try:
         started = time.monotonic()
         if via == "batch":
-            answers = await batch(running, names)
+            answers = await running.batch(names)
             assert time.monotonic() - started < QUEUE_WAIT + LATENCY + SLACK
         else:
             timed = await timed_gets(running, names, connections=600)
@@ -159,7 +152,7 @@ async def test_a_429_storm_slows_us_down_without_pausing_the_registry(
     serve_names(rdap_server, names)
     running = await burst_service(tmp_path, bootstrap_file)
     try:
-        answers = await batch(running, names)
+        answers = await running.batch(names)
         assert_real_or_queued(answers, set(names[::10]), names)
         await running.service.settle()
         await assert_answered_locally(running, rdap_server, names)

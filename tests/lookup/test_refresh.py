@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from tests.support.rdap_server import RdapTestServer
 from tests.support.services import RunningService, start_service, write_config
@@ -40,13 +39,6 @@ async def refresh_everything(running: RunningService) -> None:
         await resolver.drain_once()
 
 
-async def batch(running: RunningService, names: list[str]) -> list[dict[str, Any]]:
-    async with running.client.post(running.url + "/batch", json=names) as resp:
-        assert resp.status == 200
-        answers: list[dict[str, Any]] = await resp.json()
-        return answers
-
-
 def config(directory: Path, bootstrap_file: Path, database_url: str) -> Path:
     write_config(
         directory,
@@ -71,7 +63,7 @@ async def test_expired_records_answer_at_once_and_are_refreshed_politely_in_the_
     try:
         await import_csv(running, expired_import(directory, names))
         asked = time.monotonic()
-        stale = await batch(running, names)
+        stale = await running.batch(names)
         assert time.monotonic() - asked < 1.0  # nobody waited for the registry
         assert all((a["seen_by_web"], a["alerts"]) == (OLD_CREATED, ["YOUR-FIRST-CONTACT"]) for a in stale)
 
@@ -79,8 +71,8 @@ async def test_expired_records_answer_at_once_and_are_refreshed_politely_in_the_
         assert sorted(rdap_server.requests) == sorted(names)  # each refreshed once
         assert rdap_server.busiest_second() <= RATE * 1.05 + 5
 
-        refreshed = await batch(running, names)
-        again = await batch(running, names)
+        refreshed = await running.batch(names)
+        again = await running.batch(names)
         _, stats = await running.get("/stats")
     finally:
         await running.stop()
@@ -106,7 +98,7 @@ async def test_the_refresh_queue_survives_a_restart(
     running = await start_service(directory)
     try:
         await import_csv(running, expired_import(directory, names))
-        await batch(running, names)
+        await running.batch(names)
         await rdap_server.wait_for_request(names[0])  # the refreshes are under way...
     finally:
         await running.stop()  # ...and cut short
@@ -117,7 +109,7 @@ async def test_the_refresh_queue_survives_a_restart(
     try:
         assert await running.service.storage.refresh_queue_length() == len(names)
         await refresh_everything(running)
-        answers = await batch(running, names)
+        answers = await running.batch(names)
     finally:
         await running.stop()
     assert len(rdap_server.requests) - asked_before == len(names)

@@ -88,6 +88,13 @@ class RunningService:
         assert status == 200, body
         return body
 
+    async def batch(self, names: list[str]) -> list[dict[str, Any]]:
+        """``POST /batch``: the answers, in the order asked."""
+        async with self.client.post(self.url + "/batch", json=names) as resp:
+            assert resp.status == 200
+            answers: list[dict[str, Any]] = await resp.json()
+            return answers
+
     async def stop(self) -> None:
         await self.client.close()
         await self.server.stop()
