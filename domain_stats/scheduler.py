@@ -230,9 +230,6 @@ class ServerSchedule:
             self._next_turn = max(now, self._next_turn) + self.interval
             waiter.future.set_result(None)
 
-    def queued(self) -> int:
-        return sum(self._queued)
-
     def expected_wait(self, priority: int) -> float:
         """Seconds until the last waiter of ``priority`` gets its turn if nothing better arrives:
         what the pause and the rate leave, one interval for each waiter at this priority or better.

@@ -154,7 +154,8 @@ class LookupService:
         registration, seen_by_you, first = await self.storage.visit(domain, now)
         if registration is not None:
             self.counters.database_hits += 1
-            once = await self._take_once(domain)
+            # One-off alerts are rare: the common hit pays two lookups in empty containers, no await.
+            once = await self._take_once(domain) if domain in self._re_registered or self._owed_once else ()
             facts = _facts(registration, seen_by_you)
             if not registration.expired(now):
                 return self._answer(domain, facts, now, first, self._good_until(now, registration.expires), once=once)

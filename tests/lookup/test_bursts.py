@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 
 from tests.support.rdap_server import Canned, RdapTestServer
-from tests.support.services import Clock, RunningService, start_service, write_config
+from tests.support.services import RunningService, start_service, write_config
 
 RATE = 400  # our per-server rate (requests a second)
 LATENCY = 0.05  # the registry's round trip
@@ -169,13 +169,12 @@ async def test_a_failing_registry_is_still_paused(
     tmp_path: Path, bootstrap_file: Path, rdap_server: RdapTestServer
 ) -> None:
     """Its own failures (5xx) pause it; recovery is shown on the RDAP client (tests/rdap), whose clock moves."""
-    clock = Clock()
     for name in ("down1.com", "down2.com", "down3.com"):
         rdap_server.queue(name, Canned(status=503, once=True))
     rdap_server.add_domain("later.com", CREATED)
     directory = tmp_path / "data"
     write_config(directory, rdap_bootstrap=str(bootstrap_file), rdap_bootstrap_refresh_url="", rdap_error_ttl_hours=0)
-    running = await start_service(directory, clock)
+    running = await start_service(directory)
     try:
         failed = [await running.lookup(name) for name in ("down1.com", "down2.com", "down3.com")]
         assert [a["alerts"] for a in failed] == [["YOUR-FIRST-CONTACT", "RDAP-SERVER-ERROR"]] * 3

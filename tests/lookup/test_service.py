@@ -438,8 +438,9 @@ async def test_database_hits_are_counted_and_stats_report(service: RunningServic
     assert status == 200
     assert stats["cache"]["hits"] == 1 and stats["cache"]["size"] == 1
     assert stats["database"] == {"hits": 0, "misses": 1}
-    assert stats["rdap"] == {"successes": 1, "failures": 0, "in_flight": 0, "servers": stats["rdap"]["servers"]}
-    (line,) = stats["rdap"]["servers"].values()
+    servers = stats["rdap"].pop("servers")
+    assert stats["rdap"] == {"successes": 1, "failures": 0, "in_flight": 0}
+    (line,) = servers.values()
     assert line["requests"] == 1 and not line["paused"] and line["queued"]["live"] == 0
     assert stats["uptime_seconds"] >= 0
     assert stats["worker"] == {"slot": 0, "of": 1, "pid": os.getpid()}  # served in this process
