@@ -68,7 +68,34 @@ RDAP_BACKED_OFF = _alert(
 RDAP_BAD_RESPONSE = _alert(
     "RDAP-BAD-RESPONSE", "unusable RDAP response: not JSON, no registration event, about another domain, an error body"
 )
-RDAP_NO_SERVER = _alert("RDAP-NO-SERVER", "the IANA bootstrap names no RDAP server for the TLD")
+NO_SERVER = _alert(
+    "NO-SERVER",
+    "neither the IANA RDAP bootstrap nor the WHOIS server map (with whois_servers) names a server for the TLD",
+)
+WHOIS_NOT_FOUND = _alert("WHOIS-NOT-FOUND", "the registry's WHOIS server says it has no such domain")
+WHOIS_NO_DATE = _alert(
+    "WHOIS-NO-DATE",
+    "the domain is registered, but its registry publishes no creation date over WHOIS (DENIC's .de, nic.at, "
+    "EURid, ...): an honest answer, cached like WHOIS-NOT-FOUND",
+)
+WHOIS_TIMEOUT = _alert("WHOIS-TIMEOUT", "the WHOIS server did not finish its answer within whois_timeout_seconds")
+WHOIS_UNREACHABLE = _alert("WHOIS-UNREACHABLE", "the connection to the WHOIS server failed")
+WHOIS_RATE_LIMITED = _alert(
+    "WHOIS-RATE-LIMITED",
+    "the WHOIS server answered its \"limit exceeded\" text five times in a row for this domain (each holds its "
+    "line for whois_limit_pause_seconds and is not counted as a failure)",
+)
+WHOIS_BAD_RESPONSE = _alert(
+    "WHOIS-BAD-RESPONSE",
+    "unusable WHOIS answer: empty, not about the domain, a creation date we cannot read, or over 1 MiB",
+)
+WHOIS_BACKED_OFF = _alert(
+    "WHOIS-BACKED-OFF", "the WHOIS server is paused after its own failures (as RDAP-BACKED-OFF)"
+)
+WHOIS_QUEUED = _alert(
+    "WHOIS-QUEUED",
+    "transient: the WHOIS server's line was longer than upstream_queue_wait_seconds (as RDAP-QUEUED)",
+)
 DATABASE_UNAVAILABLE = _alert("DATABASE-UNAVAILABLE", "the local database could not be read or written")
 ISC_UNREACHABLE = _alert("ISC-UNREACHABLE", "mode central: the central server could not be reached")
 ISC_TIMEOUT = _alert("ISC-TIMEOUT", "mode central: the central server did not answer within server_timeout_seconds")

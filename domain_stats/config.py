@@ -20,10 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from domain_stats.errors import UserError
 from domain_stats.private_files import create_private, make_private_dir
 from domain_stats.rdap.bootstrap import IANA_BOOTSTRAP_URL
+from domain_stats.whois.servers import parse_server
 
 __all__ = [
     "CommonSettings",
     "ConfigError",
+    "ServerLimit",
     "clean_suffixes",
     "default_config_text",
     "ensure_data_dir",
@@ -33,6 +35,15 @@ __all__ = [
 
 class ConfigError(UserError):
     """The configuration cannot be used; the message names the key and the file."""
+
+
+class ServerLimit(BaseModel):
+    """One upstream server's own limits (``whois_server_limits``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    concurrency: int = Field(1, ge=1, le=100)
+    rate: float = Field(1.0, gt=0)
 
 
 class CommonSettings(BaseModel):
@@ -123,9 +134,63 @@ class CommonSettings(BaseModel):
         1.0,
         ge=0,
         description=(
-            "How long an RDAP error answer is cached before the domain is tried again; also how long a failed "
+            "How long an RDAP or WHOIS error answer is cached before the domain is tried again; also how long a failed "
             "refresh of an expired record, or a registration the registry reports as expired, waits before the "
             "next query."
+        ),
+    )
+    whois_servers: dict[str, str] = Field(
+        {},
+        description=(
+            "WHOIS servers by TLD (or suffix), host[:port], over the packaged map, e.g. {de: whois.example.net:4343};"
+            " an empty value asks no WHOIS server for that TLD. WHOIS answers the TLDs the RDAP bootstrap does not"
+            " cover."
+        ),
+    )
+    whois_packaged_map: bool = Field(
+        True,
+        description=(
+            "Use the packaged TLD -> WHOIS server map. false: only the TLDs in whois_servers are asked over WHOIS "
+            "(an isolated network)."
+        ),
+    )
+    whois_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=120,
+        description=(
+            "Longest one WHOIS query may take, from connecting to the end of the answer (WHOIS-TIMEOUT; three in a "
+            "row pause the server)."
+        ),
+    )
+    whois_server_concurrency: int = Field(
+        1, ge=1, le=100, description="Most simultaneous queries to one WHOIS server (shared like rdap_server_concurrency)."
+    )
+    whois_server_rate: float = Field(
+        1.0,
+        gt=0,
+        description="Most queries per second to one WHOIS server (shared like rdap_server_rate). Registries are strict.",
+    )
+    whois_server_limits: dict[str, ServerLimit] = Field(
+        {},
+        description=(
+            "Other limits for named WHOIS servers, e.g. {whois.nic.it: {concurrency: 2, rate: 4}} (by host name)."
+        ),
+    )
+    whois_limit_pause_seconds: float = Field(
+        60.0,
+        ge=0,
+        le=3600,
+        description=(
+            "How long a WHOIS server's \"limit exceeded\" answer holds its line (like an RDAP 429); the query then "
+            "waits its turn again (WHOIS-RATE-LIMITED after five in a row)."
+        ),
+    )
+    whois_when_rdap_fails: bool = Field(
+        False,
+        description=(
+            "Also ask WHOIS (where the map names a server) when a TLD's RDAP server fails or is paused after "
+            "failures, instead of answering RDAP-TIMEOUT, RDAP-UNREACHABLE, RDAP-SERVER-ERROR or RDAP-BACKED-OFF."
         ),
     )
     upstream_queue_wait_seconds: float = Field(
@@ -134,10 +199,20 @@ class CommonSettings(BaseModel):
         le=60,
         description=(
             "Longest a lookup waits in line for an upstream server (our own per-server limits, or a 429's "
-            "Retry-After) before it is answered ERROR with RDAP-QUEUED (ISC-QUEUED in mode central). The query stays "
+            "Retry-After) before it is answered ERROR with RDAP-QUEUED (WHOIS-QUEUED for a WHOIS server, ISC-QUEUED in mode central). The query stays "
             "in line and is resolved in the background; the next ask answers from what it found."
         ),
     )
+
+    @field_validator("whois_servers")
+    @classmethod
+    def _valid_whois_servers(cls, value: dict[str, str]) -> dict[str, str]:
+        for suffix, server in value.items():
+            if not isinstance(server, str):
+                raise ValueError(f"{suffix}: expected host[:port] or an empty string")
+            if server.strip():
+                parse_server(server)  # its ValueError names the problem
+        return value
 
     @field_validator("database_url")
     @classmethod

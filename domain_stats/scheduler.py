@@ -151,10 +151,11 @@ class ServerSchedule:
                 self._backoff, PAUSE_FAILURES, f"it failed {self._failures_before_pause} times in a row ({why})"
             )
 
-    def told_to_wait(self, seconds: float) -> None:
-        """A ``429``: hold the line for ``seconds`` (already bounded by the caller); not a failure."""
+    def told_to_wait(self, seconds: float, reason: str = PAUSE_RATE_LIMITED) -> None:
+        """A ``429`` (or a WHOIS "limit exceeded", ``reason``): hold the line for ``seconds``
+        (already bounded by the caller); not a failure."""
         self.rate_limited += 1
-        self._pause(seconds, PAUSE_RATE_LIMITED, "it answered 429 (rate limited)")
+        self._pause(seconds, reason, f"it answered {reason} (rate limited)")
 
     def _pause(self, seconds: float, reason: str, why: str) -> None:
         now = self._clock()

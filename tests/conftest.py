@@ -15,10 +15,15 @@ import yaml
 
 from domain_stats.central.config import CENTRAL_CONFIG_NAME
 from tests.support.central_server import CentralTestServer
+from tests.support import loopback_only
 from tests.support.feed_server import FeedTestServer
 from tests.support.postgres import fresh_schema_url, postgres_unavailable
 from tests.support.rdap_server import RdapTestServer, write_bootstrap
 from tests.support.services import Clock, RunningService, start_service, write_config
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    loopback_only.install()
 
 
 @pytest.fixture
@@ -92,6 +97,7 @@ async def central(tmp_path: Path, bootstrap_file: Path, database_url: str) -> As
         "rdap_bootstrap": str(bootstrap_file),
         "rdap_bootstrap_refresh_url": "",
         "rdap_error_ttl_hours": 1,
+        "whois_packaged_map": False,
         # Bursts in these tests are about the community's first contacts, not the registry's line.
         "upstream_queue_wait_seconds": 30,
     }

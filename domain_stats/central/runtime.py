@@ -14,7 +14,8 @@ from domain_stats.central.config import CentralSettings
 from domain_stats.central.service import CentralService
 from domain_stats.central.store import open_central_store
 from domain_stats.names import DEFAULT_PROHIBITED, NameReducer
-from domain_stats.rdap.setup import keep_bootstrap_fresh, open_rdap_client
+from domain_stats.rdap.setup import keep_bootstrap_fresh
+from domain_stats.registries import open_registries
 
 __all__ = ["CentralRuntime", "feed_directory"]
 
@@ -45,13 +46,13 @@ class CentralRuntime:
         data_dir = Path(data_dir)
         store = await open_central_store(settings, data_dir)
         try:
-            rdap = await open_rdap_client(settings, data_dir)
+            registries = await open_registries(settings, data_dir)
         except BaseException:
             await store.close()
             raise
         service = CentralService(
             store=store,
-            rdap=rdap,
+            registries=registries,
             names=NameReducer(DEFAULT_PROHIBITED, only_icann=not settings.psl_private),
             rdap_error_ttl_hours=settings.rdap_error_ttl_hours,
             queue_wait_seconds=settings.upstream_queue_wait_seconds,
@@ -59,7 +60,7 @@ class CentralRuntime:
         )
         runtime = cls(settings, service, feed_directory(data_dir))
         if refresh_bootstrap:
-            runtime._background.append(asyncio.create_task(keep_bootstrap_fresh(rdap, settings, data_dir)))
+            runtime._background.append(asyncio.create_task(keep_bootstrap_fresh(registries.rdap, settings, data_dir)))
         return runtime
 
     def http_app(self) -> CentralApp:
@@ -71,5 +72,5 @@ class CentralRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.service.close()
-        await self.service.rdap.close()
+        await self.service.registries.close()
         await self.service.store.close()

@@ -2,11 +2,12 @@
 
 The HTTP layer (:mod:`domain_stats.central.app`) only parses and authenticates; tests and
 the app drive :class:`CentralService` the same way. Unknown domains are resolved with the
-lookup service's own RDAP engine; the community's first contact is recorded once a domain
-has a good answer, so ``ISC-FIRST-CONTACT`` reaches exactly one client that can use it
-(an RDAP failure is not anyone's first contact). As in the lookup service, no query waits
-long in an RDAP server's line (``RDAP-QUEUED``, not cached, while the query goes on) and an
-expired registration is answered as stored while it is refreshed in the background.
+lookup service's own registry engine (RDAP, WHOIS where a TLD has no RDAP); the community's
+first contact is recorded once a domain has a good answer, so ``ISC-FIRST-CONTACT`` reaches
+exactly one client that can use it (a registry failure is not anyone's first contact). As in
+the lookup service, no query waits long in a registry server's line (``RDAP-QUEUED`` or
+``WHOIS-QUEUED``, not cached, while the query goes on) and an expired registration is
+answered as stored while it is refreshed in the background.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import math
 import time
 from collections.abc import Callable
 
-from domain_stats.alerts import ISC_FIRST_CONTACT, PROHIBITED_TLD, RDAP_QUEUED
+from domain_stats.alerts import ISC_FIRST_CONTACT, PROHIBITED_TLD
 from domain_stats.central.keys import hash_key
 from domain_stats.central.policy import Policy
 from domain_stats.central.store import CentralStore
@@ -32,8 +33,8 @@ from domain_stats.central_protocol import (
     StatusReport,
 )
 from domain_stats.names import DEFAULT_PROHIBITED, InvalidName, NameReducer
-from domain_stats.rdap import RdapClient, RdapDates, RdapError
-from domain_stats.rdap.errors import RdapNoServer, RdapNotFound
+from domain_stats.registration import NoRegistryServer, RegistrationDates, RegistryError
+from domain_stats.registries import Registries
 from domain_stats.scheduler import Job, Priority
 from domain_stats.singleflight import Queued, SingleFlight
 
@@ -47,19 +48,19 @@ class CentralService:
         self,
         *,
         store: CentralStore,
-        rdap: RdapClient,
+        registries: Registries,
         names: NameReducer,
         rdap_error_ttl_hours: float,
         queue_wait_seconds: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
-        self.rdap = rdap
+        self.registries = registries
         self.names = names
         self._error_ttl_hours = rdap_error_ttl_hours
         self._clock = clock
         self._queue_wait = queue_wait_seconds
-        self._inflight: SingleFlight[str, RdapDates] = SingleFlight()  # one RDAP query per domain
+        self._inflight: SingleFlight[str, RegistrationDates] = SingleFlight()  # one registry query per domain
         self._refreshing: SingleFlight[str, None] = SingleFlight()
         self._applied_prohibited: tuple[str, ...] | None = None
 
@@ -103,8 +104,8 @@ class CentralService:
                     domain, lambda job: self._resolve_and_store(domain, job), wait=self._queue_wait
                 )
             except Queued:
-                return QueryError(TTL_NOT_CACHED, (RDAP_QUEUED, *known.alerts))
-            except RdapError as err:
+                return QueryError(TTL_NOT_CACHED, (self.registries.queued_alert(domain), *known.alerts))
+            except RegistryError as err:
                 return QueryError(self.error_ttl(err), (err.alert, *known.alerts))
             created, expires = dates.created, dates.expires
         elif self._needs_refresh(expires, known.updated, now):
@@ -120,35 +121,35 @@ class CentralService:
             return False
         return updated is None or now - updated >= self._error_ttl_hours * 3600
 
-    def error_ttl(self, err: RdapError) -> int:
-        """How long clients may cache an RDAP failure, in the protocol's terms.
+    def error_ttl(self, err: RegistryError) -> int:
+        """How long clients may cache a registry failure, in the protocol's terms.
 
-        Not found: the configured RDAP error TTL, in whole hours. No RDAP server for the TLD:
-        no expiry (it will not change soon) but evictable. Anything else is transient (a
-        timeout, a failing or rate-limiting registry): not cached, so clients ask again and
-        get the answer as soon as the registry does; the RDAP client's back-off keeps the
-        registry from being hammered meanwhile.
+        The registry's own lasting answer (not found, no creation date published): the
+        configured RDAP error TTL, in whole hours. No server for the TLD: no expiry (it will
+        not change soon) but evictable. Anything else is transient (a timeout, a failing or
+        rate-limiting registry): not cached, so clients ask again and get the answer as soon
+        as the registry does; the engine's pauses keep the registry from being hammered.
         """
-        if isinstance(err, RdapNotFound):
-            return math.ceil(self._error_ttl_hours) if self._error_ttl_hours > 0 else TTL_NOT_CACHED
-        if isinstance(err, RdapNoServer):
+        if isinstance(err, NoRegistryServer):
             return TTL_NO_EXPIRY
+        if err.settled:
+            return math.ceil(self._error_ttl_hours) if self._error_ttl_hours > 0 else TTL_NOT_CACHED
         return TTL_NOT_CACHED
 
-    async def _resolve_and_store(self, domain: str, job: Job) -> RdapDates:
+    async def _resolve_and_store(self, domain: str, job: Job) -> RegistrationDates:
         # A query that read the database just before another one's resolution was stored (and left
         # the single flight) would otherwise ask RDAP a second time; so would another server instance.
         known = await self.store.known(domain)
         if known.created is not None and not self._needs_refresh(known.expires, known.updated, self._clock()):
-            return RdapDates(float(known.created), None if known.expires is None else float(known.expires))
-        dates = await self.rdap.lookup(domain, job)
-        await self.store.save_registration(domain, dates.created, dates.expires, self._clock())
-        return dates
+            return RegistrationDates(float(known.created), None if known.expires is None else float(known.expires))
+        found = await self.registries.lookup(domain, job)
+        await self.store.save_registration(domain, found.created, found.expires, self._clock())
+        return RegistrationDates(found.created, found.expires)
 
     async def _refresh(self, domain: str, job: Job) -> None:
         try:
             await self._resolve_and_store(domain, job)
-        except RdapError as err:
+        except RegistryError as err:
             log.info("refresh of expired %s failed (%s); its stored facts stand", domain, err.alert)
             # Not asked again before the error TTL: ``updated`` says when it was last tried.
             known = await self.store.known(domain)

@@ -15,7 +15,7 @@ import orjson
 
 from domain_stats.alerts import INVALID_NAME, PROHIBITED_TLD, YOUR_FIRST_CONTACT, with_reason
 from domain_stats.dates import format_date
-from domain_stats.storage import ORIGIN_CENTRAL, ORIGIN_RDAP
+from domain_stats.storage import ORIGIN_CENTRAL, ORIGIN_RDAP, ORIGIN_WHOIS
 
 __all__ = [
     "ANSWER_FIELDS",
@@ -33,6 +33,8 @@ NA = "NA"
 ERROR = "ERROR"
 NEW = "NEW"
 ESTABLISHED = "ESTABLISHED"
+#: ``seen_by_isc`` of a registration our own engine found: which protocol answered.
+_PROTOCOL = {ORIGIN_RDAP: "RDAP", ORIGIN_WHOIS: "WHOIS"}
 
 
 class Facts(NamedTuple):
@@ -133,8 +135,8 @@ class AnswerFormatter:
         seen_by_you = format_date(facts.seen_by_you, self._offset)
         if facts.created is None:
             return Answer(ERROR, ERROR, seen_by_you, ERROR, alerts)
-        if facts.origin == ORIGIN_RDAP:
-            isc = "RDAP"
+        if facts.origin in _PROTOCOL:
+            isc = _PROTOCOL[facts.origin]
         elif facts.origin == ORIGIN_CENTRAL and facts.seen_by_isc is not None:
             isc = format_date(facts.seen_by_isc, self._offset)
         else:

@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 ALERT_CACHE_SECONDS = 24 * 3600  # answers with central-server alerts: cached a day, never stored
 #: Queries to the central server at once, per process: its own line (priorities as for RDAP).
 CENTRAL_CONCURRENCY = 100
-#: While the central server answers RDAP-QUEUED, ask again this often (askers were answered
+#: While the central server answers RDAP-QUEUED (or WHOIS-QUEUED), ask again this often (askers were answered
 #: ISC-QUEUED), at most this many times.
 QUEUED_RETRY_SECONDS = 2.0
 QUEUED_RETRIES = 30
@@ -153,12 +153,11 @@ class CentralUpstream:
     """The lookup service's upstream in ``mode: central``; ``fallback`` (RDAP) only while the server is unreachable.
 
     Queries wait in one line (:class:`ServerSchedule`, ``CENTRAL_CONCURRENCY`` at once, live lookups
-    first). When the central server's own RDAP line is long it answers ``RDAP-QUEUED``; the query
+    first). When the central server's own registry line is long it answers ``RDAP-QUEUED`` (``WHOIS-QUEUED``); the query
     then stays with us and asks again every ``QUEUED_RETRY_SECONDS`` until it has the answer.
     """
 
     name = "central"
-    queued_alert = alerts.ISC_QUEUED
 
     def __init__(self, client: CentralClient, fallback: Upstream | None = None) -> None:
         self.client = client
@@ -166,12 +165,15 @@ class CentralUpstream:
         self.fallbacks = 0
         self.line = ServerSchedule(client.url, concurrency=CENTRAL_CONCURRENCY, rate=math.inf)
 
+    def queued_alert(self, domain: str) -> str:
+        return alerts.ISC_QUEUED
+
     async def resolve(self, domain: str, job: Job) -> Resolution:
         for _ in range(QUEUED_RETRIES):
             try:
                 return await self._ask(domain, job)
             except UpstreamError as err:
-                if alerts.RDAP_QUEUED not in err.alerts:
+                if alerts.RDAP_QUEUED not in err.alerts and alerts.WHOIS_QUEUED not in err.alerts:
                     raise
             job.set_in_line(True)  # in the central server's line: our askers need not wait for it
             try:

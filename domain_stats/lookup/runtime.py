@@ -30,10 +30,10 @@ from domain_stats.lookup.resolve_queue import ResolveQueue
 from domain_stats.lookup.service import LookupService
 from domain_stats.lookup.starter import load_starter_data
 from domain_stats.lookup.updates import apply_feed, client_feed, meet_minimum_database
-from domain_stats.lookup.upstream import RdapUpstream, Upstream
+from domain_stats.lookup.upstream import RegistryUpstream, Upstream
 from domain_stats.names import NameReducer
-from domain_stats.rdap import RdapClient
-from domain_stats.rdap.setup import keep_bootstrap_fresh, open_rdap_client
+from domain_stats.rdap.setup import keep_bootstrap_fresh
+from domain_stats.registries import Registries, open_registries
 from domain_stats.storage import StorageError, open_storage
 
 __all__ = ["Runtime"]
@@ -52,7 +52,7 @@ class Runtime:
         settings: Settings,
         data_dir: Path,
         service: LookupService,
-        rdap: RdapClient,
+        registries: Registries,
         clock: Callable[[], float],
         cache_file: Path,
         worker: dict[str, int],
@@ -62,7 +62,7 @@ class Runtime:
         self.cache_file = cache_file
         self.data_dir = Path(data_dir)
         self.service = service
-        self.rdap = rdap
+        self.registries = registries
         self.membership: CentralMembership | None = None
         self.resolver: ResolveQueue
         #: Set after each background round of feed updates (whatever its outcome).
@@ -103,7 +103,7 @@ class Runtime:
         try:
             if settings.starter_data:
                 await load_starter_data(storage, names)
-            rdap = await open_rdap_client(settings, data_dir, share=workers)
+            registries = await open_registries(settings, data_dir, share=workers)
         except BaseException:
             await storage.close()
             raise
@@ -119,8 +119,8 @@ class Runtime:
             loaded = await asyncio.to_thread(load_cache, cache, cache_file, clock(), formatter.fingerprint)
         if loaded:
             log.info("reloaded %d cached answers from %s", loaded, cache_file)
-        rdap_upstream = RdapUpstream(rdap, settings.rdap_error_ttl_hours * 3600)
-        upstream: Upstream = rdap_upstream
+        registry_upstream = RegistryUpstream(registries, settings.rdap_error_ttl_hours * 3600)
+        upstream: Upstream = registry_upstream
         membership = None
         if settings.mode == "central":
             central = CentralClient(
@@ -130,7 +130,7 @@ class Runtime:
                 ssl_context=settings.server_ssl_context(data_dir),
                 clock=clock,
             )
-            upstream = CentralUpstream(central, rdap_upstream if settings.central_fallback_rdap else None)
+            upstream = CentralUpstream(central, registry_upstream if settings.central_fallback_rdap else None)
             membership = CentralMembership(central, names)
             try:
                 config = await membership.join()
@@ -138,7 +138,7 @@ class Runtime:
                     await meet_minimum_database(settings, data_dir, storage, names, config.min_database_version)
             except BaseException:
                 await upstream.close()
-                await rdap.close()
+                await registries.close()
                 await storage.close()
                 raise
         service = LookupService(
@@ -157,7 +157,7 @@ class Runtime:
             settings,
             data_dir,
             service,
-            rdap,
+            registries,
             clock,
             cache_file,
             {"slot": worker or 0, "of": workers, "pid": os.getpid()},
@@ -169,7 +169,7 @@ class Runtime:
         background = runtime._background
         background.append(asyncio.create_task(runtime._follow_database()))
         if refresh_bootstrap:
-            background.append(asyncio.create_task(keep_bootstrap_fresh(rdap, settings, data_dir)))
+            background.append(asyncio.create_task(keep_bootstrap_fresh(registries.rdap, settings, data_dir)))
         if primary:
             if membership is not None:
                 background.append(asyncio.create_task(runtime._keep_reporting()))
@@ -289,7 +289,7 @@ class Runtime:
         if keep_cache:
             await self._save_cache()
         await self.service.close()
-        await self.rdap.close()
+        await self.registries.close()
         await self.service.storage.close()
 
     async def _save_cache(self) -> None:

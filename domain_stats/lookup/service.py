@@ -170,7 +170,7 @@ class LookupService:
             )
         except Queued:
             self.counters.queued_answers += 1
-            facts = Facts(None, None, "", None, seen_by_you, (self.upstream.queued_alert,))
+            facts = Facts(None, None, "", None, seen_by_you, (self.upstream.queued_alert(domain),))
             return self._answer(domain, facts, now, first, now + self._queued_for if self._queued_for > 0 else None)
         except UpstreamError as err:
             facts = Facts(None, None, "", None, seen_by_you, err.alerts)

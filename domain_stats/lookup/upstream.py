@@ -1,7 +1,8 @@
 """Where facts for unknown domains come from: the lookup service sees one small interface.
 
-``mode: rdap`` resolves through our own RDAP client; the central-server client (``mode:
-isc``) implements the same :class:`Upstream` so the lookup rules do not care which is used.
+``mode: rdap`` resolves through our own registry engine (RDAP, or WHOIS where a TLD has no
+RDAP server); the central-server client (``mode: isc``) implements the same :class:`Upstream`
+so the lookup rules do not care which is used.
 """
 
 from __future__ import annotations
@@ -9,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from domain_stats.alerts import RDAP_QUEUED
 from domain_stats.errors import DomainStatsError
-from domain_stats.rdap import RdapClient, RdapError
+from domain_stats.registration import RegistryError
+from domain_stats.registries import Registries
 from domain_stats.scheduler import Job
-from domain_stats.storage import ORIGIN_RDAP, Registration
+from domain_stats.storage import Registration
 
-__all__ = ["RdapUpstream", "Resolution", "Upstream", "UpstreamError"]
+__all__ = ["RegistryUpstream", "Resolution", "Upstream", "UpstreamError"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +51,10 @@ class UpstreamError(DomainStatsError):
 
 class Upstream(Protocol):
     name: str
-    #: The transient token of an answer given while the query still waits in this upstream's line.
-    queued_alert: str
+
+    def queued_alert(self, domain: str) -> str:
+        """The transient token of an answer given while ``domain``'s query still waits in line."""
+        ...
 
     async def resolve(self, domain: str, job: Job) -> Resolution:
         """``job``: the query's place in the upstream's line (priority, whether it is on the wire)."""
@@ -62,29 +65,24 @@ class Upstream(Protocol):
     async def close(self) -> None: ...
 
 
-class RdapUpstream:
-    name = "rdap"
-    queued_alert = RDAP_QUEUED
+class RegistryUpstream:
+    name = "registries"
 
-    def __init__(self, client: RdapClient, error_ttl_seconds: float) -> None:
-        self.client = client
+    def __init__(self, registries: Registries, error_ttl_seconds: float) -> None:
+        self.registries = registries
         self._error_ttl = error_ttl_seconds
+
+    def queued_alert(self, domain: str) -> str:
+        return self.registries.queued_alert(domain)
 
     async def resolve(self, domain: str, job: Job) -> Resolution:
         try:
-            dates = await self.client.lookup(domain, job)
-        except RdapError as err:
+            return Resolution(await self.registries.lookup(domain, job))
+        except RegistryError as err:
             raise UpstreamError((err.alert,), self._error_ttl, str(err)) from None
-        return Resolution(Registration(dates.created, dates.expires, ORIGIN_RDAP))
 
     def stats(self) -> dict[str, Any]:
-        s = self.client.stats
-        return {
-            "successes": s.successes,
-            "failures": s.failures,
-            "in_flight": s.in_flight,
-            "servers": self.client.servers(),
-        }
+        return self.registries.stats()
 
     async def close(self) -> None:
-        await self.client.close()
+        await self.registries.close()

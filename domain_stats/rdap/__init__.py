@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from domain_stats.rdap.bootstrap import Bootstrap
 from domain_stats.rdap.errors import RdapError
-from domain_stats.rdap.parse import RdapDates, parse_domain_response
+from domain_stats.rdap.parse import parse_domain_response
 
 if TYPE_CHECKING:
     from domain_stats.rdap.client import RdapClient, RdapLimits
 
-__all__ = ["Bootstrap", "RdapClient", "RdapDates", "RdapError", "RdapLimits", "parse_domain_response"]
+__all__ = ["Bootstrap", "RdapClient", "RdapError", "RdapLimits", "parse_domain_response"]
 
 
 def __getattr__(name: str) -> Any:

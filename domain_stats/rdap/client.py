@@ -33,8 +33,9 @@ from domain_stats.rdap.errors import (
     RdapTimeout,
     RdapTransportError,
 )
-from domain_stats.rdap.parse import RdapDates, parse_domain_response
+from domain_stats.rdap.parse import parse_domain_response
 from domain_stats.rdap.redirects import MAX_REDIRECTS, REDIRECT_STATUSES, check_redirect
+from domain_stats.registration import RegistrationDates
 from domain_stats.scheduler import PAUSE_FAILURES, Job, Priority, ServerSchedule
 
 __all__ = ["RdapClient", "RdapLimits", "RdapStats"]
@@ -123,7 +124,7 @@ class RdapClient:
         """Each RDAP server asked so far: its line by priority, requests, 429s, failures, pause."""
         return {base: schedule.stats() for base, schedule in self._servers.items()}
 
-    async def lookup(self, domain: str, job: Job | None = None) -> RdapDates:
+    async def lookup(self, domain: str, job: Job | None = None) -> RegistrationDates:
         """Registration and expiration dates of ``domain``; raises an :class:`RdapError`.
 
         ``job``: the query's place in line (its priority); without one, a live lookup that waits
@@ -137,7 +138,7 @@ class RdapClient:
         self.stats.successes += 1
         return dates
 
-    async def _lookup(self, domain: str, job: Job) -> RdapDates:
+    async def _lookup(self, domain: str, job: Job) -> RegistrationDates:
         base = self.bootstrap.server_for(domain)
         if base is None:
             raise RdapNoServer(f"no RDAP server is known for {domain!r}")
@@ -165,7 +166,7 @@ class RdapClient:
 
     async def _turn(
         self, base: str, schedule: ServerSchedule, url: str, domain: str, job: Job, deadline: float | None
-    ) -> RdapDates:
+    ) -> RegistrationDates:
         """One request: wait for the turn (bounded by ``deadline``), then send it within ``timeout``."""
         try:
             async with asyncio.timeout(None if deadline is None else max(0.0, deadline - self._clock())):
@@ -195,7 +196,7 @@ class RdapClient:
         schedule.succeeded()
         return dates
 
-    async def _request(self, base: str, schedule: ServerSchedule, url: str, domain: str) -> RdapDates:
+    async def _request(self, base: str, schedule: ServerSchedule, url: str, domain: str) -> RegistrationDates:
         try:
             async with self._http().get(url, allow_redirects=False) as resp:
                 if resp.status in REDIRECT_STATUSES:
@@ -226,7 +227,7 @@ class RdapClient:
         return schedule
 
 
-def _interpret(status: int, body: bytes, domain: str, base: str) -> RdapDates:
+def _interpret(status: int, body: bytes, domain: str, base: str) -> RegistrationDates:
     if status == 404:
         raise RdapNotFound(f"{base} has no record of {domain}")
     if status >= 500:

@@ -6,10 +6,8 @@ to the log.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from domain_stats import alerts
-from domain_stats.errors import DomainStatsError
+from domain_stats.registration import NoRegistryServer, RegistryError
 
 __all__ = [
     "RdapBackedOff",
@@ -24,20 +22,13 @@ __all__ = [
 ]
 
 
-class RdapError(DomainStatsError):
+class RdapError(RegistryError):
     """An RDAP lookup gave no registration date; ``alert`` says why."""
-
-    alert: ClassVar[str]
-    #: Does this error count against the server's health (and lead to backing off)?
-    server_fault: ClassVar[bool] = False
-
-    def __init__(self, detail: str = "") -> None:
-        super().__init__(detail or self.alert)
-        self.detail = detail
 
 
 class RdapNotFound(RdapError):
     alert = alerts.RDAP_NOT_FOUND
+    settled = True
 
 
 class RdapTimeout(RdapError):
@@ -63,8 +54,8 @@ class RdapBadResponse(RdapError):
     alert = alerts.RDAP_BAD_RESPONSE
 
 
-class RdapNoServer(RdapError):
-    alert = alerts.RDAP_NO_SERVER
+class RdapNoServer(RdapError, NoRegistryServer):
+    alert = alerts.NO_SERVER
 
 
 class RdapBackedOff(RdapError):

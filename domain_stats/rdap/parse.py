@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,19 +17,14 @@ import idna
 import orjson
 
 from domain_stats.rdap.errors import RdapBadResponse, RdapNotFound
+from domain_stats.registration import RegistrationDates
 
-__all__ = ["RdapDates", "parse_domain_response", "parse_rdap_date"]
+__all__ = ["parse_domain_response", "parse_rdap_date"]
 
 _DATE = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?"
     r"\s*(?:([Zz])|([+-])(\d{2}):?(\d{2}))?\Z"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class RdapDates:
-    created: float
-    expires: float | None
 
 
 def parse_rdap_date(text: object) -> float:
@@ -55,7 +49,7 @@ def parse_rdap_date(text: object) -> float:
     return seconds
 
 
-def parse_domain_response(body: bytes | dict[str, Any], domain: str) -> RdapDates:
+def parse_domain_response(body: bytes | dict[str, Any], domain: str) -> RegistrationDates:
     """Dates for ``domain`` from a response body; raises an :class:`RdapError` subclass."""
     if isinstance(body, (bytes, bytearray, str)):
         try:
@@ -89,7 +83,7 @@ def parse_domain_response(body: bytes | dict[str, Any], domain: str) -> RdapDate
             expires = parse_rdap_date(event.get("eventDate"))
     if created is None:
         raise RdapBadResponse("no registration event")
-    return RdapDates(created, expires)
+    return RegistrationDates(created, expires)
 
 
 def _check_name(data: dict[str, Any], domain: str) -> None:

@@ -20,6 +20,7 @@ __all__ = [
     "ORIGIN_CENTRAL",
     "ORIGIN_LOCAL",
     "ORIGIN_RDAP",
+    "ORIGIN_WHOIS",
     "REMOVE",
     "UPSERT",
     "ChangeRow",
@@ -44,6 +45,7 @@ class StorageError(UserError):
 # Where a registration came from; it decides what an answer's ``seen_by_isc`` shows.
 ORIGIN_LOCAL = "local"  # imported list, update feed, starter set: "NA"
 ORIGIN_RDAP = "rdap"  # our own RDAP lookup: "RDAP"
+ORIGIN_WHOIS = "whois"  # our own WHOIS lookup: "WHOIS"
 ORIGIN_CENTRAL = "isc"  # the central server: the community's first-contact date (stored as "isc")
 
 

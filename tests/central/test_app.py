@@ -48,7 +48,7 @@ async def test_query_answer_shapes_on_the_wire(central: CentralTestServer, rdap_
     [
         ("missing.com", 1, "RDAP-NOT-FOUND"),  # rdap_error_ttl_hours: 1
         ("broken.com", 0, "RDAP-SERVER-ERROR"),
-        ("show.tv", -1, "RDAP-NO-SERVER"),  # .tv has no RDAP server in the test bootstrap
+        ("show.tv", -1, "NO-SERVER"),  # .tv has no RDAP server in the test bootstrap
     ],
 )
 async def test_error_answers_carry_an_integer_ttl(

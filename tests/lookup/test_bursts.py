@@ -125,7 +125,7 @@ async def test_a_burst_of_new_names_never_waits_long_and_never_pauses_a_healthy_
         assert fresh["seen_by_web"] == SHOWN
         assert time.monotonic() - asked < LATENCY + 1 / RATE + SLACK / 2
         _, stats = await running.get("/stats")
-        (line,) = stats["rdap"]["servers"].values()
+        (line,) = stats["registries"]["servers"].values()
         assert line["queued"]["answered"] > 0 and line["queued"]["live"] == 0
 
         await running.service.settle()
@@ -133,7 +133,7 @@ async def test_a_burst_of_new_names_never_waits_long_and_never_pauses_a_healthy_
         assert time.monotonic() - started < NAMES / RATE * 1.5 + SLACK * 2
         await assert_answered_locally(running, rdap_server, names)
         _, stats = await running.get("/stats")
-        (line,) = stats["rdap"]["servers"].values()
+        (line,) = stats["registries"]["servers"].values()
         assert (line["failures"], line["rate_limited"], line["pauses"], line["paused"]) == (0, 0, 0, False)
     finally:
         await running.stop()
@@ -157,7 +157,7 @@ async def test_a_429_storm_slows_us_down_without_pausing_the_registry(
         await running.service.settle()
         await assert_answered_locally(running, rdap_server, names)
         _, stats = await running.get("/stats")
-        (line,) = stats["rdap"]["servers"].values()
+        (line,) = stats["registries"]["servers"].values()
         assert line["rate_limited"] > 0 and line["failures"] == 0
         assert stats["background"]["queued_answers"] > 0
     finally:
@@ -182,7 +182,7 @@ async def test_a_failing_registry_is_still_paused(
         assert paused["alerts"] == ["YOUR-FIRST-CONTACT", "RDAP-BACKED-OFF"]
         assert rdap_server.count("later.com") == 0
         _, stats = await running.get("/stats")
-        (line,) = stats["rdap"]["servers"].values()
+        (line,) = stats["registries"]["servers"].values()
         assert line["paused"] and line["pause_reason"] == "failures" and line["failures"] == 3
     finally:
         await running.stop()

@@ -119,7 +119,7 @@ async def test_a_long_retry_after_holds_the_servers_line_without_pausing_it_for_
     assert held["alerts"] == ["YOUR-FIRST-CONTACT", "RDAP-QUEUED"]
     assert rdap_server.count("other.com") == 0
     _, stats = await service.get("/stats")
-    (line,) = stats["rdap"]["servers"].values()
+    (line,) = stats["registries"]["servers"].values()
     assert line["paused"] and line["pause_reason"] == "429" and 290 <= line["paused_seconds"] <= 300
     assert line["rate_limited"] == 1 and line["failures"] == 0
     assert line["queued"] == {"live": 0, "answered": 2, "refresh": 0, "import": 0}
@@ -193,7 +193,7 @@ async def test_bad_rdap_responses_answer_error(
 
 async def test_tld_without_rdap_server_answers_error(service: RunningService, rdap_server: RdapTestServer) -> None:
     answer = await service.lookup("example.tv")
-    assert answer["alerts"] == ["YOUR-FIRST-CONTACT", "RDAP-NO-SERVER"]
+    assert answer["alerts"] == ["YOUR-FIRST-CONTACT", "NO-SERVER"]
     assert rdap_server.requests == []
 
 
@@ -438,8 +438,8 @@ async def test_database_hits_are_counted_and_stats_report(service: RunningServic
     assert status == 200
     assert stats["cache"]["hits"] == 1 and stats["cache"]["size"] == 1
     assert stats["database"] == {"hits": 0, "misses": 1}
-    servers = stats["rdap"].pop("servers")
-    assert stats["rdap"] == {"successes": 1, "failures": 0, "in_flight": 0}
+    servers = stats["registries"].pop("servers")
+    assert stats["registries"] == {"successes": 1, "failures": 0, "in_flight": 0}
     (line,) = servers.values()
     assert line["requests"] == 1 and not line["paused"] and line["queued"]["live"] == 0
     assert stats["uptime_seconds"] >= 0

@@ -35,8 +35,10 @@ __all__ = [
 
 
 def write_config(data_dir: Path, **settings: Any) -> Path:
-    """A data directory's configuration; without the starter data unless asked (tests choose their domains)."""
+    """A data directory's configuration; without the starter data unless asked (tests choose their domains),
+    and without the packaged WHOIS map (no test may ask a real registry)."""
     settings.setdefault("starter_data", False)
+    settings.setdefault("whois_packaged_map", False)
     if not settings.get("database_url"):
         settings.pop("database_url", None)
     data_dir.mkdir(parents=True, exist_ok=True)
