@@ -82,16 +82,14 @@ WHOIS_TIMEOUT = _alert("WHOIS-TIMEOUT", "the WHOIS server did not finish its ans
 WHOIS_UNREACHABLE = _alert("WHOIS-UNREACHABLE", "the connection to the WHOIS server failed")
 WHOIS_RATE_LIMITED = _alert(
     "WHOIS-RATE-LIMITED",
-    "the WHOIS server answered its \"limit exceeded\" text five times in a row for this domain (each holds its "
+    'the WHOIS server answered its "limit exceeded" text five times in a row for this domain (each holds its '
     "line for whois_limit_pause_seconds and is not counted as a failure)",
 )
 WHOIS_BAD_RESPONSE = _alert(
     "WHOIS-BAD-RESPONSE",
     "unusable WHOIS answer: empty, not about the domain, a creation date we cannot read, or over 1 MiB",
 )
-WHOIS_BACKED_OFF = _alert(
-    "WHOIS-BACKED-OFF", "the WHOIS server is paused after its own failures (as RDAP-BACKED-OFF)"
-)
+WHOIS_BACKED_OFF = _alert("WHOIS-BACKED-OFF", "the WHOIS server is paused after its own failures (as RDAP-BACKED-OFF)")
 WHOIS_QUEUED = _alert(
     "WHOIS-QUEUED",
     "transient: the WHOIS server's line was longer than upstream_queue_wait_seconds (as RDAP-QUEUED)",

@@ -164,12 +164,17 @@ class CommonSettings(BaseModel):
         ),
     )
     whois_server_concurrency: int = Field(
-        1, ge=1, le=100, description="Most simultaneous queries to one WHOIS server (shared like rdap_server_concurrency)."
+        1,
+        ge=1,
+        le=100,
+        description="Most simultaneous queries to one WHOIS server (shared like rdap_server_concurrency).",
     )
     whois_server_rate: float = Field(
         1.0,
         gt=0,
-        description="Most queries per second to one WHOIS server (shared like rdap_server_rate). Registries are strict.",
+        description=(
+            "Most queries per second to one WHOIS server (shared like rdap_server_rate). Registries are strict."
+        ),
     )
     whois_server_limits: dict[str, ServerLimit] = Field(
         {},
@@ -182,7 +187,7 @@ class CommonSettings(BaseModel):
         ge=0,
         le=3600,
         description=(
-            "How long a WHOIS server's \"limit exceeded\" answer holds its line (like an RDAP 429); the query then "
+            'How long a WHOIS server\'s "limit exceeded" answer holds its line (like an RDAP 429); the query then '
             "waits its turn again (WHOIS-RATE-LIMITED after five in a row)."
         ),
     )
@@ -199,8 +204,9 @@ class CommonSettings(BaseModel):
         le=60,
         description=(
             "Longest a lookup waits in line for an upstream server (our own per-server limits, or a 429's "
-            "Retry-After) before it is answered ERROR with RDAP-QUEUED (WHOIS-QUEUED for a WHOIS server, ISC-QUEUED in mode central). The query stays "
-            "in line and is resolved in the background; the next ask answers from what it found."
+            "Retry-After) before it is answered ERROR with RDAP-QUEUED (WHOIS-QUEUED for a WHOIS server, "
+            "ISC-QUEUED in mode central). The query stays in line and is resolved in the background; the next ask "
+            "answers from what it found."
         ),
     )
 

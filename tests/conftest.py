@@ -14,8 +14,8 @@ import trustme
 import yaml
 
 from domain_stats.central.config import CENTRAL_CONFIG_NAME
-from tests.support.central_server import CentralTestServer
 from tests.support import loopback_only
+from tests.support.central_server import CentralTestServer
 from tests.support.feed_server import FeedTestServer
 from tests.support.postgres import fresh_schema_url, postgres_unavailable
 from tests.support.rdap_server import RdapTestServer, write_bootstrap

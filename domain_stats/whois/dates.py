@@ -67,9 +67,7 @@ _ZONE = (
 _YEAR_FIRST = re.compile(r"(\d{4})\s*([-/.])\s*(\d{1,2})\s*\2\s*(\d{1,2})\.?(?!\d)" + _TIME + _ZONE)
 _COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})(?!\d)")
 _NUMERIC_DAY_MONTH = re.compile(r"(\d{1,2})([-/.])(\d{1,2})\2(\d{4})(?!\d)" + _TIME + _ZONE)
-_NAMED_MONTH = re.compile(
-    r"(\d{1,2})(?:st|nd|rd|th)?[-\s]+([A-Za-z]{3,9})\.?[-\s,]+(\d{4})(?!\d)" + _TIME + _ZONE
-)
+_NAMED_MONTH = re.compile(r"(\d{1,2})(?:st|nd|rd|th)?[-\s]+([A-Za-z]{3,9})\.?[-\s,]+(\d{4})(?!\d)" + _TIME + _ZONE)
 _BEFORE = re.compile(r"before\s+", re.IGNORECASE)
 
 
