@@ -107,12 +107,13 @@ def _read(text: str, order: DayOrder | None) -> tuple[tuple[int, ...], timedelta
 
 def _day_month(year: int, first: int, second: int, separator: str, order: DayOrder | None) -> tuple[int, ...] | None:
     """``03.02.2001`` is always day first (every registry printing dots does); ``-`` and ``/``
-    follow the registry's rule, or, without one, whichever reading alone is a real date."""
+    follow the registry's rule, or, without one, the reading when only one is a real date (or
+    both are the same)."""
     if separator == "." or order is DayOrder.DAY_FIRST:
         return (year, second, first)
     if order is DayOrder.MONTH_FIRST:
         return (year, first, second)
-    if first > 12 >= second:
+    if first > 12 >= second or first == second:
         return (year, second, first)
     if second > 12 >= first:
         return (year, first, second)

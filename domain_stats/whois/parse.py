@@ -1,7 +1,7 @@
 """Read a WHOIS answer: the creation (and expiry) date, or why there is none. No I/O.
 
-An answer is bytes in whatever encoding the registry uses: UTF-8 is tried first, then
-ISO-2022-JP (it starts with an escape), then Latin-1, which reads any bytes; the labels and
+An answer is bytes in whatever encoding the registry uses: ISO-2022-JP when the answer has
+its escapes, else UTF-8, else Latin-1, which reads any bytes; the labels and
 dates we need are ASCII in every one of them, so a wrong guess costs only the words around.
 
 The outcome, in this order:
@@ -42,11 +42,11 @@ _EXPIRES = _label_pattern(EXPIRES_LABELS)
 
 def decode_answer(raw: bytes) -> str:
     """The answer as text, whatever its encoding; never fails."""
-    with contextlib.suppress(UnicodeDecodeError):
-        return raw.decode("utf-8")
-    if b"\x1b$" in raw:
+    if b"\x1b$" in raw:  # ISO-2022-JP is 7-bit: it would pass for UTF-8
         with contextlib.suppress(UnicodeDecodeError):
             return raw.decode("iso-2022-jp")
+    with contextlib.suppress(UnicodeDecodeError):
+        return raw.decode("utf-8")
     return raw.decode("latin-1")
 
 
