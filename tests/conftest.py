@@ -1,4 +1,4 @@
-"""Fixtures: a real RDAP server, feed server, central server and domain-stats services, all on 127.0.0.1.
+"""Fixtures: a real RDAP server, WHOIS server, feed server, central server and domain-stats services, all on 127.0.0.1.
 
 The servers and helpers themselves live in :mod:`tests.support`; tests import them from there.
 """
@@ -20,6 +20,7 @@ from tests.support.feed_server import FeedTestServer
 from tests.support.postgres import fresh_schema_url, postgres_unavailable
 from tests.support.rdap_server import RdapTestServer, write_bootstrap
 from tests.support.services import Clock, RunningService, start_service, write_config
+from tests.support.whois_server import WhoisTestServer
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -29,6 +30,14 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 async def rdap_server() -> AsyncIterator[RdapTestServer]:
     server = await RdapTestServer().start()
+    yield server
+    await server.close()
+
+
+@pytest.fixture
+async def whois_server() -> AsyncIterator[WhoisTestServer]:
+    """A WHOIS server on 127.0.0.1 (point ``whois_servers`` at its ``address``)."""
+    server = await WhoisTestServer().start()
     yield server
     await server.close()
 

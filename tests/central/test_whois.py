@@ -16,13 +16,6 @@ from tests.support.whois_server import WhoisTestServer, gtld_answer, sample
 
 
 @pytest.fixture
-async def whois_server() -> AsyncIterator[WhoisTestServer]:
-    server = await WhoisTestServer().start()
-    yield server
-    await server.close()
-
-
-@pytest.fixture
 async def whois_central(
     tmp_path: Path, bootstrap_file: Path, whois_server: WhoisTestServer
 ) -> AsyncIterator[CentralTestServer]:

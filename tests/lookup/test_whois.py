@@ -24,13 +24,6 @@ TIMEOUT = 1.0
 SLACK = 1.0  # scheduling on a busy 2-core CI machine
 
 
-@pytest.fixture
-async def whois_server() -> AsyncIterator[WhoisTestServer]:
-    server = await WhoisTestServer().start()
-    yield server
-    await server.close()
-
-
 def whois_data_dir(tmp_path: Path, rdap_server: RdapTestServer, whois: WhoisTestServer, **settings: Any) -> Path:
     bootstrap = write_bootstrap(tmp_path / "bootstrap.json", rdap_server.url, without=(*WHOIS_TLDS, NO_SERVER_TLD))
     directory = tmp_path / "data"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from domain_stats import alerts
@@ -12,13 +10,6 @@ from domain_stats.whois.client import WhoisClient, WhoisLimits
 from domain_stats.whois.errors import WhoisError
 from domain_stats.whois.servers import WhoisServers, parse_server
 from tests.support.whois_server import HANG, WhoisTestServer, gtld_answer
-
-
-@pytest.fixture
-async def whois_server() -> AsyncIterator[WhoisTestServer]:
-    server = await WhoisTestServer().start()
-    yield server
-    await server.close()
 
 
 async def alert_of(client: WhoisClient, domain: str) -> str:
