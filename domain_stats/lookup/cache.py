@@ -27,7 +27,9 @@ __all__ = ["MemoryCache", "load_cache", "save_cache"]
 log = logging.getLogger(__name__)
 
 _FORMAT = "domain-stats-cache"
-_FORMAT_VERSION = 2
+#: 3: answers no longer say RDAP-NO-SERVER (a TLD without RDAP is asked over WHOIS now); a
+#: cache saved before would keep such answers, without expiry in mode central.
+_FORMAT_VERSION = 3
 _HEADER = struct.Struct("<I")
 _NEVER = 0
 _MAX_STAMP = 2**32 - 1
