@@ -115,7 +115,7 @@ class Settings(CommonSettings):
         False,
         description=(
             "mode central: while the central server cannot be reached, resolve unknown domains with this "
-            "service's own RDAP client instead of answering ERROR."
+            "service's own registry engine (RDAP, WHOIS where a TLD has no RDAP) instead of answering ERROR."
         ),
     )
     target_updates: str = Field(
