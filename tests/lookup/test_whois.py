@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from domain_stats import alerts
-from tests.support.rdap_server import RdapTestServer, write_bootstrap
+from domain_stats.lookup.config import CONFIG_NAME
+from tests.support.rdap_server import Canned, RdapTestServer, write_bootstrap
 from tests.support.services import RunningService, start_service, write_config
 from tests.support.whois_server import HANG, HUGE, LIMIT_EXCEEDED, TRICKLE, WhoisTestServer, gtld_answer, sample
 
@@ -181,3 +183,22 @@ async def test_an_unreachable_server(tmp_path: Path, rdap_server: RdapTestServer
         assert (await running.lookup("down.tv"))["alerts"] == [alerts.YOUR_FIRST_CONTACT, alerts.WHOIS_UNREACHABLE]
     finally:
         await running.stop()
+
+
+async def test_whois_when_rdap_fails(
+    tmp_path: Path, rdap_server: RdapTestServer, whois_server: WhoisTestServer
+) -> None:
+    data = whois_data_dir(tmp_path, rdap_server, whois_server, whois_when_rdap_fails=True)
+    write_config(
+        data,
+        **{**yaml.safe_load((data / CONFIG_NAME).read_text()), "whois_servers": {"com": whois_server.address}},
+    )
+    rdap_server.queue("failing.com", Canned(status=503))
+    whois_server.answers["failing.com"] = gtld_answer("failing.com", "2011-11-11T00:00:00Z", "2030-01-01T00:00:00Z")
+    running = await start_service(data)
+    try:
+        answer = await running.lookup("failing.com")
+    finally:
+        await running.stop()
+    assert answer["seen_by_web"] == "2011-11-11 00:00:00" and answer["seen_by_isc"] == "WHOIS"
+    assert rdap_server.count("failing.com") == 1
