@@ -1,4 +1,4 @@
-"""The lookup service's commands: ``serve``, ``lookup`` and ``import``."""
+"""The lookup service's commands: ``serve``, ``lookup``, ``import`` and ``doctor``."""
 
 from __future__ import annotations
 
@@ -130,4 +130,24 @@ def import_(file: Path, data_dir: Path) -> None:
     click.echo(summary.line())
 
 
-COMMANDS = (serve, lookup, import_)
+@click.command()
+@data_option
+@user_errors
+def doctor(data_dir: Path) -> None:
+    """Check DATA_DIR before serving: configuration, file modes, port, database, bootstrap, upstreams.
+
+    One line per check; the exit status is 1 when any check fails.
+    """
+    from domain_stats.lookup.doctor import FAIL, run_checks
+
+    async def run() -> int:
+        failed = 0
+        async for check in run_checks(data_dir):
+            click.echo(check.line())
+            failed += check.status == FAIL
+        return 1 if failed else 0
+
+    sys.exit(run_async(run()))
+
+
+COMMANDS = (serve, lookup, import_, doctor)
