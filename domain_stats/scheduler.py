@@ -136,6 +136,13 @@ class ServerSchedule:
         """Seconds left of the current pause (0 when not paused)."""
         return max(0.0, self.paused_until - (self._clock() if now is None else now))
 
+    def refuses(self, job: Job) -> float:
+        """Seconds of pause left if ``job`` must not wait for this server: a live lookup while the
+        server is paused for its own failures (answered at once instead); else 0."""
+        if job.priority != Priority.LIVE or self.pause_reason != PAUSE_FAILURES:
+            return 0.0
+        return self.paused_for()
+
     def succeeded(self) -> None:
         self._consecutive_failures = 0
         self._backoff = 0.0

@@ -23,6 +23,7 @@ from domain_stats.errors import DomainStatsError
 from domain_stats.listening import check_port_free
 from domain_stats.lookup.config import CONFIG_NAME, Settings, load_settings
 from domain_stats.rdap.bootstrap import Bootstrap
+from domain_stats.rdap.redirects import url_port
 from domain_stats.storage import open_storage
 from domain_stats.whois.servers import WhoisServers
 
@@ -131,20 +132,27 @@ def _bootstrap_age(bootstrap: Bootstrap | None) -> Check:
 
 
 def _upstreams(settings: Settings, bootstrap: Bootstrap | None) -> list[tuple[str, str, int]]:
-    """(what, host, port) for each server worth a connection, each once."""
+    """(what, host, port) for each server worth a connection, each once. ``bootstrap`` None: it is
+    fetched from a URL at start, so that URL's server stands for the RDAP servers."""
     found: dict[tuple[str, int], str] = {}
+
+    def add(what: str, url: str) -> None:
+        parts = urlsplit(url)
+        found.setdefault((parts.hostname or "", url_port(parts)), what)
+
     if settings.mode == "central":
-        url = urlsplit(settings.server_url)
-        found[(url.hostname or "", url.port or (443 if url.scheme == "https" else 80))] = "central server"
+        add("central server", settings.server_url)
         if not settings.central_fallback_rdap:
             return [(what, host, port) for (host, port), what in found.items()]
+    if bootstrap is None:
+        add("RDAP bootstrap source", settings.rdap_bootstrap)
     whois = WhoisServers.configured(settings.whois_servers, packaged=settings.whois_packaged_map)
-    for tld in (*BUSIEST_TLDS, *settings.whois_servers):
+    tlds = (*BUSIEST_TLDS, *settings.whois_servers) if bootstrap is not None else tuple(settings.whois_servers)
+    for tld in tlds:
         domain = f"example.{tld.strip('.').lower()}"
         base = bootstrap.server_for(domain) if bootstrap is not None else None
         if base is not None:
-            url = urlsplit(base)
-            found.setdefault((url.hostname or "", url.port or (443 if url.scheme == "https" else 80)), f"RDAP .{tld}")
+            add(f"RDAP .{tld}", base)
         elif (server := whois.server_for(domain)) is not None:
             found.setdefault((server.host, server.port), f"WHOIS .{tld}")
     return [(what, host, port) for (host, port), what in found.items()]

@@ -36,7 +36,7 @@ from domain_stats.rdap.errors import (
 from domain_stats.rdap.parse import parse_domain_response
 from domain_stats.rdap.redirects import MAX_REDIRECTS, REDIRECT_STATUSES, check_redirect
 from domain_stats.registration import RegistrationDates
-from domain_stats.scheduler import PAUSE_FAILURES, Job, Priority, ServerSchedule
+from domain_stats.scheduler import Job, Priority, ServerSchedule
 
 __all__ = ["RdapClient", "RdapLimits", "RdapStats"]
 
@@ -147,9 +147,9 @@ class RdapClient:
         url = f"{base}domain/{domain}"
         redirects = rate_limited = 0
         while True:
+            if refused := schedule.refuses(job):
+                raise RdapBackedOff(f"{base} is paused for {refused:.0f}s after failures")
             paused = schedule.paused_for()
-            if paused and schedule.pause_reason == PAUSE_FAILURES and job.priority == Priority.LIVE:
-                raise RdapBackedOff(f"{base} is paused for {paused:.0f}s after failures")
             if deadline is not None and paused > deadline - self._clock():
                 raise RdapRateLimited(f"{base} asked us to wait {paused:.0f}s (429): longer than this lookup may")
             try:

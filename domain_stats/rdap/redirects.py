@@ -17,7 +17,7 @@ from urllib.parse import SplitResult, urljoin, urlsplit
 
 from domain_stats.rdap.errors import RdapBadResponse
 
-__all__ = ["MAX_REDIRECTS", "REDIRECT_STATUSES", "check_redirect", "origin"]
+__all__ = ["MAX_REDIRECTS", "REDIRECT_STATUSES", "check_redirect", "origin", "url_port"]
 
 MAX_REDIRECTS = 3
 REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
@@ -26,10 +26,11 @@ REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
 def origin(url: str) -> str:
     """``scheme://host:port`` of a URL, with the default port written out."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{_port(parts)}"
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{url_port(parts)}"
 
 
-def _port(parts: SplitResult) -> int:
+def url_port(parts: SplitResult) -> int:
+    """The port a URL names, or its scheme's default."""
     return parts.port or (443 if parts.scheme == "https" else 80)
 
 
@@ -45,7 +46,7 @@ async def check_redirect(current: str, location: str | None, known_origins: froz
         raise RdapBadResponse(f"{current} redirected from https to {parts.scheme}: not followed")
     if origin(target) in known_origins:
         return target
-    for address in await _addresses(parts.hostname, _port(parts)):
+    for address in await _addresses(parts.hostname, url_port(parts)):
         if not address.is_global:
             raise RdapBadResponse(f"{current} redirected to {target!r} ({address}, not a public address): not followed")
     return target

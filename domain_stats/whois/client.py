@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from domain_stats.registration import RegistrationDates
-from domain_stats.scheduler import PAUSE_FAILURES, Job, Priority, ServerSchedule
+from domain_stats.scheduler import Job, ServerSchedule
 from domain_stats.whois.errors import (
     WhoisBackedOff,
     WhoisBadResponse,
@@ -96,9 +96,8 @@ class WhoisClient:
         query = (rule_for(tld).query.format(domain=domain) + "\r\n").encode("ascii", "replace")
         limited = 0
         while True:
-            paused = line.paused_for()
-            if paused and line.pause_reason == PAUSE_FAILURES and job.priority == Priority.LIVE:
-                raise WhoisBackedOff(f"{server} is paused for {paused:.0f}s after failures")
+            if refused := line.refuses(job):
+                raise WhoisBackedOff(f"{server} is paused for {refused:.0f}s after failures")
             await line.acquire(job)
             try:
                 raw = await self._ask(server, line, query)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.support.rdap_server import RdapTestServer, write_bootstrap
@@ -24,7 +25,8 @@ async def test_a_healthy_data_directory(
     tmp_path: Path, rdap_server: RdapTestServer, whois_server: WhoisTestServer
 ) -> None:
     data = tmp_path / "data"
-    bootstrap = write_bootstrap(tmp_path / "bootstrap.json", rdap_server.url, without=("de",))
+    today = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    bootstrap = write_bootstrap(tmp_path / "bootstrap.json", rdap_server.url, without=("de",), publication=today)
     write_config(
         data, rdap_bootstrap=str(bootstrap), rdap_bootstrap_refresh_url="", whois_servers={"de": whois_server.address}
     )
@@ -38,7 +40,7 @@ async def test_a_healthy_data_directory(
     assert checks["configuration"].startswith("ok")
     assert checks["file modes"].startswith("ok")
     assert checks["database"].startswith("ok") and "database version" in checks["database"]
-    assert checks["RDAP bootstrap"].startswith("ok")  # the test bootstrap says 2026-11-27
+    assert checks["RDAP bootstrap"].startswith("ok") and "(0 days ago)" in checks["RDAP bootstrap"]
     port = rdap_server.url.rsplit(":", 1)[1].rstrip("/")
     assert checks[f"RDAP .com (127.0.0.1:{port})"] == "ok reachable"
     assert checks[f"WHOIS .de ({whois_server.address})"] == "ok reachable"
@@ -57,6 +59,24 @@ async def test_failures_are_named_and_fail_the_exit_status(tmp_path: Path, rdap_
     assert checks["file modes"].startswith("FAIL readable by others") and "0644" in checks["file modes"]
     assert checks["WHOIS .de (127.0.0.1:9)"].startswith("FAIL cannot connect")
     assert checks["database"].startswith("warn")  # not created yet: serve creates it
+
+
+async def test_a_stale_bootstrap_is_a_warning(tmp_path: Path, rdap_server: RdapTestServer) -> None:
+    data = tmp_path / "data"
+    bootstrap = write_bootstrap(tmp_path / "bootstrap.json", rdap_server.url, publication="2020-01-01T00:00:00Z")
+    write_config(data, rdap_bootstrap=str(bootstrap), rdap_bootstrap_refresh_url="")
+    _, out, _ = await cli_process("doctor", "--data", str(data))
+    assert lines(out)["RDAP bootstrap"].startswith("warn") and "published 2020-01-01" in lines(out)["RDAP bootstrap"]
+
+
+async def test_a_bootstrap_url_stands_for_the_rdap_servers(tmp_path: Path, rdap_server: RdapTestServer) -> None:
+    data = tmp_path / "data"
+    write_config(data, rdap_bootstrap=rdap_server.url + "bootstrap.json", rdap_bootstrap_refresh_url="")
+    _, out, _ = await cli_process("doctor", "--data", str(data))
+    port = rdap_server.url.rsplit(":", 1)[1].rstrip("/")
+    checks = lines(out)
+    assert checks[f"RDAP bootstrap source (127.0.0.1:{port})"] == "ok reachable"
+    assert not [name for name in checks if name.startswith(("RDAP .", "WHOIS ."))]
 
 
 async def test_a_missing_data_directory_is_not_created(tmp_path: Path) -> None:

@@ -174,12 +174,14 @@ class RdapTestServer:
         return web.Response(body=body, content_type="application/rdap+json")
 
 
-def write_bootstrap(path: Path, url: str, *, without: tuple[str, ...] = ()) -> Path:
+def write_bootstrap(
+    path: Path, url: str, *, without: tuple[str, ...] = (), publication: str = "2026-11-27T00:00:00Z"
+) -> Path:
     """A bootstrap that sends every TLD of the packaged IANA snapshot to ``url``, minus ``without``."""
     tlds = sorted(set(Bootstrap.packaged().tlds) - set(without))
     doc: dict[str, Any] = {
         "version": "1.0",
-        "publication": "2026-11-27T00:00:00Z",
+        "publication": publication,
         "description": "test bootstrap: everything on loopback",
         "services": [[tlds, [url]]],
     }
