@@ -38,6 +38,9 @@ __all__ = ["MAX_ANSWER_BYTES", "WhoisClient", "WhoisLimits"]
 
 #: The longest answer read; real ones are under 20 kB.
 MAX_ANSWER_BYTES = 1024 * 1024
+#: Answers up to this size are read on the event loop (well under a millisecond); a larger one,
+#: which only a broken or hostile server sends, in a thread.
+PARSE_ON_LOOP_BYTES = 64 * 1024
 #: A query answered "limit exceeded" this many times in a row gives up (WHOIS-RATE-LIMITED).
 MAX_LIMIT_ROUNDS = 5
 PAUSE_LIMIT_TEXT = "limit exceeded"
@@ -102,7 +105,9 @@ class WhoisClient:
             try:
                 raw = await self._ask(server, line, query)
                 try:
-                    return parse_whois_answer(raw, domain, tld)
+                    if len(raw) <= PARSE_ON_LOOP_BYTES:
+                        return parse_whois_answer(raw, domain, tld)
+                    return await asyncio.to_thread(parse_whois_answer, raw, domain, tld)
                 except WhoisRateLimited:
                     line.told_to_wait(self.limits.limit_pause, PAUSE_LIMIT_TEXT)
                     limited += 1

@@ -33,7 +33,10 @@ __all__ = ["decode_answer", "parse_whois_answer"]
 
 def _label_pattern(labels: Iterable[str]) -> re.Pattern[str]:
     alternatives = "|".join(re.escape(label) for label in sorted(labels, key=len, reverse=True))
-    return re.compile(rf"^[ \t]*\[?[ \t]*(?:{alternatives})(?=[\s:.\]])[\s:.\]]*(.*)$", re.IGNORECASE | re.MULTILINE)
+    # The value is on the label's own line: an empty "Creation Date:" must not take the next line's date.
+    return re.compile(
+        rf"^[ \t]*\[?[ \t]*(?:{alternatives})(?=[\s:.\]])[ \t:.\]]*(.*?)\r?$", re.IGNORECASE | re.MULTILINE
+    )
 
 
 _CREATED = _label_pattern(CREATED_LABELS)

@@ -50,3 +50,10 @@ async def test_the_registry_rule_shapes_the_query(whois_server: WhoisTestServer)
     whois_server.answers["example.jp"] = b"[Domain Name]  EXAMPLE.JP\n[Created on]  2001/05/14\n"
     await client.lookup("example.jp", Job(Priority.LIVE))
     assert whois_server.queries == ["example.jp/e"]  # JPRS answers in English when asked with /e
+
+
+async def test_a_long_answer_is_read_whole(whois_server: WhoisTestServer) -> None:
+    client = WhoisClient(WhoisServers({"tv": parse_server(whois_server.address)}))
+    padding = b"% terms of use, at length\r\n" * 30_000  # 810 kB, under the 1 MiB cap
+    whois_server.answers["long.tv"] = padding + gtld_answer("long.tv", "2015-01-01T00:00:00Z", "2030-01-01T00:00:00Z")
+    assert (await client.lookup("long.tv", Job(Priority.LIVE))).created == 1420070400.0

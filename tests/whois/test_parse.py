@@ -46,8 +46,15 @@ def test_shared_corpus(entry: WhoisEntry) -> None:
 
 
 def test_a_before_bound_is_answered_as_that_date() -> None:
-    answer = b"Domain name:\nexample.ch\n\nFirst registration date:\nbefore 1 January 1996\n"
+    answer = b"Domain name:\nexample.ch\n\nFirst registration date\tbefore 1 January 1996\n"
     assert parse_whois_answer(answer, "example.ch", "ch").created == utc("1996-01-01 00:00:00")
+
+
+def test_an_empty_creation_label_does_not_take_the_next_lines_date() -> None:
+    answer = b"Domain Name: EXAMPLE.COM\r\nCreation Date:\r\nRegistry Expiry Date: 2030-01-01T00:00:00Z\r\n"
+    with pytest.raises(WhoisError) as caught:
+        parse_whois_answer(answer, "example.com", "com")
+    assert caught.value.alert == alerts.WHOIS_NO_DATE
 
 
 @pytest.mark.parametrize(
