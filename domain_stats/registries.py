@@ -41,18 +41,16 @@ class Registries:
 
     async def lookup(self, domain: str, job: Job) -> Registration:
         """The registration of ``domain``; raises a :class:`~domain_stats.registration.RegistryError`."""
-        if not self.uses_rdap(domain):
-            dates = await self.whois.lookup(domain, job)  # WhoisNoServer (NO-SERVER) when it has none either
-            return Registration(dates.created, dates.expires, ORIGIN_WHOIS)
-        try:
-            dates = await self.rdap.lookup(domain, job)
-        except RdapError as err:
-            failing = err.server_fault or isinstance(err, RdapBackedOff)
-            if not (failing and self._whois_when_rdap_fails and self.whois.server_for(domain) is not None):
-                raise
-            dates = await self.whois.lookup(domain, job)
-            return Registration(dates.created, dates.expires, ORIGIN_WHOIS)
-        return Registration(dates.created, dates.expires, ORIGIN_RDAP)
+        if self.uses_rdap(domain):
+            try:
+                dates = await self.rdap.lookup(domain, job)
+                return Registration(dates.created, dates.expires, ORIGIN_RDAP)
+            except RdapError as err:
+                failing = err.server_fault or isinstance(err, RdapBackedOff)
+                if not (failing and self._whois_when_rdap_fails and self.whois.server_for(domain) is not None):
+                    raise
+        dates = await self.whois.lookup(domain, job)  # WhoisNoServer (NO-SERVER) when it has none either
+        return Registration(dates.created, dates.expires, ORIGIN_WHOIS)
 
     def servers(self) -> dict[str, dict[str, Any]]:
         """Every registry server asked so far (RDAP base URLs, ``whois://host``): line and counters."""
