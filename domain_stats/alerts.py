@@ -11,7 +11,7 @@ central server ("ISC"), so rules written for the original keep working.
 
 from __future__ import annotations
 
-__all__ = ["ALERTS", "markdown_table", "with_reason"]
+__all__ = ["ALERTS", "ONCE", "markdown_table", "with_reason"]
 
 #: token -> one-line meaning, in the order the README lists them.
 ALERTS: dict[str, str] = {}
@@ -130,6 +130,11 @@ METHOD_NOT_ALLOWED = _alert("METHOD-NOT-ALLOWED", "405: a method other than GET 
 TIMEOUT = _alert("TIMEOUT", "408: the whole request did not arrive within the request deadline (30 s)")
 TOO_LARGE = _alert("TOO-LARGE", "413, 414 or 431: a body, request target or header block over its limit")
 INTERNAL_ERROR = _alert("INTERNAL-ERROR", "500: a bug; the details are in the service log, never in the answer")
+
+
+#: The alerts one answer carries exactly once: a repeat of the name (a second event of one batch,
+#: the next ask) does not carry them again.
+ONCE = frozenset((YOUR_FIRST_CONTACT, ISC_FIRST_CONTACT, RE_REGISTERED))
 
 
 def markdown_table() -> str:

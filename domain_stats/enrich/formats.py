@@ -1,0 +1,303 @@
+"""Log lines in, records and the name to look up out: one reader per log format, no I/O.
+
+Each reader turns one line into a :class:`Record` (the event as a JSON-ready dict, and the
+host name it asks about or ``None``), ``None`` for lines that carry no event (Zeek's ``#``
+header lines), or raises :class:`BadLine` with a reason. Formats (``docs/enrich.md``):
+
+- ``zeek-tsv``: Zeek's ASCII log, the ``#separator``/``#fields``/``#types`` header and tab
+  separated rows; the name is ``query`` (``dns.log``), else ``server_name`` (``ssl.log``) or
+  ``host`` (``http.log``). Values are typed as in Zeek's own JSON logs: the unset field is
+  ``null``, numbers are numbers, ``T``/``F`` are booleans, sets and vectors are lists.
+- ``zeek-json``: Zeek's JSON logs, one object a line, the same names.
+- ``suricata``: Suricata's ``eve.json``; DNS events (``dns.rrname`` or, in EVE DNS version 3,
+  ``dns.queries[].rrname``), TLS (``tls.sni``) and HTTP (``http.hostname``); other events pass
+  through without a name.
+- ``json``: JSON lines, the name at ``--field`` (a dotted path, or a key that holds dots).
+- ``csv``: comma-separated with a header row, the name in ``--column``.
+- ``names``: one host name a line.
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import re
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import orjson
+
+from domain_stats.errors import UserError
+
+__all__ = ["BadLine", "Format", "LineReader", "Record", "detect_format", "line_reader"]
+
+
+class Format(enum.Enum):
+    ZEEK_TSV = "zeek-tsv"
+    ZEEK_JSON = "zeek-json"
+    SURICATA = "suricata"
+    JSON = "json"
+    CSV = "csv"
+    NAMES = "names"
+
+
+class Record(NamedTuple):
+    data: dict[str, Any]
+    name: str | None
+
+
+class BadLine(ValueError):
+    """A line the format cannot read; counted and reported with its number, never fatal."""
+
+
+LineReader = Callable[[str], Record | None]
+
+#: Where Zeek logs keep the host name, by log: dns.log, ssl.log, http.log.
+ZEEK_NAME_FIELDS = ("query", "server_name", "host")
+
+
+def detect_format(first_line: str, *, field: str | None = None, column: str | None = None) -> Format:
+    """The format of a log from its first non-empty line (and the options that name a field)."""
+    if column is not None:
+        return Format.CSV
+    if field is not None:
+        return Format.JSON
+    line = first_line.strip()
+    if line.startswith("#"):
+        return Format.ZEEK_TSV
+    if line.startswith("{"):
+        try:
+            event = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            raise UserError("the first line looks like JSON but is not; say --format") from None
+        if isinstance(event, dict):
+            if "event_type" in event:
+                return Format.SURICATA
+            if any(name in event for name in ZEEK_NAME_FIELDS):
+                return Format.ZEEK_JSON
+        raise UserError("JSON lines without a known name field: say which with --field PATH")
+    return Format.NAMES
+
+
+def line_reader(kind: Format | None, *, field: str | None = None, column: str | None = None) -> LineReader:
+    """A reader for one log; it keeps the state a header sets (Zeek TSV, CSV).
+
+    ``kind`` None: told from the first non-empty line (:func:`detect_format`).
+    """
+    if kind is None:
+        return _DetectingReader(field, column)
+    if kind is Format.ZEEK_TSV:
+        return ZeekTsvReader()
+    if kind is Format.ZEEK_JSON:
+        return _json_reader(_zeek_name)
+    if kind is Format.SURICATA:
+        return _json_reader(_suricata_name)
+    if kind is Format.JSON:
+        if not field:
+            raise UserError("--format json needs --field PATH: where each line keeps the name")
+        return _json_reader(_path_name(field))
+    if kind is Format.CSV:
+        if not column:
+            raise UserError("--format csv needs --column NAME: the header of the column with the names")
+        return CsvReader(column)
+    return _name_record
+
+
+class _DetectingReader:
+    def __init__(self, field: str | None, column: str | None) -> None:
+        self._options = {"field": field, "column": column}
+        self._reader: LineReader | None = None
+
+    def __call__(self, line: str) -> Record | None:
+        if self._reader is None:
+            if not line.strip():
+                return None
+            self._reader = line_reader(detect_format(line, **self._options), **self._options)
+        return self._reader(line)
+
+
+def _name_record(line: str) -> Record | None:
+    name = line.strip()
+    if not name:
+        return None
+    if any(c.isspace() for c in name):
+        raise BadLine("not a host name (it has spaces)")
+    return Record({"name": name}, name)
+
+
+def _json_reader(name_of: Callable[[dict[str, Any]], str | None]) -> LineReader:
+    def read(line: str) -> Record | None:
+        if not line.strip():
+            return None
+        try:
+            event = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            raise BadLine("not valid JSON") from None
+        if not isinstance(event, dict):
+            raise BadLine("not a JSON object")
+        name = name_of(event)
+        return Record(event, name if isinstance(name, str) and name else None)
+
+    return read
+
+
+def _zeek_name(event: dict[str, Any]) -> str | None:
+    for key in ZEEK_NAME_FIELDS:
+        value = event.get(key)
+        if value:
+            return value  # type: ignore[no-any-return]
+    return None
+
+
+def _suricata_name(event: dict[str, Any]) -> str | None:
+    kind = event.get("event_type")
+    section = event.get(kind) if isinstance(kind, str) else None
+    if not isinstance(section, dict):
+        return None
+    if kind == "dns":
+        if "rrname" in section:
+            return section["rrname"]  # type: ignore[no-any-return]
+        queries = section.get("queries")
+        if isinstance(queries, list) and queries and isinstance(queries[0], dict):
+            return queries[0].get("rrname")
+        return None
+    if kind == "tls":
+        return section.get("sni")
+    if kind == "http":
+        return section.get("hostname")
+    return None
+
+
+def _path_name(path: str) -> Callable[[dict[str, Any]], str | None]:
+    parts = path.split(".")
+
+    def name_of(event: dict[str, Any]) -> str | None:
+        if path in event:  # Zeek JSON keeps dotted names flat: "id.orig_h"
+            return event[path]  # type: ignore[no-any-return]
+        value: Any = event
+        for part in parts:
+            if not isinstance(value, dict):
+                return None
+            value = value.get(part)
+        return value  # type: ignore[no-any-return]
+
+    return name_of
+
+
+class CsvReader:
+    """Comma-separated values; the first line is the header, the name is in ``column``."""
+
+    def __init__(self, column: str) -> None:
+        self.column = column
+        self.header: list[str] | None = None
+        self._index = 0
+
+    def __call__(self, line: str) -> Record | None:
+        if not line.strip():
+            return None
+        try:
+            values = next(csv.reader((line,)))
+        except csv.Error as err:
+            raise BadLine(f"not CSV: {err}") from None
+        if self.header is None:
+            if self.column not in values:
+                raise UserError(f"the CSV header has no column {self.column!r} (it has {', '.join(values)})")
+            self.header, self._index = values, values.index(self.column)
+            return None
+        if len(values) != len(self.header):
+            raise BadLine(f"{len(values)} columns where the header has {len(self.header)}")
+        return Record(dict(zip(self.header, values, strict=True)), values[self._index] or None)
+
+
+_ESCAPE = re.compile(r"\\x([0-9a-fA-F]{2})|\\\\")
+_NUMBER_TYPES = {"count": int, "int": int, "port": int, "time": float, "interval": float, "double": float}
+
+
+def _unescape(value: str) -> str:
+    """Zeek writes separators and unprintable bytes as ``\\xHH``, a backslash as ``\\\\``."""
+    if "\\" not in value:
+        return value
+    return _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)) if m.group(1) else "\\", value)
+
+
+class ZeekTsvReader:
+    """Zeek's ASCII logs: the header lines set the separator, the fields and their types.
+
+    A new header (Zeek writes one at the top of each rotated file) replaces the old one, so a
+    followed log keeps reading across rotations.
+    """
+
+    def __init__(self) -> None:
+        self.separator = "\t"
+        self.set_separator = ","
+        self.empty = "(empty)"
+        self.unset = "-"
+        self.fields: list[str] = []
+        self._converters: list[tuple[int, Callable[[str], Any]]] = []
+        self._name_index: int | None = None
+
+    def __call__(self, line: str) -> Record | None:
+        line = line.rstrip("\r\n")
+        if line.startswith("#"):
+            self._header(line)
+            return None
+        if not line:
+            return None
+        if not self.fields:
+            raise BadLine("a row before the #fields header")
+        values: list[Any] = line.split(self.separator)
+        if len(values) != len(self.fields):
+            raise BadLine(f"{len(values)} fields where #fields names {len(self.fields)}")
+        unset = self.unset
+        try:
+            for i, convert in self._converters:
+                value = values[i]
+                if value != unset:
+                    values[i] = convert(value)
+        except ValueError as err:
+            raise BadLine(f"a value does not match its #types: {err}") from None
+        name = values[self._name_index] if self._name_index is not None else None
+        record = {key: (None if value == unset else value) for key, value in zip(self.fields, values, strict=True)}
+        return Record(record, name if isinstance(name, str) and name != unset else None)
+
+    def _header(self, line: str) -> None:
+        if line.startswith("#separator "):
+            self.separator = _unescape(line[len("#separator ") :])
+            return
+        key, _, rest = line.partition(self.separator)
+        if key == "#set_separator":
+            self.set_separator = _unescape(rest)
+        elif key == "#empty_field":
+            self.empty = rest
+        elif key == "#unset_field":
+            self.unset = rest
+        elif key == "#fields":
+            self.fields = rest.split(self.separator)
+            self._name_index = next((self.fields.index(f) for f in ZEEK_NAME_FIELDS if f in self.fields), None)
+            self._converters = [(i, _unescape) for i in range(len(self.fields))]
+        elif key == "#types":
+            self._converters = [(i, self._converter(kind)) for i, kind in enumerate(rest.split(self.separator))]
+
+    def _converter(self, kind: str) -> Callable[[str], Any]:
+        if kind in _NUMBER_TYPES:
+            return _NUMBER_TYPES[kind]
+        if kind == "bool":
+            return _zeek_bool
+        if kind.startswith(("set[", "vector[", "table[")):
+            element = self._converter(kind[kind.index("[") + 1 : -1])
+            empty, separator = self.empty, self.set_separator
+
+            def collection(value: str) -> list[Any]:
+                return [] if value == empty else [element(item) for item in value.split(separator)]
+
+            return collection
+        empty = self.empty
+        return lambda value: "" if value == empty else _unescape(value)
+
+
+def _zeek_bool(value: str) -> bool:
+    if value == "T":
+        return True
+    if value == "F":
+        return False
+    raise ValueError(f"{value!r} is not T or F")

@@ -1,0 +1,210 @@
+"""``domain-stats enrich`` as a user runs it, against a real service and RDAP server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from domain_stats import alerts
+from tests.support.rdap_server import RdapTestServer
+from tests.support.services import RunningService, start_service, write_config
+
+SAMPLES = Path(__file__).parent / "samples"
+FIRST = alerts.YOUR_FIRST_CONTACT
+
+
+@pytest.fixture
+async def service(tmp_path: Path, bootstrap_file: Path, rdap_server: RdapTestServer) -> AsyncIterator[RunningService]:
+    """A service on SQLite whose RDAP server knows example.com (old) and fresh-news.net (3 days old)."""
+    rdap_server.add_domain("example.com", "2001-02-03T04:05:06Z", "2099-01-01T00:00:00Z")
+    fresh = datetime.now(UTC) - timedelta(days=3)
+    rdap_server.add_domain("fresh-news.net", fresh.strftime("%Y-%m-%dT%H:%M:%SZ"), "2099-01-01T00:00:00Z")
+    directory = tmp_path / "data"
+    write_config(directory, rdap_bootstrap=str(bootstrap_file), rdap_bootstrap_refresh_url="")
+    running = await start_service(directory)
+    yield running
+    await running.stop()
+
+
+async def enrich(*args: str, stdin: bytes | None = None) -> tuple[int, list[dict[str, Any]], str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "domain_stats",
+        "enrich",
+        *args,
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate(stdin)
+    return proc.returncode or 0, [orjson.loads(line) for line in out.splitlines()], err.decode()
+
+
+def by_domain_alert(records: list[dict[str, Any]], alert: str) -> list[str]:
+    return [r.get("query") or r["dns"].get("rrname") for r in records if alert in r["domain_stats"]["alerts"]]
+
+
+async def test_a_zeek_dns_log_comes_back_enriched(service: RunningService, rdap_server: RdapTestServer) -> None:
+    status, records, err = await enrich(str(SAMPLES / "dns.log"), "--url", service.url)
+    assert status == 0, err
+    assert [r["query"] for r in records] == [
+        "www.example.com",
+        "fresh-news.net",
+        "example.com",
+        None,
+        "cdn.fresh-news.net",
+    ]
+    assert records[0]["uid"] == "CHhAvVGS1DHFjwGM9" and records[0]["answers"] == ["93.184.216.34", "example.com"]
+    example = [r["domain_stats"] for r in records if r["query"] in ("www.example.com", "example.com")]
+    assert {a["seen_by_web"] for a in example} == {"2001-02-03 04:05:06"}
+    assert {a["category"] for a in example} == {"ESTABLISHED"}
+    fresh = [r["domain_stats"] for r in records if r["query"] and "fresh-news" in r["query"]]
+    assert {a["category"] for a in fresh} == {"NEW"}
+    # One first contact per registered domain, however many events and names it had.
+    assert sum(FIRST in a["alerts"] for a in example) == 1
+    assert sum(FIRST in a["alerts"] for a in fresh) == 1
+    assert "domain_stats" not in records[3]  # the mDNS row has no query
+    assert rdap_server.count("example.com") == 1 and rdap_server.count("fresh-news.net") == 1
+    assert "enrich: 14 lines, 5 records (4 names asked, 1 without a name), 5 written, 0 bad lines" in err
+
+
+async def test_what_is_new_from_suricata(service: RunningService) -> None:
+    await service.lookup("example.com")  # seen before: no first contact in the log
+    status, records, err = await enrich(
+        str(SAMPLES / "eve.json"),
+        "--url",
+        service.url,
+        "--alerts",
+        f"{FIRST},{alerts.ISC_FIRST_CONTACT},{alerts.RE_REGISTERED}",
+        "--category",
+        "NEW",
+    )
+    assert status == 0, err
+    assert [(r["event_type"], r["domain_stats"]["category"]) for r in records] == [("dns", "NEW"), ("tls", "NEW")]
+    assert FIRST in records[0]["domain_stats"]["alerts"] and FIRST not in records[1]["domain_stats"]["alerts"]
+    assert "5 records (3 names asked, 1 without a name), 2 written" in err
+
+
+async def test_an_alert_filter_alone(service: RunningService) -> None:
+    await service.lookup("fresh-news.net")
+    status, records, err = await enrich(str(SAMPLES / "dns.json"), "--url", service.url, "--alerts", FIRST)
+    assert status == 0, err
+    assert [r["query"] for r in records] == ["www.example.com"]
+
+
+async def test_gzip_on_stdin(service: RunningService) -> None:
+    compressed = gzip.compress((SAMPLES / "dns.json").read_bytes())
+    status, records, err = await enrich("-", "--url", service.url, stdin=compressed)
+    assert status == 0, err
+    assert [r["domain_stats"]["seen_by_web"] for r in records[:1]] == ["2001-02-03 04:05:06"]
+    assert len(records) == 3
+
+
+async def test_bad_lines_are_reported_with_their_numbers(service: RunningService, tmp_path: Path) -> None:
+    log = tmp_path / "proxy.jsonl"
+    log.write_text('{"req": {"host": "example.com"}}\n{broken\n[1]\n{"req": {"host": "fresh-news.net"}}\n')
+    status, records, err = await enrich(str(log), "--url", service.url, "--field", "req.host")
+    assert status == 0, err
+    assert [r["req"]["host"] for r in records] == ["example.com", "fresh-news.net"]
+    assert f"{log}:2: skipped: not valid JSON" in err and f"{log}:3: skipped: not a JSON object" in err
+    assert "2 bad lines" in err
+
+
+async def test_csv_column_and_an_invalid_name(service: RunningService, tmp_path: Path) -> None:
+    log = tmp_path / "proxy.csv"
+    log.write_text("time,host\n1,example.com\n2,wpad\n")
+    status, records, err = await enrich(str(log), "--url", service.url, "--column", "host")
+    assert status == 0, err
+    assert records[0]["domain_stats"]["category"] == "ESTABLISHED"
+    assert records[1]["domain_stats"]["seen_by_web"] == "ERROR"
+    assert records[1]["domain_stats"]["alerts"][0].startswith(alerts.INVALID_NAME)
+
+
+async def test_without_a_service_it_opens_the_data_directory(
+    tmp_path: Path, bootstrap_file: Path, rdap_server: RdapTestServer
+) -> None:
+    rdap_server.add_domain("example.com", "2001-02-03T04:05:06Z", "2099-01-01T00:00:00Z")
+    directory = tmp_path / "data"
+    write_config(directory, rdap_bootstrap=str(bootstrap_file), rdap_bootstrap_refresh_url="")
+    names = tmp_path / "names.txt"
+    names.write_text("example.com\nexample.com\n")
+    status, records, err = await enrich(str(names), "--data", str(directory))
+    assert status == 0, err
+    assert [r["domain_stats"]["alerts"] for r in records] == [[FIRST], []]
+    status, records, err = await enrich(str(names), "--data", str(directory))
+    assert [r["domain_stats"]["alerts"] for r in records] == [[], []]  # the first contact was stored
+
+
+async def test_a_service_that_cannot_be_reached_is_one_clear_error(tmp_path: Path) -> None:
+    names = tmp_path / "names.txt"
+    names.write_text("example.com\n")
+    status, records, err = await enrich(str(names), "--url", "http://127.0.0.1:9")
+    assert status == 1 and records == []
+    assert "cannot reach domain-stats at http://127.0.0.1:9/batch" in err and "Traceback" not in err
+
+
+async def wait_until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 20
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+def written(path: Path) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()] if path.exists() else []
+
+
+ZEEK_HEADER = (SAMPLES / "dns.log").read_text().split("\n1796", 1)[0] + "\n"
+
+
+def zeek_row(name: str) -> str:
+    fields = ["1796032800.0", "Cx", "10.0.0.5", "1", "10.0.0.53", "53", "udp", "1", "-", name, *["-"] * 14]
+    return "\t".join(fields) + "\n"
+
+
+async def test_follow_across_a_rotation_and_a_truncation(service: RunningService, tmp_path: Path) -> None:
+    log, out = tmp_path / "dns.log", tmp_path / "enriched.json"
+    log.write_text(ZEEK_HEADER + zeek_row("example.com"))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "domain_stats",
+        "enrich",
+        "--follow",
+        str(log),
+        "--url",
+        service.url,
+        "-o",
+        str(out),
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await wait_until(lambda: len(written(out)) == 1, "the first row")
+        with log.open("a") as growing:  # Zeek appends a line
+            growing.write(zeek_row("www.example.com"))
+        await wait_until(lambda: len(written(out)) == 2, "an appended row")
+        os.rename(log, tmp_path / "dns.2026-11-29-10-00-00.log")  # Zeek's hourly rotation
+        log.write_text(ZEEK_HEADER + zeek_row("fresh-news.net"))
+        await wait_until(lambda: len(written(out)) == 3, "the row of the new file")
+        log.write_text("#fields\tquery\n#types\tstring\ncdn.fresh-news.net\n")  # truncated, shorter
+        await wait_until(lambda: len(written(out)) == 4, "the row after the truncation")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = await proc.communicate()
+    assert proc.returncode == 0, err
+    records = written(out)
+    assert [r["query"] for r in records] == ["example.com", "www.example.com", "fresh-news.net", "cdn.fresh-news.net"]
+    assert [r["domain_stats"]["category"] for r in records] == ["ESTABLISHED", "ESTABLISHED", "NEW", "NEW"]
+    assert b"4 written" in err
