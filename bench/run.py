@@ -68,6 +68,15 @@ def main() -> None:
     bench.report()
 
 
+def _zeek_value(value: object) -> str:
+    """A value as Zeek's ASCII log writes it."""
+    if isinstance(value, bool):
+        return "T" if value else "F"
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return str(value)
+
+
 class Bench:
     def __init__(self, args: argparse.Namespace, work: Path) -> None:
         self.args = args
@@ -269,9 +278,40 @@ http {{
             unit="names/s",
             per_request=len(warm.read_text().split()),
         )
+        self.enrich(cli, url, warm)
         proc.stop()
         rdap.stop()
         self.memory(cli, data, port, first_names)
+
+    def enrich(self, cli: list[str], url: str, warm: Path, lines: int = 1_000_000) -> None:
+        """``domain-stats enrich`` of a DNS log through the warm service: Zeek TSV, Zeek JSON, plain names.
+
+        The log asks the warm names with a Zipf(1) skew, as real DNS traffic repeats its top names.
+        """
+        names = warm.read_text().split()
+        picks = random.Random(11).choices(names, weights=[1 / (i + 1) for i in range(len(names))], k=lines)
+        header = (ROOT / "tests" / "enrich" / "samples" / "dns.log").read_text().split("\n1796", 1)[0] + "\n"
+        logs = {"zeek": self.work / "dns.log", "json": self.work / "dns.json", "names": self.work / "names.log"}
+        with open(logs["zeek"], "w") as tsv, open(logs["json"], "w") as js, open(logs["names"], "w") as plain:
+            tsv.write(header)
+            for i, name in enumerate(picks):
+                row = {
+                    "ts": 1796032800 + i / 1e6, "uid": f"C{i:017d}", "id.orig_h": f"10.0.{i % 256}.5",
+                    "id.orig_p": 1024 + i % 60000, "id.resp_h": "10.0.0.53", "id.resp_p": 53, "proto": "udp",
+                    "trans_id": i % 65536, "rtt": 0.012417, "query": name, "qclass": 1, "qclass_name": "C_INTERNET",
+                    "qtype": 1, "qtype_name": "A", "rcode": 0, "rcode_name": "NOERROR", "AA": False, "TC": False,
+                    "RD": True, "RA": True, "Z": 0, "answers": ["93.184.216.34"], "TTLs": [86400.0],
+                    "rejected": False,
+                }  # fmt: skip
+                tsv.write("\t".join(_zeek_value(v) for v in row.values()) + "\n")
+                js.write(json.dumps(row, separators=(",", ":")) + "\n")
+                plain.write(name + "\n")
+        for kind, log in logs.items():
+            started = time.monotonic()
+            Proc.check([*cli, "enrich", str(log), "--url", url, "-o", os.devnull])
+            rate = lines / (time.monotonic() - started)
+            self.results.append(Result(f"enrich {kind}", "domain-stats", rate, unit="lines/s"))
+            print(f"  enrich {kind:<5} domain-stats   {rate:>12,.0f} lines/s ({lines:,} lines)", flush=True)
 
     def apply_feed(self, cli: list[str]) -> None:
         """``db update`` of a feed file of --records lines into a new database: rate and the process's peak RSS."""
