@@ -19,6 +19,7 @@ from domain_stats.storage import ORIGIN_CENTRAL, ORIGIN_RDAP, ORIGIN_WHOIS
 
 __all__ = [
     "ANSWER_FIELDS",
+    "NEW_IN_BODY",
     "PROHIBITED_BODY",
     "Answer",
     "AnswerFormatter",
@@ -32,6 +33,8 @@ __all__ = [
 NA = "NA"
 ERROR = "ERROR"
 NEW = "NEW"
+#: How an encoded answer says its category is NEW (counted for ``/metrics`` without decoding it).
+NEW_IN_BODY = b'"category":"NEW"'
 ESTABLISHED = "ESTABLISHED"
 #: ``seen_by_isc`` of a registration our own engine found: which protocol answered.
 _PROTOCOL = {ORIGIN_RDAP: "RDAP", ORIGIN_WHOIS: "WHOIS"}

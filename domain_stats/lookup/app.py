@@ -1,7 +1,7 @@
 """The HTTP layer: requests in, status and JSON body out, over a running lookup service.
 
 ``GET /<name>`` asks the lookup service, ``POST /batch`` asks it for many names at once;
-``/health``, ``/stats`` and ``/showcache`` are the operator endpoints. Every error, whatever
+``/health``, ``/stats``, ``/metrics`` (Prometheus) and ``/showcache`` are the operator endpoints. Every error, whatever
 its cause, answers the lookup JSON shape with the reason in ``alerts``; unexpected failures
 answer a generic body and log the details. A lookup the memory cache answers is returned at
 once (no coroutine, no task); anything else is returned as an awaitable
@@ -12,26 +12,47 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 import orjson
 
-from domain_stats.alerts import BAD_REQUEST, FORBIDDEN, METHOD_NOT_ALLOWED, TOO_LARGE, UNAUTHORIZED, with_reason
+from domain_stats.alerts import (
+    BAD_REQUEST,
+    DATABASE_UNAVAILABLE,
+    FORBIDDEN,
+    METHOD_NOT_ALLOWED,
+    TOO_LARGE,
+    UNAUTHORIZED,
+    with_reason,
+)
 from domain_stats.authorization import has_key
 from domain_stats.lookup.answer import Answer, error_answer
 from domain_stats.lookup.http_server import Request, Response
+from domain_stats.lookup.metrics import CONTENT_TYPE, exposition
 from domain_stats.lookup.service import LookupService
+from domain_stats.lookup.ui import HEADERS as UI_HEADERS
+from domain_stats.storage import StorageError
 
 __all__ = ["MAX_BATCH_NAMES", "SHOWCACHE_MAX_LIMIT", "LookupApp", "error_body"]
 
 log = logging.getLogger(__name__)
 
 SHOWCACHE_MAX_LIMIT = 1000
+MAX_SEARCH = 253  # the longest domain name
 MAX_BATCH_NAMES = 10_000
-_OPERATOR_PATHS = frozenset(("/health", "/stats", "/showcache", "/batch"))
+_OPERATOR_PATHS = frozenset(("/health", "/stats", "/metrics", "/showcache", "/batch", "/ui", "/ui/contacts"))
+_PROMETHEUS_TYPE = b"content-type: " + CONTENT_TYPE.encode() + b"\r\n"
 #: Headers a reverse proxy adds: a request that carries one came from somewhere else.
 _FORWARDING_HEADERS = frozenset((b"forwarded", b"x-forwarded-for", b"x-real-ip"))
+
+
+class StatusPages(Protocol):
+    """What ``/ui`` shows (the runtime gathers it from every worker and the database)."""
+
+    async def overview(self) -> bytes: ...
+
+    async def contacts(self, search: str, *, only_new: bool) -> bytes: ...
 
 
 def error_body(status: int, reason: str) -> bytes:
@@ -55,9 +76,13 @@ class LookupApp:
         admin_key: str = "",
         admin_open: bool = True,
         stats: Callable[[], dict[str, Any]] | None = None,
+        metrics: Callable[[], Awaitable[bytes]] | None = None,
+        pages: StatusPages | None = None,
     ) -> None:
         self.service = service
         self._stats = stats or service.stats
+        self._metrics = metrics or self._own_metrics
+        self._pages = pages
         self._admin_key = admin_key.encode()
         self._admin_open = admin_open
         self._debug = log.isEnabledFor(logging.DEBUG)  # log_detail 2: every lookup
@@ -81,7 +106,32 @@ class LookupApp:
             return _answer_body(denied)
         if path == "/stats":
             return 200, orjson.dumps(self._stats())
+        if path == "/metrics":
+            return self._prometheus()
+        if path.startswith("/ui"):
+            return self._status_page(path, request.query)
         return self._showcache(request.query)
+
+    async def _status_page(self, path: str, query_string: str) -> Response:
+        if self._pages is None:
+            return _answer_body(error_answer(with_reason(BAD_REQUEST, "no status page in this process"), 400))
+        try:
+            if path == "/ui":
+                page = await self._pages.overview()
+            else:
+                query = parse_qs(query_string)
+                search = query.get("q", [""])[0].strip()[:MAX_SEARCH]
+                page = await self._pages.contacts(search, only_new=query.get("new", [""])[0] == "1")
+        except StorageError as err:
+            log.error("status page: %s", err)
+            return _answer_body(error_answer(DATABASE_UNAVAILABLE, 503))
+        return 200, page, UI_HEADERS
+
+    async def _prometheus(self) -> Response:
+        return 200, await self._metrics(), _PROMETHEUS_TYPE
+
+    async def _own_metrics(self) -> bytes:
+        return exposition([{**self.service.metrics(), "upstream": {}}])
 
     async def _logged_lookup(self, raw: str) -> Response:
         status, body = await self.service.lookup(raw)

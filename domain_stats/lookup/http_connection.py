@@ -267,12 +267,13 @@ class HttpConnection(asyncio.Protocol):
         keep_alive = keep_alive and not (self.server.stopping and not self.pending)
         connection = (_KEEP_ALIVE if http10 else b"") if keep_alive else _CLOSE
         body = response[1]
+        extra = response[2] if len(response) == 3 else b""
         head = b"%s%scontent-length: %d\r\n%s%s%s\r\n" % (
             _status_line(response[0]),
-            _JSON,
+            b"" if extra.startswith(b"content-type:") else _JSON,
             len(body),
             self.server.date_header,
-            response[2] if len(response) == 3 else b"",
+            extra,
             connection,
         )
         self.transport.write(head if method == "HEAD" else head + body)  # type: ignore[union-attr]

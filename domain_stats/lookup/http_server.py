@@ -44,7 +44,8 @@ class Request(NamedTuple):
     body: bytes
 
 
-#: ``(status, body)``, or ``(status, body, extra_headers)`` with raw ``name: value\r\n`` lines.
+#: ``(status, body)``, or ``(status, body, extra_headers)`` with raw ``name: value\r\n`` lines. The
+#: body is JSON unless the extra headers begin with their own ``content-type``.
 Response = tuple[int, bytes] | tuple[int, bytes, bytes]
 #: Answers now (a tuple) when it can, else returns an awaitable of the answer.
 Handler = Callable[[Request], "Response | Awaitable[Response]"]

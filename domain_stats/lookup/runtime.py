@@ -26,9 +26,18 @@ from domain_stats.lookup.app import LookupApp
 from domain_stats.lookup.cache import MemoryCache, load_cache, save_cache
 from domain_stats.lookup.central_client import CentralClient, CentralMembership, CentralUpstream
 from domain_stats.lookup.config import Settings
+from domain_stats.lookup.metrics import (
+    SNAPSHOT_SECONDS,
+    Activity,
+    SnapshotWriter,
+    exposition,
+    metrics_dir,
+    read_snapshots,
+)
 from domain_stats.lookup.resolve_queue import ResolveQueue
 from domain_stats.lookup.service import LookupService
 from domain_stats.lookup.starter import load_starter_data
+from domain_stats.lookup.ui import CONTACTS_LIMIT, contacts_page, overview_page
 from domain_stats.lookup.updates import apply_feed, client_feed, meet_minimum_database
 from domain_stats.lookup.upstream import RegistryUpstream, Upstream
 from domain_stats.names import NameReducer
@@ -74,6 +83,8 @@ class Runtime:
         #: Which worker of the service this is (``slot``, ``of``, ``pid``): every figure in ``/stats``
         #: is this worker's own.
         self.worker = worker
+        #: Lookups a minute, for the status page's charts.
+        self.activity = Activity()
 
     @classmethod
     async def start(
@@ -168,6 +179,7 @@ class Runtime:
         runtime._database_version = await storage.database_version()
         background = runtime._background
         background.append(asyncio.create_task(runtime._follow_database()))
+        background.append(asyncio.create_task(runtime._keep_figures()))
         if refresh_bootstrap:
             background.append(asyncio.create_task(keep_bootstrap_fresh(registries.rdap, settings, data_dir)))
         if primary:
@@ -278,7 +290,67 @@ class Runtime:
     def http_app(self) -> LookupApp:
         """The HTTP handler over this runtime's service, with the admin rule its settings call for."""
         settings = self.settings
-        return LookupApp(self.service, admin_key=settings.admin_key, admin_open=settings.is_loopback, stats=self.stats)
+        return LookupApp(
+            self.service,
+            admin_key=settings.admin_key,
+            admin_open=settings.is_loopback,
+            stats=self.stats,
+            metrics=self.metrics,
+            pages=self,
+        )
+
+    def figures(self) -> dict[str, Any]:
+        """This process's figures for ``/metrics`` and ``/ui``: the service's, each upstream server's,
+        lookups a minute, the latest one-off alerts."""
+        servers = self.registries.servers()
+        if isinstance(self.service.upstream, CentralUpstream):
+            servers = {"central": self.service.upstream.line.stats(), **servers}
+        figures = self.service.metrics()
+        self.activity.sample(self.clock(), sum(figures["lookups"].values()), figures["counters"]["memory_cache_hits"])
+        return {
+            **figures,
+            "upstream": servers,
+            "worker": self.worker,
+            "activity": {str(minute): counts for minute, counts in self.activity.minutes.items()},
+            "recent_once": list(self.service.recent_once),
+        }
+
+    async def service_figures(self) -> list[dict[str, Any]]:
+        """Every worker's figures: this one's, live, and the other workers' last snapshots."""
+        others: list[dict[str, Any]] = []
+        if self.worker["of"] > 1:
+            others = await asyncio.to_thread(read_snapshots, metrics_dir(self.data_dir), besides=self.worker["slot"])
+        return [self.figures(), *others]
+
+    async def metrics(self) -> bytes:
+        """``/metrics``: the whole service, in the Prometheus text format."""
+        return exposition(await self.service_figures())
+
+    async def overview(self) -> bytes:
+        """``/ui``: the whole service's figures as the status page's overview."""
+        return overview_page(await self.service_figures(), self.clock())
+
+    async def contacts(self, search: str, *, only_new: bool) -> bytes:
+        """``/ui/contacts``: today's first contacts (since midnight at ``timezone_offset``), newest first."""
+        now = self.clock()
+        offset = self.settings.timezone_offset * 3600
+        since = (now + offset) // 86400 * 86400 - offset
+        created_after = now - self.settings.established_days_age * 86400 if only_new else None
+        found = await self.service.storage.recent_contacts(
+            since, CONTACTS_LIMIT, containing=search, created_after=created_after
+        )
+        return contacts_page(
+            found, formatter=self.service.formatter, now=now, query=search, only_new=only_new, since=since
+        )
+
+    async def _keep_figures(self) -> None:
+        """Sample the activity every second; with several workers, leave a snapshot for the others."""
+        writer = SnapshotWriter(metrics_dir(self.data_dir), self.worker["slot"]) if self.worker["of"] > 1 else None
+        while True:
+            figures = self.figures()
+            if writer is not None:
+                await writer.write(figures)
+            await asyncio.sleep(SNAPSHOT_SECONDS)
 
     async def close(self, *, keep_cache: bool = True) -> None:
         """Stop background work, save the memory cache (unless ``keep_cache`` is False), close."""

@@ -14,6 +14,7 @@ refreshed in the background (``RE-REGISTERED`` once when its creation date chang
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import logging
 import math
@@ -25,8 +26,16 @@ from typing import Any
 import orjson
 
 from domain_stats.alerts import DATABASE_UNAVAILABLE, RE_REGISTERED
-from domain_stats.lookup.answer import PROHIBITED_BODY, AnswerFormatter, Facts, invalid_name_answer, with_first_contact
+from domain_stats.lookup.answer import (
+    NEW_IN_BODY,
+    PROHIBITED_BODY,
+    AnswerFormatter,
+    Facts,
+    invalid_name_answer,
+    with_first_contact,
+)
 from domain_stats.lookup.cache import MemoryCache
+from domain_stats.lookup.metrics import LatencyHistogram
 from domain_stats.lookup.upstream import Resolution, Upstream, UpstreamError
 from domain_stats.names import InvalidName, NameReducer
 from domain_stats.scheduler import Job, Priority
@@ -40,17 +49,28 @@ log = logging.getLogger(__name__)
 _BATCH_SLICE = 32  # names reduced between two looks at the clock
 _BATCH_SLICE_SECONDS = 0.005  # longest a batch holds the event loop before it lets others run
 _MAX_OWED = 10_000  # one-off alerts kept for domains whose askers were answered "queued"
+_RECENT_ONCE = 50  # one-off alerts the status page lists
 
 
 @dataclass(slots=True)
 class ServiceCounters:
+    """Plain integers, bumped on the request path; ``/stats`` and ``/metrics`` read them."""
+
     database_hits: int = 0
     database_misses: int = 0
+    invalid: int = 0
+    prohibited: int = 0
+    new_answers: int = 0  # of the answers the memory cache gave; the others are counted in _answer
+    first_contacts: int = 0
+    upstream_answers: int = 0
+    error_answers: int = 0
     queued_answers: int = 0
     refreshed: int = 0
     refresh_failures: int = 0
     re_registered: int = 0
     started: float = field(default_factory=time.time)
+    #: Lookups that needed the database or upstream; answers from memory are all in its first bucket.
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
 
 
 class LookupService:
@@ -88,6 +108,8 @@ class LookupService:
         self._owed_once: dict[str, tuple[str, ...]] = {}
         #: Set when a refresh is queued: wakes the background resolution (:mod:`.resolve_queue`).
         self.refresh_wanted = asyncio.Event()
+        #: The latest one-off alerts given (``ISC-FIRST-CONTACT``, ``RE-REGISTERED``): when, domain, alert.
+        self.recent_once: collections.deque[tuple[float, str, str]] = collections.deque(maxlen=_RECENT_ONCE)
 
     async def lookup(self, raw: str) -> tuple[int, bytes]:
         """HTTP status and JSON body of the answer for ``raw`` (any host name a log carries)."""
@@ -134,21 +156,29 @@ class LookupService:
         try:
             domain = self.names.reduce(raw).domain
         except InvalidName as err:
+            self.counters.invalid += 1
             return 400, invalid_name_answer(str(err)).encode()
         if domain is None:
+            self.counters.prohibited += 1
             return 200, PROHIBITED_BODY
         body = self.cache.get(domain, now)
         if body is not None:
+            if NEW_IN_BODY in body:
+                self.counters.new_answers += 1
             return 200, body
         return domain
 
     async def _lookup_domain(self, domain: str, now: float) -> tuple[int, bytes]:
+        started = time.perf_counter()
         try:
             return 200, await self._lookup_uncached(domain, now)
         except StorageError as err:
             log.error("lookup of %s failed: %s", domain, err)
+            self.counters.error_answers += 1
             facts = Facts(None, None, "", None, now, (DATABASE_UNAVAILABLE,))
             return 200, self.formatter.render(facts, now=now).encode()
+        finally:
+            self.counters.latency.observe(time.perf_counter() - started)
 
     async def _lookup_uncached(self, domain: str, now: float) -> bytes:
         registration, seen_by_you, first = await self.storage.visit(domain, now)
@@ -173,9 +203,11 @@ class LookupService:
             facts = Facts(None, None, "", None, seen_by_you, (self.upstream.queued_alert(domain),))
             return self._answer(domain, facts, now, first, now + self._queued_for if self._queued_for > 0 else None)
         except UpstreamError as err:
+            self.counters.error_answers += 1
             facts = Facts(None, None, "", None, seen_by_you, err.alerts)
             until = now + err.cache_for if err.cache_for > 0 else None
             return self._answer(domain, facts, now, first, until, pinned=err.pinned)
+        self.counters.upstream_answers += 1
         facts = _facts(resolution.registration, seen_by_you, resolution.alerts)
         return self._answer(
             domain, facts, now, first, self._resolution_until(resolution, now), once=resolution.once if asked else ()
@@ -231,7 +263,13 @@ class LookupService:
             self.cache.set(domain, body, None if until == math.inf else until, pinned=pinned)
         if once:
             body = self.formatter.render(facts._replace(alerts=once + facts.alerts), now=now).encode()
-        return with_first_contact(body) if first else body
+            self.recent_once.extend((now, domain, alert) for alert in once)
+        if NEW_IN_BODY in body:
+            self.counters.new_answers += 1
+        if first:
+            self.counters.first_contacts += 1
+            return with_first_contact(body)
+        return body
 
     async def _resolve_for(self, domain: str, job: Job, seen_by_you: float | None) -> Resolution:
         """The query a flight runs. When its askers were answered "queued" (``job.gave_up``), what it
@@ -365,6 +403,40 @@ class LookupService:
             },
             self.upstream.name: self.upstream.stats(),
             "uptime_seconds": round(self._clock() - self.counters.started, 3),
+        }
+
+    def metrics(self) -> dict[str, Any]:
+        """This process's figures for ``/metrics`` (:mod:`domain_stats.lookup.metrics` adds them up)."""
+        counters = self.counters
+        return {
+            "lookups": {
+                "memory": self.cache.hits,
+                "database": counters.database_hits,
+                "upstream": counters.upstream_answers,
+                "queued": counters.queued_answers,
+                "error": counters.error_answers,
+                "invalid": counters.invalid,
+                "prohibited": counters.prohibited,
+            },
+            "counters": {
+                "memory_cache_hits": self.cache.hits,
+                "memory_cache_misses": self.cache.misses,
+                "database_hits": counters.database_hits,
+                "database_misses": counters.database_misses,
+                "first_contacts": counters.first_contacts,
+                "new_answers": counters.new_answers,
+                "refreshed": counters.refreshed,
+                "re_registered": counters.re_registered,
+            },
+            "gauges": {"memory_cache_entries": len(self.cache)},
+            "latency": {
+                # Answers from memory (and invalid or prohibited names) take no measurable time.
+                "counts": [
+                    counters.latency.counts[0] + self.cache.hits + counters.invalid + counters.prohibited,
+                    *counters.latency.counts[1:],
+                ],
+                "sum": counters.latency.sum,
+            },
         }
 
     def cached_answers(self, offset: int, limit: int) -> list[dict[str, Any]]:

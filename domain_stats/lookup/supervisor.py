@@ -29,6 +29,7 @@ from domain_stats.central_protocol import CentralRefused
 from domain_stats.errors import UserError
 from domain_stats.listening import listen
 from domain_stats.lookup.config import CONFIG_NAME, Settings
+from domain_stats.lookup.metrics import metrics_dir, remove_snapshots
 from domain_stats.lookup.worker import EXIT_CANNOT_START, EXIT_REFUSED, take_refusal
 from domain_stats.private_files import warn_if_readable_by_others
 
@@ -66,6 +67,7 @@ async def preflight(settings: Settings, data_dir: Path) -> None:
 def serve(settings: Settings, data_dir: Path, workers: int) -> None:
     """Serve lookups until SIGINT/SIGTERM (blocking)."""
     take_refusal(data_dir)  # a message left by an earlier run is not this run's
+    remove_snapshots(metrics_dir(data_dir))  # nor are an earlier run's /metrics figures
     raise_open_files_limit()
     sock = listen(settings.local_address, settings.local_port)
     try:

@@ -17,13 +17,16 @@ from domain_stats.errors import UserError
 
 __all__ = [
     "ADD_IF_ABSENT",
+    "ANY_CREATED",
     "ORIGIN_CENTRAL",
     "ORIGIN_LOCAL",
     "ORIGIN_RDAP",
     "ORIGIN_WHOIS",
+    "RECENT_CONTACTS",
     "REMOVE",
     "UPSERT",
     "ChangeRow",
+    "Contact",
     "ImportCounts",
     "Registration",
     "Storage",
@@ -33,6 +36,7 @@ __all__ = [
     "change",
     "check_schema_version",
     "is_postgres_url",
+    "like_containing",
     "open_storage",
     "registration_row",
 ]
@@ -72,6 +76,31 @@ class Visit(NamedTuple):
     registration: Registration | None
     seen_by_you: float
     first: bool  # this visit recorded the first contact
+
+
+class Contact(NamedTuple):
+    """A first contact and what is known of its domain (``created`` None: no registration stored)."""
+
+    domain: str
+    seen_by_you: float
+    created: float | None
+    origin: str | None
+    seen_by_isc: float | None
+
+
+#: The SQL both backends run for :meth:`Storage.recent_contacts` (``?`` placeholders; PostgreSQL numbers them).
+RECENT_CONTACTS = """SELECT c.domain, c.seen_by_you, d.created, d.origin, d.seen_by_isc
+    FROM contacts AS c LEFT JOIN domains AS d ON d.domain = c.domain
+    WHERE c.seen_by_you >= ? AND c.domain LIKE ? ESCAPE '\\' AND COALESCE(d.created, 0) >= ?
+    ORDER BY c.seen_by_you DESC, c.domain LIMIT ?"""
+#: ``created_after`` when every contact is wanted, registered or not (a missing date counts as 0).
+ANY_CREATED = -(2**62)
+
+
+def like_containing(text: str) -> str:
+    """A LIKE pattern for names containing ``text`` (its ``%`` and ``_`` taken literally)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +166,13 @@ class Storage(Protocol):
         ...
 
     async def queued_refreshes(self, limit: int) -> list[str]: ...
+
+    async def recent_contacts(
+        self, since: float, limit: int, *, containing: str = "", created_after: float | None = None
+    ) -> list[Contact]:
+        """First contacts since ``since``, newest first: for the status page (``/ui``). ``containing``:
+        names with this text; ``created_after``: only domains registered after it (NEW)."""
+        ...
 
     async def unqueue_refresh(self, domain: str) -> None: ...
 

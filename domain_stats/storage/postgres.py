@@ -20,14 +20,18 @@ from typing import TypeVar
 import asyncpg
 
 from domain_stats.storage import (
+    ANY_CREATED,
     ORIGIN_LOCAL,
+    RECENT_CONTACTS,
     ChangeRow,
+    Contact,
     ImportCounts,
     Registration,
     StorageError,
     StoredDomain,
     Visit,
     check_schema_version,
+    like_containing,
     registration_row,
 )
 
@@ -64,6 +68,7 @@ MIGRATIONS: list[list[str]] = [
         'CREATE TABLE IF NOT EXISTS refresh_queue (domain TEXT COLLATE "C" PRIMARY KEY, added BIGINT NOT NULL)',
         'CREATE TABLE IF NOT EXISTS re_registered (domain TEXT COLLATE "C" PRIMARY KEY, changed BIGINT NOT NULL)',
     ],
+    ["CREATE INDEX IF NOT EXISTS contacts_by_time ON contacts (seen_by_you)"],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 _MIGRATION_LOCK = 0x646F6D61  # an arbitrary advisory lock key ("doma")
@@ -87,6 +92,10 @@ _UPSERT_DOMAIN = """INSERT INTO domains (domain, created, expires, origin, seen_
     VALUES ($1, $2, $3, $4, $5, $6)
     ON CONFLICT (domain) DO UPDATE SET created = excluded.created, expires = excluded.expires,
         origin = excluded.origin, seen_by_isc = excluded.seen_by_isc, updated = excluded.updated"""
+
+_RECENT_CONTACTS = RECENT_CONTACTS
+for _number in range(1, RECENT_CONTACTS.count("?") + 1):
+    _RECENT_CONTACTS = _RECENT_CONTACTS.replace("?", f"${_number}", 1)
 
 DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 
@@ -225,6 +234,15 @@ class PostgresStorage:
             lambda conn: conn.fetch("SELECT domain FROM refresh_queue ORDER BY added, domain LIMIT $1", limit)
         )
         return [row[0] for row in rows]
+
+    async def recent_contacts(
+        self, since: float, limit: int, *, containing: str = "", created_after: float | None = None
+    ) -> list[Contact]:
+        after = ANY_CREATED if created_after is None else int(created_after)
+        rows = await self._call(
+            lambda conn: conn.fetch(_RECENT_CONTACTS, int(since), like_containing(containing), after, limit)
+        )
+        return [Contact(*row) for row in rows]
 
     async def unqueue_refresh(self, domain: str) -> None:
         await self._call(lambda conn: conn.execute("DELETE FROM refresh_queue WHERE domain = $1", domain))

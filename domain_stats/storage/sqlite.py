@@ -13,12 +13,16 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from domain_stats.storage import (
+    ANY_CREATED,
+    RECENT_CONTACTS,
     ChangeRow,
+    Contact,
     ImportCounts,
     Registration,
     StorageError,
     StoredDomain,
     Visit,
+    like_containing,
     registration_row,
 )
 from domain_stats.storage.sqlite_batching import LoopVisits, Writer
@@ -122,6 +126,16 @@ class SqliteStorage:
     async def queued_refreshes(self, limit: int) -> list[str]:
         rows = self._reader.execute("SELECT domain FROM refresh_queue ORDER BY added, domain LIMIT ?", (limit,))
         return [domain for (domain,) in rows]
+
+    async def recent_contacts(
+        self, since: float, limit: int, *, containing: str = "", created_after: float | None = None
+    ) -> list[Contact]:
+        after = ANY_CREATED if created_after is None else int(created_after)
+        params = (int(since), like_containing(containing), after, limit)
+        try:
+            return [Contact(*row) for row in self._reader.execute(RECENT_CONTACTS, params)]
+        except sqlite3.Error as err:
+            raise StorageError(f"database read failed: {err}") from None
 
     async def unqueue_refresh(self, domain: str) -> None:
         await self._writer.submit(lambda conn: conn.execute("DELETE FROM refresh_queue WHERE domain = ?", (domain,)))

@@ -23,7 +23,7 @@ __all__ = [
     "connect",
 ]
 
-SCHEMA_VERSION = 2  # 2: refresh_queue, re_registered (created if absent: no other change)
+SCHEMA_VERSION = 3  # 2: refresh_queue, re_registered; 3: contacts_by_time (each created if absent)
 INITIAL_DATABASE_VERSION = "1.0"
 
 MMAP_BYTES = 1 << 30
@@ -58,6 +58,8 @@ SCHEMA = [
     """CREATE TABLE IF NOT EXISTS re_registered (
         domain TEXT PRIMARY KEY,
         changed BIGINT NOT NULL) WITHOUT ROWID""",
+    # The status page lists the day's first contacts, newest first.
+    "CREATE INDEX IF NOT EXISTS contacts_by_time ON contacts (seen_by_you)",
 ]
 
 UPSERT_DOMAIN = """INSERT INTO domains (domain, created, expires, origin, seen_by_isc, updated)
