@@ -68,7 +68,9 @@ async def view(tmp_path: Path, url: str, screenshot: str) -> str:
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium; .ci/run does)")
-async def test_the_status_page_in_chromium(service: RunningService, rdap_server: RdapTestServer, tmp_path: Path) -> None:
+async def test_the_status_page_in_chromium(
+    service: RunningService, rdap_server: RdapTestServer, tmp_path: Path
+) -> None:
     for name in ("www.example.com", "example.com", "fresh-news.net", "cdn.fresh-news.net", "www.example.com"):
         await service.lookup(name)
     overview = await view(tmp_path, service.url + "/ui", "overview.png")
