@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from domain_stats.errors import UserError
+from domain_stats.errors import DomainStatsError, UserError
 
 __all__ = ["BadLine", "Format", "LineReader", "Record", "detect_format", "line_reader"]
 
@@ -46,7 +46,7 @@ class Record(NamedTuple):
     name: str | None
 
 
-class BadLine(ValueError):
+class BadLine(DomainStatsError):
     """A line the format cannot read; counted and reported with its number, never fatal."""
 
 

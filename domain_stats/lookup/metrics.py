@@ -25,6 +25,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from domain_stats.alerts import RE_REGISTERED, YOUR_FIRST_CONTACT
 from domain_stats.private_files import create_private, make_private_dir
 
 __all__ = [
@@ -161,10 +162,10 @@ _COUNTERS = (
     ("memory_cache_misses", "memory_cache_misses", "Lookups the memory cache could not answer."),
     ("database_hits", "database_hits", "Lookups the local database answered."),
     ("database_misses", "database_misses", "Lookups the local database could not answer (asked upstream)."),
-    ("first_contacts", "first_contacts", "YOUR-FIRST-CONTACT answers: domains met for the first time."),
+    ("first_contacts", "first_contacts", f"{YOUR_FIRST_CONTACT} answers: domains met for the first time."),
     ("new_answers", "new_answers", "Answers whose category was NEW."),
     ("refreshed", "refreshes", "Expired records refreshed from upstream."),
-    ("re_registered", "re_registered", "RE-REGISTERED answers."),
+    ("re_registered", "re_registered", f"{RE_REGISTERED} answers."),
 )
 
 
