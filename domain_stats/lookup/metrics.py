@@ -1,7 +1,7 @@
 """``GET /metrics``: the whole service's counters in the Prometheus text format.
 
-Counting stays out of the hot path: a lookup bumps plain integers (:class:`LatencyHistogram`,
-the service's counters), as it always has; Prometheus objects are built only when scraped.
+Counting stays out of the hot path: a lookup bumps plain integers (:mod:`.counters`), as it
+always has; Prometheus objects are built only when scraped.
 With ``--workers N`` each worker writes a snapshot of its figures to the data directory's
 ``.metrics`` folder every :data:`SNAPSHOT_SECONDS` (:class:`SnapshotWriter`); the worker that
 serves a scrape adds its own live figures to the others' snapshots, so one scrape shows the
@@ -12,7 +12,6 @@ the ``prometheus_client`` library's (``docs/metrics.md`` lists the metrics).
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
 import logging
 import os
@@ -26,15 +25,14 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_late
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from domain_stats.alerts import RE_REGISTERED, YOUR_FIRST_CONTACT
+from domain_stats.lookup.counters import LATENCY_BUCKETS
 from domain_stats.private_files import create_private, make_private_dir
 
 __all__ = [
     "ACTIVITY_MINUTES",
     "CONTENT_TYPE",
-    "LATENCY_BUCKETS",
     "SNAPSHOT_SECONDS",
     "Activity",
-    "LatencyHistogram",
     "SnapshotWriter",
     "exposition",
     "metrics_dir",
@@ -47,23 +45,7 @@ log = logging.getLogger(__name__)
 SNAPSHOT_SECONDS = 1.0
 ACTIVITY_MINUTES = 12 * 60
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
-#: Upper bounds (seconds) of the lookup latency histogram; answers from memory are in the first.
-LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _PREFIX = "domain_stats"
-
-
-class LatencyHistogram:
-    """Seconds from a lookup's start to its answer, in :data:`LATENCY_BUCKETS` (plus +Inf)."""
-
-    __slots__ = ("counts", "sum")
-
-    def __init__(self) -> None:
-        self.counts = [0] * (len(LATENCY_BUCKETS) + 1)
-        self.sum = 0.0
-
-    def observe(self, seconds: float) -> None:
-        self.counts[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
-        self.sum += seconds
 
 
 class Activity:

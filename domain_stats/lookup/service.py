@@ -20,7 +20,6 @@ import logging
 import math
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -35,14 +34,14 @@ from domain_stats.lookup.answer import (
     with_first_contact,
 )
 from domain_stats.lookup.cache import MemoryCache
-from domain_stats.lookup.metrics import LatencyHistogram
+from domain_stats.lookup.counters import ServiceCounters, figures
 from domain_stats.lookup.upstream import Resolution, Upstream, UpstreamError
 from domain_stats.names import InvalidName, NameReducer
 from domain_stats.scheduler import Job, Priority
 from domain_stats.singleflight import Queued, SingleFlight
 from domain_stats.storage import Registration, Storage, StorageError
 
-__all__ = ["LookupService", "ServiceCounters"]
+__all__ = ["LookupService"]
 
 log = logging.getLogger(__name__)
 
@@ -50,27 +49,6 @@ _BATCH_SLICE = 32  # names reduced between two looks at the clock
 _BATCH_SLICE_SECONDS = 0.005  # longest a batch holds the event loop before it lets others run
 _MAX_OWED = 10_000  # one-off alerts kept for domains whose askers were answered "queued"
 _RECENT_ONCE = 50  # one-off alerts the status page lists
-
-
-@dataclass(slots=True)
-class ServiceCounters:
-    """Plain integers, bumped on the request path; ``/stats`` and ``/metrics`` read them."""
-
-    database_hits: int = 0
-    database_misses: int = 0
-    invalid: int = 0
-    prohibited: int = 0
-    new_answers: int = 0  # of the answers the memory cache gave; the others are counted in _answer
-    first_contacts: int = 0
-    upstream_answers: int = 0
-    error_answers: int = 0
-    queued_answers: int = 0
-    refreshed: int = 0
-    refresh_failures: int = 0
-    re_registered: int = 0
-    started: float = field(default_factory=time.time)
-    #: Lookups that needed the database or upstream; answers from memory are all in its first bucket.
-    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
 
 
 class LookupService:
@@ -406,38 +384,8 @@ class LookupService:
         }
 
     def metrics(self) -> dict[str, Any]:
-        """This process's figures for ``/metrics`` (:mod:`domain_stats.lookup.metrics` adds them up)."""
-        counters = self.counters
-        return {
-            "lookups": {
-                "memory": self.cache.hits,
-                "database": counters.database_hits,
-                "upstream": counters.upstream_answers,
-                "queued": counters.queued_answers,
-                "error": counters.error_answers,
-                "invalid": counters.invalid,
-                "prohibited": counters.prohibited,
-            },
-            "counters": {
-                "memory_cache_hits": self.cache.hits,
-                "memory_cache_misses": self.cache.misses,
-                "database_hits": counters.database_hits,
-                "database_misses": counters.database_misses,
-                "first_contacts": counters.first_contacts,
-                "new_answers": counters.new_answers,
-                "refreshed": counters.refreshed,
-                "re_registered": counters.re_registered,
-            },
-            "gauges": {"memory_cache_entries": len(self.cache)},
-            "latency": {
-                # Answers from memory (and invalid or prohibited names) take no measurable time.
-                "counts": [
-                    counters.latency.counts[0] + self.cache.hits + counters.invalid + counters.prohibited,
-                    *counters.latency.counts[1:],
-                ],
-                "sum": counters.latency.sum,
-            },
-        }
+        """This process's figures for ``/metrics`` and ``/ui`` (:mod:`domain_stats.lookup.counters`)."""
+        return figures(self.counters, self.cache)
 
     def cached_answers(self, offset: int, limit: int) -> list[dict[str, Any]]:
         """A page of what the memory cache holds, as answers (no first-contact alerts)."""
