@@ -1,11 +1,11 @@
 """The HTTP layer: requests in, status and JSON body out, over a running lookup service.
 
 ``GET /<name>`` asks the lookup service, ``POST /batch`` asks it for many names at once;
-``/health``, ``/stats``, ``/metrics`` (Prometheus) and ``/showcache`` are the operator endpoints. Every error, whatever
-its cause, answers the lookup JSON shape with the reason in ``alerts``; unexpected failures
-answer a generic body and log the details. A lookup the memory cache answers is returned at
-once (no coroutine, no task); anything else is returned as an awaitable
-(:mod:`domain_stats.lookup.http_server`).
+``/health``, ``/stats``, ``/metrics`` (Prometheus), ``/ui`` (the status page) and ``/showcache``
+are the operator endpoints. Every error, whatever its cause, answers the lookup JSON shape
+with the reason in ``alerts``; unexpected failures answer a generic body and log the details.
+A lookup the memory cache answers is returned at once (no coroutine, no task); anything else
+is returned as an awaitable (:mod:`domain_stats.lookup.http_server`).
 """
 
 from __future__ import annotations
@@ -63,9 +63,9 @@ def error_body(status: int, reason: str) -> bytes:
 class LookupApp:
     """Answers requests from a running :class:`LookupService`.
 
-    ``admin_key`` guards ``/stats`` and ``/showcache`` when set. When it is not set they are
-    open only if the service listens on loopback (``admin_open``) and the request was not
-    relayed by a proxy (a reverse proxy on the same host connects from 127.0.0.1 for every
+    ``admin_key`` guards ``/stats``, ``/metrics``, ``/ui`` and ``/showcache`` when set. When it
+    is not set they are open only if the service listens on loopback (``admin_open``) and the
+    request was not relayed by a proxy (a reverse proxy on the same host connects from 127.0.0.1 for every
     client it serves), because they reveal the organisation's DNS history.
     """
 
