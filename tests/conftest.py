@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -121,5 +122,21 @@ async def central(tmp_path: Path, bootstrap_file: Path, database_url: str) -> As
 @pytest.fixture
 async def service(data_dir: Path) -> AsyncIterator[RunningService]:
     running = await start_service(data_dir)
+    yield running
+    await running.stop()
+
+
+@pytest.fixture
+async def old_and_new_service(
+    tmp_path: Path, bootstrap_file: Path, rdap_server: RdapTestServer
+) -> AsyncIterator[RunningService]:
+    """A service on SQLite whose RDAP server knows example.com (registered 2001) and
+    fresh-news.net (registered 3 days ago: NEW)."""
+    rdap_server.add_domain("example.com", "2001-02-03T04:05:06Z", "2099-01-01T00:00:00Z")
+    fresh = datetime.now(UTC) - timedelta(days=3)
+    rdap_server.add_domain("fresh-news.net", fresh.strftime("%Y-%m-%dT%H:%M:%SZ"), "2099-01-01T00:00:00Z")
+    directory = tmp_path / "old-and-new"
+    write_config(directory, rdap_bootstrap=str(bootstrap_file), rdap_bootstrap_refresh_url="")
+    running = await start_service(directory)
     yield running
     await running.stop()

@@ -8,8 +8,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,23 +17,16 @@ import pytest
 
 from domain_stats import alerts
 from tests.support.rdap_server import RdapTestServer
-from tests.support.services import RunningService, start_service, write_config
+from tests.support.services import RunningService, write_config
 
 SAMPLES = Path(__file__).parent / "samples"
 FIRST = alerts.YOUR_FIRST_CONTACT
 
 
 @pytest.fixture
-async def service(tmp_path: Path, bootstrap_file: Path, rdap_server: RdapTestServer) -> AsyncIterator[RunningService]:
-    """A service on SQLite whose RDAP server knows example.com (old) and fresh-news.net (3 days old)."""
-    rdap_server.add_domain("example.com", "2001-02-03T04:05:06Z", "2099-01-01T00:00:00Z")
-    fresh = datetime.now(UTC) - timedelta(days=3)
-    rdap_server.add_domain("fresh-news.net", fresh.strftime("%Y-%m-%dT%H:%M:%SZ"), "2099-01-01T00:00:00Z")
-    directory = tmp_path / "data"
-    write_config(directory, rdap_bootstrap=str(bootstrap_file), rdap_bootstrap_refresh_url="")
-    running = await start_service(directory)
-    yield running
-    await running.stop()
+def service(old_and_new_service: RunningService) -> RunningService:
+    """example.com (2001) and fresh-news.net (3 days old: NEW) at the RDAP server."""
+    return old_and_new_service
 
 
 async def enrich(*args: str, stdin: bytes | None = None) -> tuple[int, list[dict[str, Any]], str]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,15 +21,9 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture
-async def service(tmp_path: Path, bootstrap_file: Path, rdap_server: RdapTestServer) -> AsyncIterator[RunningService]:
-    rdap_server.add_domain("example.com", "2001-02-03T04:05:06Z", "2099-01-01T00:00:00Z")
-    fresh = datetime.now(UTC) - timedelta(days=3)
-    rdap_server.add_domain("fresh-news.net", fresh.strftime("%Y-%m-%dT%H:%M:%SZ"), "2099-01-01T00:00:00Z")
-    directory = tmp_path / "data"
-    write_config(directory, rdap_bootstrap=str(bootstrap_file), rdap_bootstrap_refresh_url="")
-    running = await start_service(directory)
-    yield running
-    await running.stop()
+def service(old_and_new_service: RunningService) -> RunningService:
+    """example.com (2001) and fresh-news.net (3 days old: NEW) at the RDAP server."""
+    return old_and_new_service
 
 
 async def chromium(tmp_path: Path, *args: str) -> str:
