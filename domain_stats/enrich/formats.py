@@ -42,8 +42,11 @@ class Format(enum.Enum):
 
 
 class Record(NamedTuple):
+    """An event, the name it asks about, and (JSON inputs) its own JSON text, written back as it came."""
+
     data: dict[str, Any]
     name: str | None
+    text: bytes | None = None
 
 
 class BadLine(DomainStatsError):
@@ -127,16 +130,17 @@ def _name_record(line: str) -> Record | None:
 
 def _json_reader(name_of: Callable[[dict[str, Any]], str | None]) -> LineReader:
     def read(line: str) -> Record | None:
-        if not line.strip():
+        text = line.strip().encode()
+        if not text:
             return None
         try:
-            event = orjson.loads(line)
+            event = orjson.loads(text)
         except orjson.JSONDecodeError:
             raise BadLine("not valid JSON") from None
         if not isinstance(event, dict):
             raise BadLine("not a JSON object")
         name = name_of(event)
-        return Record(event, name if isinstance(name, str) and name else None)
+        return Record(event, name if isinstance(name, str) and name else None, text)
 
     return read
 

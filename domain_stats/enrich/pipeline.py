@@ -156,11 +156,11 @@ def _written(records: list[Record], found: dict[str, dict[str, Any]], selection:
     dumps = orjson.dumps
     # Each answer is encoded once per block and spliced into its events' JSON.
     encoded = {name: b',"' + ANSWER_KEY.encode() + b'":' + dumps(answer) + b"}" for name, answer in found.items()}
-    for data, name in records:
+    for data, name, text in records:
         if name is None:
             summary.without_name += 1
             if everything:
-                out.append(dumps(data))
+                out.append(text or dumps(data))
             continue
         answer = found[name]
         suffix = encoded[name]
@@ -172,7 +172,7 @@ def _written(records: list[Record], found: dict[str, dict[str, Any]], selection:
             given.add(name)
         if everything or selection.matches(answer):
             if data and ANSWER_KEY not in data:
-                out.append(dumps(data)[:-1] + suffix)
+                out.append((text or dumps(data))[:-1] + suffix)
             else:
                 out.append(dumps({**data, ANSWER_KEY: answer}))
     summary.written += len(out)

@@ -105,8 +105,9 @@ def test_detection_of_names_and_of_json_that_needs_a_field() -> None:
 
 def test_json_lines_with_a_field_path() -> None:
     reader = line_reader(Format.JSON, field="request.host")
-    assert reader('{"request": {"host": "example.com"}}') == Record({"request": {"host": "example.com"}}, "example.com")
-    assert reader('{"request": "flat"}') == Record({"request": "flat"}, None)
+    line = '{"request": {"host": "example.com"}}'
+    assert reader(line + "\n") == Record({"request": {"host": "example.com"}}, "example.com", line.encode())
+    assert reader('{"request": "flat"}') == Record({"request": "flat"}, None, b'{"request": "flat"}')
     assert line_reader(Format.JSON, field="id.host")('{"id.host": "a.example"}').name == "a.example"  # type: ignore[union-attr]
     with pytest.raises(BadLine, match="not valid JSON"):
         reader("{broken")
