@@ -18,6 +18,7 @@ from domain_stats.enrich.answers import AnswerSource, DataDirAnswers, ServiceAns
 from domain_stats.enrich.formats import Format, line_reader
 from domain_stats.enrich.pipeline import MAX_REPORTED, Selection, Summary, enrich
 from domain_stats.enrich.reading import LineSource
+from domain_stats.private_files import create_private
 
 __all__ = ["DEFAULT_URL", "enrich_command"]
 
@@ -47,7 +48,7 @@ def _tokens(value: str | None) -> frozenset[str]:
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write here instead of stdout (appended to with --follow).",
+    help="Write here instead of stdout (appended to with --follow; a new file is created 0600).",
 )
 @click.option(
     "--url",
@@ -122,6 +123,7 @@ def _output(path: Path | None, *, append: bool) -> Iterator[BinaryIO]:
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
+    create_private(path)  # a new output file is the owner's alone: it is DNS history
     with open(path, "ab" if append else "wb") as out:
         yield out
 

@@ -197,6 +197,7 @@ async def test_follow_across_a_rotation_and_a_truncation(service: RunningService
         _, err = await proc.communicate()
     assert proc.returncode == 0, err
     records = written(out)
+    assert out.stat().st_mode & 0o777 == 0o600  # DNS history: the owner's alone
     assert [r["query"] for r in records] == ["example.com", "www.example.com", "fresh-news.net", "cdn.fresh-news.net"]
     assert [r["domain_stats"]["category"] for r in records] == ["ESTABLISHED", "ESTABLISHED", "NEW", "NEW"]
     assert b"4 written" in err
