@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 import time
@@ -24,6 +25,7 @@ __all__ = ["DEFAULT_URL", "enrich_command"]
 
 #: The service enrich asks unless told otherwise (also ``DOMAIN_STATS_URL``, as the Splunk lookup).
 DEFAULT_URL = "http://127.0.0.1:8000"
+_MAX_JOBS = 8
 
 
 def _tokens(value: str | None) -> frozenset[str]:
@@ -58,6 +60,12 @@ def _tokens(value: str | None) -> frozenset[str]:
     help="The running service to ask (POST /batch); also DOMAIN_STATS_URL.",
 )
 @click.option(
+    "--jobs",
+    type=click.IntRange(min=0, max=64),
+    default=0,
+    help="Processes that read the log (0: one per core for a file, 1 with --follow).",
+)
+@click.option(
     "--data",
     "data_dir",
     type=click.Path(file_okay=False, exists=True, path_type=Path),
@@ -75,6 +83,7 @@ def enrich_command(
     from_end: bool,
     output: Path | None,
     url: str,
+    jobs: int,
     data_dir: Path | None,
 ) -> None:
     """Add a domain_stats object to each event of FILE (- is stdin; gzip is read as it is).
@@ -85,9 +94,11 @@ def enrich_command(
     """
     if file != "-" and not Path(file).is_file():
         raise click.BadParameter(f"{file} is not a file", param_hint="FILE")
-    reader = line_reader(Format(kind) if kind else None, field=field, column=column)
+    line_reader(Format(kind) if kind else None, field=field, column=column)  # options that do not go together
     selection = Selection(_tokens(alerts), _tokens(category))
     source = LineSource(file, follow=follow, from_end=from_end)
+    if jobs == 0:  # a followed log is read as it grows: one process keeps up and answers at once
+        jobs = 1 if source.follow else min(os.cpu_count() or 1, _MAX_JOBS)
 
     async def run() -> Summary:
         answers: AnswerSource = (
@@ -100,9 +111,12 @@ def enrich_command(
             with _output(output, append=source.follow) as out, _progress(source, follow=source.follow) as advance:
                 return await enrich(
                     source,
-                    reader,
                     answers,
                     out,
+                    kind=Format(kind) if kind else None,
+                    field=field,
+                    column=column,
+                    jobs=jobs,
                     selection=selection,
                     on_bad=lambda report: click.echo(str(report), err=True),
                     on_block=advance,

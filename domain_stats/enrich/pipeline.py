@@ -1,4 +1,5 @@
-"""The enrich loop: a block of lines -> records -> one batch of distinct names -> JSON lines out.
+"""The enrich loop: a block of lines -> events (:mod:`.blocks`) -> one batch of distinct names ->
+JSON lines out, block after block in the order of the input.
 
 Each block's names are asked once (deduplicated, in the order of the events), so a busy log
 costs the service one ``/batch`` per block rather than one request per line. An alert that an
@@ -8,10 +9,12 @@ with the first event of that name only, as the service itself would answer a sec
 
 from __future__ import annotations
 
-import contextlib
-import gc
+import asyncio
+import collections
+import multiprocessing
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -19,14 +22,11 @@ import orjson
 
 from domain_stats.alerts import ONCE
 from domain_stats.enrich.answers import AnswerSource
-from domain_stats.enrich.formats import BadLine, LineReader, Record
-from domain_stats.enrich.reading import LineSource
+from domain_stats.enrich.blocks import ANSWER_KEY, MAX_REPORTED, BlockEvents, HeaderLines, ParserSpec, read_block
+from domain_stats.enrich.formats import Format, detect_format
+from domain_stats.enrich.reading import Block, LineSource
 
 __all__ = ["MAX_REPORTED", "BadLineReport", "Selection", "Summary", "enrich"]
-
-#: Bad lines reported one by one; the rest are counted.
-MAX_REPORTED = 20
-ANSWER_KEY = "domain_stats"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +71,12 @@ class Summary:
     reported: list[BadLineReport] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
 
+    def bad_line(self, report: BadLineReport, on_bad: Callable[[BadLineReport], None]) -> None:
+        self.bad += 1
+        if len(self.reported) < MAX_REPORTED:
+            self.reported.append(report)
+            on_bad(report)
+
     def line(self) -> str:
         seconds = max(time.monotonic() - self.started, 1e-9)
         return (
@@ -82,85 +88,84 @@ class Summary:
 
 async def enrich(
     source: LineSource,
-    reader: LineReader,
     answers: AnswerSource,
     output: BinaryIO,
     *,
+    kind: Format | None = None,
+    field: str | None = None,
+    column: str | None = None,
+    jobs: int = 1,
     selection: Selection = Selection(),
     on_bad: Callable[[BadLineReport], None] = lambda report: None,
     on_block: Callable[[Summary], None] = lambda summary: None,
     flush: bool = False,
 ) -> Summary:
-    """Enrich every line of ``source`` into ``output``; ``flush`` after each block (``--follow``)."""
+    """Enrich every line of ``source`` into ``output``, in order; ``flush`` after each block.
+
+    ``kind`` None: told from the first non-empty line. ``jobs`` > 1: blocks are read in that
+    many processes while this one asks the service and writes (a file of millions of lines on
+    several cores); the order of the output is the order of the input either way.
+    """
     summary = Summary()
-    async for block in source.blocks():
-        with _no_cycle_collection():
-            records = _read(block.lines, block.first, block.file, reader, summary, on_bad)
-        names = list(dict.fromkeys(record.name for record in records if record.name is not None))
+    spec = ParserSpec(kind, field, column) if kind is not None else None
+    headers = HeaderLines(kind) if kind is not None else None
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) if jobs > 1 else None
+    loop = asyncio.get_running_loop()
+    in_flight: collections.deque[tuple[Block, asyncio.Future[BlockEvents]]] = collections.deque()
+
+    async def write(block: Block, events: BlockEvents) -> None:
+        for number, reason in events.reports:
+            summary.bad_line(BadLineReport(block.file, number, reason), on_bad)
+        summary.bad += events.bad - len(events.reports)
+        summary.lines += events.lines
+        summary.records += len(events.names)
+        names = list(dict.fromkeys(name for name in events.names if name is not None))
         found = dict(zip(names, await answers.answers(names), strict=True)) if names else {}
         summary.names += len(names)
-        with _no_cycle_collection():
-            lines = _written(records, found, selection, summary)
-        output.write(lines)
+        output.write(_written(events, found, selection, summary))
         if flush:
             output.flush()
         on_block(summary)
+
+    try:
+        async for block in source.blocks():
+            if spec is None or headers is None:
+                first = next((line for line in block.lines if line.strip()), None)
+                if first is None:
+                    summary.lines += len(block.lines)
+                    continue
+                spec = ParserSpec(detect_format(first, field=field, column=column), field, column)
+                headers = HeaderLines(spec.kind)
+            before, headers = headers, headers.after(block.lines)
+            if pool is None:
+                await write(block, read_block(spec, before.lines, block.lines, block.first))
+                continue
+            work = loop.run_in_executor(pool, read_block, spec, before.lines, block.lines, block.first)
+            in_flight.append((block, work))
+            if len(in_flight) > jobs:
+                done, events = in_flight.popleft()
+                await write(done, await events)
+        while in_flight:
+            done, events = in_flight.popleft()
+            await write(done, await events)
+    finally:
+        if pool is not None:
+            await asyncio.to_thread(pool.shutdown, True, cancel_futures=True)
     return summary
 
 
-@contextlib.contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """A block's records are thousands of young dicts that all live until the block is written:
-    the cycle collector would scan them again and again for nothing (they are freed by reference
-    counting), which doubles the time a block takes. It runs between blocks."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _read(
-    lines: list[str],
-    first: int,
-    file: str,
-    reader: LineReader,
-    summary: Summary,
-    on_bad: Callable[[BadLineReport], None],
-) -> list[Record]:
-    records: list[Record] = []
-    append = records.append
-    for number, line in enumerate(lines, first):
-        try:
-            record = reader(line)
-        except BadLine as err:
-            summary.bad += 1
-            report = BadLineReport(file, number, str(err))
-            if len(summary.reported) < MAX_REPORTED:
-                summary.reported.append(report)
-                on_bad(report)
-            continue
-        if record is not None:
-            append(record)
-    summary.lines += len(lines)
-    summary.records += len(records)
-    return records
-
-
-def _written(records: list[Record], found: dict[str, dict[str, Any]], selection: Selection, summary: Summary) -> bytes:
+def _written(events: BlockEvents, found: dict[str, dict[str, Any]], selection: Selection, summary: Summary) -> bytes:
     out: list[bytes] = []
     given: set[str] = set()  # names whose one-off alerts went with an earlier event
     everything = selection.everything
     dumps = orjson.dumps
     # Each answer is encoded once per block and spliced into its events' JSON.
     encoded = {name: b',"' + ANSWER_KEY.encode() + b'":' + dumps(answer) + b"}" for name, answer in found.items()}
-    for data, name, text in records:
+    for name, text, spliceable in zip(events.names, events.texts, events.spliceable, strict=True):
         if name is None:
             summary.without_name += 1
             if everything:
-                out.append(text or dumps(data))
+                out.append(text)
             continue
         answer = found[name]
         suffix = encoded[name]
@@ -171,10 +176,10 @@ def _written(records: list[Record], found: dict[str, dict[str, Any]], selection:
         elif answer.get("alerts"):
             given.add(name)
         if everything or selection.matches(answer):
-            if data and ANSWER_KEY not in data:
-                out.append((text or dumps(data))[:-1] + suffix)
+            if spliceable:
+                out.append(text[:-1] + suffix)
             else:
-                out.append(dumps({**data, ANSWER_KEY: answer}))
+                out.append(dumps({**orjson.loads(text), ANSWER_KEY: answer}))
     summary.written += len(out)
     return b"\n".join(out) + b"\n" if out else b""
 

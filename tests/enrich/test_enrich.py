@@ -48,8 +48,11 @@ def by_domain_alert(records: list[dict[str, Any]], alert: str) -> list[str]:
     return [r.get("query") or r["dns"].get("rrname") for r in records if alert in r["domain_stats"]["alerts"]]
 
 
-async def test_a_zeek_dns_log_comes_back_enriched(service: RunningService, rdap_server: RdapTestServer) -> None:
-    status, records, err = await enrich(str(SAMPLES / "dns.log"), "--url", service.url)
+@pytest.mark.parametrize("jobs", ["1", "2"])  # read here, or in two worker processes
+async def test_a_zeek_dns_log_comes_back_enriched(
+    service: RunningService, rdap_server: RdapTestServer, jobs: str
+) -> None:
+    status, records, err = await enrich(str(SAMPLES / "dns.log"), "--url", service.url, "--jobs", jobs)
     assert status == 0, err
     assert [r["query"] for r in records] == [
         "www.example.com",
