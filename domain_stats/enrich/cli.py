@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import sys
 import time
@@ -25,7 +24,6 @@ __all__ = ["DEFAULT_URL", "enrich_command"]
 
 #: The service enrich asks unless told otherwise (also ``DOMAIN_STATS_URL``, as the Splunk lookup).
 DEFAULT_URL = "http://127.0.0.1:8000"
-_MAX_JOBS = 8
 
 
 def _tokens(value: str | None) -> frozenset[str]:
@@ -63,7 +61,7 @@ def _tokens(value: str | None) -> frozenset[str]:
     "--jobs",
     type=click.IntRange(min=0, max=64),
     default=0,
-    help="Processes that read the log (0: one per core for a file, 1 with --follow).",
+    help="Processes that read the log (0: one per core for a file; 1 for plain names and with --follow).",
 )
 @click.option(
     "--data",
@@ -97,8 +95,8 @@ def enrich_command(
     line_reader(Format(kind) if kind else None, field=field, column=column)  # options that do not go together
     selection = Selection(_tokens(alerts), _tokens(category))
     source = LineSource(file, follow=follow, from_end=from_end)
-    if jobs == 0:  # a followed log is read as it grows: one process keeps up and answers at once
-        jobs = 1 if source.follow else min(os.cpu_count() or 1, _MAX_JOBS)
+    if source.follow:  # a followed log is read as it grows: one process keeps up and answers at once
+        jobs = 1
 
     async def run() -> Summary:
         answers: AnswerSource = (

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import multiprocessing
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -26,7 +27,9 @@ from domain_stats.enrich.blocks import ANSWER_KEY, MAX_REPORTED, BlockEvents, He
 from domain_stats.enrich.formats import Format, detect_format
 from domain_stats.enrich.reading import Block, LineSource
 
-__all__ = ["MAX_REPORTED", "BadLineReport", "Selection", "Summary", "enrich"]
+__all__ = ["MAX_JOBS", "MAX_REPORTED", "BadLineReport", "Selection", "Summary", "enrich"]
+
+MAX_JOBS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,12 +107,14 @@ async def enrich(
 
     ``kind`` None: told from the first non-empty line. ``jobs`` > 1: blocks are read in that
     many processes while this one asks the service and writes (a file of millions of lines on
-    several cores); the order of the output is the order of the input either way.
+    several cores); the order of the output is the order of the input either way. ``jobs`` 0:
+    one per core (at most :data:`MAX_JOBS`), but one for plain names, which cost less to read
+    here than to send to another process.
     """
     summary = Summary()
     spec = ParserSpec(kind, field, column) if kind is not None else None
     headers = HeaderLines(kind) if kind is not None else None
-    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) if jobs > 1 else None
+    pool: ProcessPoolExecutor | None = None
     loop = asyncio.get_running_loop()
     in_flight: collections.deque[tuple[Block, asyncio.Future[BlockEvents]]] = collections.deque()
 
@@ -136,6 +141,10 @@ async def enrich(
                     continue
                 spec = ParserSpec(detect_format(first, field=field, column=column), field, column)
                 headers = HeaderLines(spec.kind)
+            if jobs == 0:
+                jobs = 1 if spec.kind is Format.NAMES else min(os.cpu_count() or 1, MAX_JOBS)
+            if jobs > 1 and pool is None:
+                pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
             before, headers = headers, headers.after(block.lines)
             if pool is None:
                 await write(block, read_block(spec, before.lines, block.lines, block.first))
