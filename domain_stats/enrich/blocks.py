@@ -38,8 +38,8 @@ class ParserSpec:
 class BlockEvents:
     """A block's events as three parallel lists (lists of plain values cross between processes
     several times faster than a list of tuples): the name each asks about, its JSON text, and
-    whether the answer can be spliced in before the text's closing brace (a non-empty object
-    without a ``domain_stats`` key)."""
+    whether the answer is spliced in where the text's closing brace was (an event with a name,
+    a non-empty object without a ``domain_stats`` key: its text comes without that brace)."""
 
     lines: int
     names: list[str | None] = field(default_factory=list)
@@ -51,9 +51,11 @@ class BlockEvents:
     def add(self, records: list[Record]) -> None:
         dumps = orjson.dumps
         for data, name, text in records:
+            text = text or dumps(data)
+            spliceable = name is not None and bool(data) and ANSWER_KEY not in data
             self.names.append(name)
-            self.texts.append(text or dumps(data))
-            self.spliceable.append(bool(data) and ANSWER_KEY not in data)
+            self.texts.append(text[:-1] if spliceable else text)  # the brace goes after the answer
+            self.spliceable.append(spliceable)
 
     def bad_line(self, number: int, reason: str) -> None:
         self.bad += 1

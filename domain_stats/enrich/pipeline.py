@@ -164,33 +164,37 @@ async def enrich(
 
 
 def _written(events: BlockEvents, found: dict[str, dict[str, Any]], selection: Selection, summary: Summary) -> bytes:
-    out: list[bytes] = []
+    """The block's output lines: each event's text, then its answer and the closing brace (or,
+    for an event that cannot take it so, the event rebuilt), then a newline; one join."""
+    parts: list[bytes] = []
+    written = 0
     given: set[str] = set()  # names whose one-off alerts went with an earlier event
     everything = selection.everything
-    dumps = orjson.dumps
-    # Each answer is encoded once per block and spliced into its events' JSON.
-    encoded = {name: b',"' + ANSWER_KEY.encode() + b'":' + dumps(answer) + b"}" for name, answer in found.items()}
+    encoded = {name: _suffix(answer) for name, answer in found.items()}
     for name, text, spliceable in zip(events.names, events.texts, events.spliceable, strict=True):
         if name is None:
             summary.without_name += 1
             if everything:
-                out.append(text)
+                parts += (text, b"\n")
+                written += 1
             continue
         answer = found[name]
         suffix = encoded[name]
         if name in given:
             if answer.get("alerts"):
                 answer = _without_once(answer)
-                suffix = b',"' + ANSWER_KEY.encode() + b'":' + dumps(answer) + b"}"
+                suffix = _suffix(answer)
         elif answer.get("alerts"):
             given.add(name)
         if everything or selection.matches(answer):
-            if spliceable:
-                out.append(text[:-1] + suffix)
-            else:
-                out.append(dumps({**orjson.loads(text), ANSWER_KEY: answer}))
-    summary.written += len(out)
-    return b"\n".join(out) + b"\n" if out else b""
+            parts += (text, suffix) if spliceable else (orjson.dumps({**orjson.loads(text), ANSWER_KEY: answer}), b"\n")
+            written += 1
+    summary.written += written
+    return b"".join(parts)
+
+
+def _suffix(answer: dict[str, Any]) -> bytes:
+    return b',"' + ANSWER_KEY.encode() + b'":' + orjson.dumps(answer) + b"}\n"
 
 
 def _without_once(answer: dict[str, Any]) -> dict[str, Any]:
