@@ -353,14 +353,16 @@ class Runtime:
             await asyncio.sleep(SNAPSHOT_SECONDS)
 
     async def close(self, *, keep_cache: bool = True) -> None:
-        """Stop background work, save the memory cache (unless ``keep_cache`` is False), close."""
+        """Stop background work and upstream queries, save the memory cache (unless ``keep_cache`` is
+        False), close. The cache is saved from a thread: nothing may change it by then (a query
+        landing during the save used to stop it with "dictionary changed size during iteration")."""
         for task in self._background:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.service.close()
         if keep_cache:
             await self._save_cache()
-        await self.service.close()
         await self.registries.close()
         await self.service.storage.close()
 

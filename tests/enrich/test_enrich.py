@@ -30,12 +30,15 @@ def service(old_and_new_service: RunningService) -> RunningService:
 
 
 async def enrich(*args: str, stdin: bytes | None = None) -> tuple[int, list[dict[str, Any]], str]:
+    """``domain-stats enrich ARGS``, reading in one process unless ARGS say otherwise (worker
+    processes are tested on purpose, not in every test: they load the machine the suite runs on)."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "domain_stats",
         "enrich",
         *args,
+        *(() if "--jobs" in args else ("--jobs", "1")),
         stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
