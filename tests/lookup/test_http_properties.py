@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.support.rdap_server import write_bootstrap
@@ -68,7 +68,8 @@ def exchange(port: int, data: bytes) -> bytes:
 
 def responses(data: bytes, *, head: bool = False) -> list[tuple[int, dict[str, str], bytes]]:
     """Split what the server sent into well-formed HTTP/1.1 responses (asserting that they are);
-    ``head``: the first answers a HEAD request, so it has no body whatever its content-length."""
+    ``head``: the first final (non-1xx) response answers a HEAD request, so it has no body
+    whatever its content-length (a ``100 Continue`` may come before it)."""
     found = []
     while data:
         block, sep, rest = data.partition(b"\r\n\r\n")
@@ -78,7 +79,8 @@ def responses(data: bytes, *, head: bool = False) -> list[tuple[int, dict[str, s
         status = int(status_line.split()[1])
         headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines)}
         length = int(headers.get("content-length", "0"))
-        if head and not found and (not rest or rest.startswith(b"HTTP/1.1 ")):
+        first_final = status >= 200 and all(earlier < 200 for earlier, _, _ in found)
+        if head and first_final and (not rest or rest.startswith(b"HTTP/1.1 ")):
             # A HEAD request that was parsed gets no body; a malformed one is refused before its
             # method is known, and that refusal has a (JSON) body. What follows tells which.
             length = 0
@@ -139,6 +141,8 @@ HEADERS = st.lists(
 
 
 @EXAMPLES
+@example(method="HEAD", target="/example.com", version="HTTP/1.1", headers=[("Expect", "100-continue")], body=b"")
+@example(method="HEAD", target="/example.com", version="HTTP/1.1", headers=[("Expect", "100-continue")], body=b"\x00")
 @given(method=METHODS, target=TARGETS, version=VERSIONS, headers=HEADERS, body=st.binary(max_size=200))
 def test_any_request_shaped_bytes_get_well_formed_answers_or_a_close(
     port: int, method: str, target: str, version: str, headers: list[tuple[str, str]], body: bytes
