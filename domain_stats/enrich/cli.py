@@ -92,7 +92,8 @@ def enrich_command(
     """
     if file != "-" and not Path(file).is_file():
         raise click.BadParameter(f"{file} is not a file", param_hint="FILE")
-    line_reader(Format(kind) if kind else None, field=field, column=column)  # options that do not go together
+    if kind:
+        line_reader(Format(kind), field=field, column=column)  # a format without the option it needs
     selection = Selection(_tokens(alerts), _tokens(category))
     source = LineSource(file, follow=follow, from_end=from_end)
     if source.follow:  # a followed log is read as it grows: one process keeps up and answers at once

@@ -82,13 +82,8 @@ def detect_format(first_line: str, *, field: str | None = None, column: str | No
     return Format.NAMES
 
 
-def line_reader(kind: Format | None, *, field: str | None = None, column: str | None = None) -> LineReader:
-    """A reader for one log; it keeps the state a header sets (Zeek TSV, CSV).
-
-    ``kind`` None: told from the first non-empty line (:func:`detect_format`).
-    """
-    if kind is None:
-        return _DetectingReader(field, column)
+def line_reader(kind: Format, *, field: str | None = None, column: str | None = None) -> LineReader:
+    """A reader for one log; it keeps the state a header sets (Zeek TSV, CSV)."""
     if kind is Format.ZEEK_TSV:
         return ZeekTsvReader()
     if kind is Format.ZEEK_JSON:
@@ -104,19 +99,6 @@ def line_reader(kind: Format | None, *, field: str | None = None, column: str | 
             raise UserError("--format csv needs --column NAME: the header of the column with the names")
         return CsvReader(column)
     return _name_record
-
-
-class _DetectingReader:
-    def __init__(self, field: str | None, column: str | None) -> None:
-        self._options = {"field": field, "column": column}
-        self._reader: LineReader | None = None
-
-    def __call__(self, line: str) -> Record | None:
-        if self._reader is None:
-            if not line.strip():
-                return None
-            self._reader = line_reader(detect_format(line, **self._options), **self._options)
-        return self._reader(line)
 
 
 def _name_record(line: str) -> Record | None:

@@ -15,8 +15,9 @@ SAMPLES = Path(__file__).parent / "samples"
 
 
 def read_all(path: Path, kind: Format | None = None, **options: str) -> list[Record]:
-    reader = line_reader(kind, **options)
-    records = [reader(line) for line in path.read_text().splitlines()]
+    lines = path.read_text().splitlines()
+    reader = line_reader(kind or detect_format(lines[0], **options), **options)
+    records = [reader(line) for line in lines]
     return [r for r in records if r is not None]
 
 
