@@ -29,7 +29,7 @@ from domain_stats.alerts import (
 from domain_stats.authorization import has_key
 from domain_stats.lookup.answer import Answer, error_answer
 from domain_stats.lookup.http_server import Request, Response
-from domain_stats.lookup.metrics import CONTENT_TYPE, exposition
+from domain_stats.lookup.metrics import CONTENT_TYPE
 from domain_stats.lookup.service import LookupService
 from domain_stats.lookup.ui import HEADERS as UI_HEADERS
 from domain_stats.storage import StorageError
@@ -47,8 +47,10 @@ _PROMETHEUS_TYPE = b"content-type: " + CONTENT_TYPE.encode() + b"\r\n"
 _FORWARDING_HEADERS = frozenset((b"forwarded", b"x-forwarded-for", b"x-real-ip"))
 
 
-class StatusPages(Protocol):
-    """What ``/ui`` shows (the runtime gathers it from every worker and the database)."""
+class OperatorViews(Protocol):
+    """What ``/metrics`` and ``/ui`` show (the runtime gathers it from every worker and the database)."""
+
+    async def metrics(self) -> bytes: ...
 
     async def overview(self) -> bytes: ...
 
@@ -75,14 +77,12 @@ class LookupApp:
         *,
         admin_key: str = "",
         admin_open: bool = True,
-        stats: Callable[[], dict[str, Any]] | None = None,
-        metrics: Callable[[], Awaitable[bytes]] | None = None,
-        pages: StatusPages | None = None,
+        stats: Callable[[], dict[str, Any]],
+        views: OperatorViews,
     ) -> None:
         self.service = service
-        self._stats = stats or service.stats
-        self._metrics = metrics or self._own_metrics
-        self._pages = pages
+        self._stats = stats
+        self._views = views
         self._admin_key = admin_key.encode()
         self._admin_open = admin_open
         self._debug = log.isEnabledFor(logging.DEBUG)  # log_detail 2: every lookup
@@ -113,25 +113,20 @@ class LookupApp:
         return self._showcache(request.query)
 
     async def _status_page(self, path: str, query_string: str) -> Response:
-        if self._pages is None:
-            return _answer_body(error_answer(with_reason(BAD_REQUEST, "no status page in this process"), 400))
         try:
             if path == "/ui":
-                page = await self._pages.overview()
+                page = await self._views.overview()
             else:
                 query = parse_qs(query_string)
                 search = query.get("q", [""])[0].strip()[:MAX_SEARCH]
-                page = await self._pages.contacts(search, only_new=query.get("new", [""])[0] == "1")
+                page = await self._views.contacts(search, only_new=query.get("new", [""])[0] == "1")
         except StorageError as err:
             log.error("status page: %s", err)
             return _answer_body(error_answer(DATABASE_UNAVAILABLE, 503))
         return 200, page, UI_HEADERS
 
     async def _prometheus(self) -> Response:
-        return 200, await self._metrics(), _PROMETHEUS_TYPE
-
-    async def _own_metrics(self) -> bytes:
-        return exposition([{**self.service.metrics(), "upstream": {}}])
+        return 200, await self._views.metrics(), _PROMETHEUS_TYPE
 
     async def _logged_lookup(self, raw: str) -> Response:
         status, body = await self.service.lookup(raw)

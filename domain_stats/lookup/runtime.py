@@ -295,8 +295,7 @@ class Runtime:
             admin_key=settings.admin_key,
             admin_open=settings.is_loopback,
             stats=self.stats,
-            metrics=self.metrics,
-            pages=self,
+            views=self,
         )
 
     def figures(self) -> dict[str, Any]:
@@ -305,8 +304,7 @@ class Runtime:
         servers = self.registries.servers()
         if isinstance(self.service.upstream, CentralUpstream):
             servers = {"central": self.service.upstream.line.stats(), **servers}
-        figures = self.service.metrics()
-        self.activity.sample(self.clock(), sum(figures["lookups"].values()), figures["counters"]["memory_cache_hits"])
+        figures = self._sample_activity()
         return {
             **figures,
             "upstream": servers,
@@ -343,13 +341,21 @@ class Runtime:
             found, formatter=self.service.formatter, now=now, query=search, only_new=only_new, since=since
         )
 
+    def _sample_activity(self) -> dict[str, Any]:
+        """Add what the lookups grew by to this minute's activity; returns the service's figures."""
+        figures = self.service.metrics()
+        lookups = figures["lookups"]
+        self.activity.sample(self.clock(), sum(lookups.values()), lookups["memory"])
+        return figures
+
     async def _keep_figures(self) -> None:
         """Sample the activity every second; with several workers, leave a snapshot for the others."""
         writer = SnapshotWriter(metrics_dir(self.data_dir), self.worker["slot"]) if self.worker["of"] > 1 else None
         while True:
-            figures = self.figures()
-            if writer is not None:
-                await writer.write(figures)
+            if writer is None:
+                self._sample_activity()
+            else:
+                await writer.write(self.figures())
             await asyncio.sleep(SNAPSHOT_SECONDS)
 
     async def close(self, *, keep_cache: bool = True) -> None:
