@@ -33,9 +33,10 @@ __all__ = [
 NA = "NA"
 ERROR = "ERROR"
 NEW = "NEW"
-#: How an encoded answer says its category is NEW (counted for ``/metrics`` without decoding it).
-NEW_IN_BODY = b'"category":"NEW"'
 ESTABLISHED = "ESTABLISHED"
+#: How an encoded answer (:meth:`Answer.encode`) says its category is NEW: ``/metrics`` counts
+#: NEW answers from the memory cache without decoding them.
+NEW_IN_BODY = b'"category":' + orjson.dumps(NEW)
 #: ``seen_by_isc`` of a registration our own engine found: which protocol answered.
 _PROTOCOL = {ORIGIN_RDAP: "RDAP", ORIGIN_WHOIS: "WHOIS"}
 

@@ -68,9 +68,7 @@ def figures(counters: ServiceCounters, cache: MemoryCache) -> dict[str, Any]:
             "prohibited": counters.prohibited,
         },
         "counters": {
-            "memory_cache_hits": cache.hits,
             "memory_cache_misses": cache.misses,
-            "database_hits": counters.database_hits,
             "database_misses": counters.database_misses,
             "first_contacts": counters.first_contacts,
             "new_answers": counters.new_answers,

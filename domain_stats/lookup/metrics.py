@@ -140,9 +140,7 @@ class _ServiceCollector(Collector):
 
 #: (snapshot key, metric name, help) of the plain counters.
 _COUNTERS = (
-    ("memory_cache_hits", "memory_cache_hits", "Lookups answered from the memory cache."),
     ("memory_cache_misses", "memory_cache_misses", "Lookups the memory cache could not answer."),
-    ("database_hits", "database_hits", "Lookups the local database answered."),
     ("database_misses", "database_misses", "Lookups the local database could not answer (asked upstream)."),
     ("first_contacts", "first_contacts", f"{YOUR_FIRST_CONTACT} answers: domains met for the first time."),
     ("new_answers", "new_answers", "Answers whose category was NEW."),

@@ -59,7 +59,7 @@ def _page(title: str, active: str, body: str) -> bytes:
 def overview_page(figures: list[dict[str, Any]], now: float) -> bytes:
     """Totals, charts, upstream health and community alerts, from every worker's figures."""
     lookups = sum(sum(f["lookups"].values()) for f in figures)
-    hits = sum(f["counters"]["memory_cache_hits"] for f in figures)
+    hits = sum(f["lookups"]["memory"] for f in figures)
     cards = [
         ("Lookups", f"{lookups:,}"),
         ("Memory cache hits", f"{hits / lookups:.1%}" if lookups else "-"),

@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from domain_stats.lookup.config import CONFIG_NAME
 from tests.support.rdap_server import RdapTestServer
-from tests.support.services import listen_on_free_port, serve_subprocess, start_service, stop_subprocess
+from tests.support.services import RunningService, listen_on_free_port, serve_subprocess, start_service, stop_subprocess
 
 
 def parse(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -90,3 +90,17 @@ async def test_metrics_follow_the_stats_access_rule(data_dir: Path) -> None:
         assert (await open_service.get("/metrics", headers={"X-Forwarded-For": "203.0.113.7"}))[0] == 403
     finally:
         await open_service.stop()
+
+
+async def test_new_answers_and_first_contacts_are_counted_from_memory_too(old_and_new_service: RunningService) -> None:
+    """A NEW answer counts whether it was worked out or came from the memory cache (whose encoded
+    answers are read without decoding them)."""
+    service = old_and_new_service
+    for name in ("fresh-news.net", "www.fresh-news.net", "example.com", "example.com"):
+        await service.lookup(name)
+    async with service.client.get(service.url + "/metrics") as resp:
+        samples = parse(await resp.text())
+    assert samples[("domain_stats_new_answers_total", ())] == 2
+    assert samples[("domain_stats_first_contacts_total", ())] == 2
+    assert samples[("domain_stats_lookups_total", (("answer", "memory"),))] == 2
+    assert samples[("domain_stats_lookups_total", (("answer", "upstream"),))] == 2
