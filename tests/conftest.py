@@ -12,15 +12,13 @@ from pathlib import Path
 
 import pytest
 import trustme
-import yaml
 
-from domain_stats.central.config import CENTRAL_CONFIG_NAME
 from tests.support import loopback_only
 from tests.support.central_server import CentralTestServer
 from tests.support.feed_server import FeedTestServer
 from tests.support.postgres import fresh_schema_url, postgres_unavailable
 from tests.support.rdap_server import RdapTestServer, write_bootstrap
-from tests.support.services import Clock, RunningService, start_service, write_config
+from tests.support.services import RunningService, start_central, start_service, write_config
 from tests.support.whois_server import WhoisTestServer
 
 
@@ -101,20 +99,14 @@ def data_dir(tmp_path: Path, bootstrap_file: Path, database_url: str) -> Path:
 async def central(tmp_path: Path, bootstrap_file: Path, database_url: str) -> AsyncIterator[CentralTestServer]:
     """A real central server on 127.0.0.1 whose RDAP engine asks the test RDAP server; its own clock;
     on each database backend."""
-    directory = tmp_path / "central"
-    directory.mkdir()
-    config: dict[str, object] = {
-        "rdap_bootstrap": str(bootstrap_file),
-        "rdap_bootstrap_refresh_url": "",
-        "rdap_error_ttl_hours": 1,
-        "whois_packaged_map": False,
+    server = await start_central(
+        tmp_path / "central",
+        rdap_bootstrap=str(bootstrap_file),
+        rdap_error_ttl_hours=1,
+        database_url=database_url,
         # Bursts in these tests are about the community's first contacts, not the registry's line.
-        "upstream_queue_wait_seconds": 30,
-    }
-    if database_url:
-        config["database_url"] = database_url
-    (directory / CENTRAL_CONFIG_NAME).write_text(yaml.safe_dump(config))
-    server = await CentralTestServer(directory, Clock()).start()
+        upstream_queue_wait_seconds=30,
+    )
     yield server
     await server.stop()
 

@@ -7,14 +7,13 @@ from typing import Any
 
 import aiohttp
 import pytest
-import yaml
 
 from domain_stats.central.config import CENTRAL_CONFIG_NAME, load_central_settings
 from domain_stats.central_protocol import MAX_REQUEST_BYTES
 from domain_stats.config import ConfigError
 from tests.support.central_server import CentralTestServer
 from tests.support.rdap_server import RdapTestServer
-from tests.support.services import Clock
+from tests.support.services import start_central
 
 
 def _status_body(client_version: str, cache_efficiency: str) -> bytes:
@@ -179,14 +178,9 @@ async def test_status_is_recorded_and_denial_is_answered(central: CentralTestSer
 async def test_behind_a_trusted_proxy_the_forwarded_address_is_recorded(
     tmp_path: Path, bootstrap_file: Path, forwarded: str | None, recorded: str
 ) -> None:
-    directory = tmp_path / "central"
-    directory.mkdir()
-    (directory / CENTRAL_CONFIG_NAME).write_text(
-        yaml.safe_dump(
-            {"rdap_bootstrap": str(bootstrap_file), "rdap_bootstrap_refresh_url": "", "trusted_proxies": ["127.0.0.1"]}
-        )
+    server = await start_central(
+        tmp_path / "central", rdap_bootstrap=str(bootstrap_file), trusted_proxies=["127.0.0.1"]
     )
-    server = await CentralTestServer(directory, Clock()).start()
     try:
         key = await server.add_key("alpha")
         report = {

@@ -14,12 +14,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import yaml
 
-from domain_stats.central.config import CENTRAL_CONFIG_NAME
 from tests.support.central_server import CentralTestServer
 from tests.support.rdap_server import RdapTestServer
-from tests.support.services import Clock, start_central_member
+from tests.support.services import start_central, start_central_member
 
 RATE = 20
 NAMES = 60
@@ -28,17 +26,13 @@ NAMES = 60
 @pytest.fixture
 async def slow_central(tmp_path: Path, bootstrap_file: Path) -> AsyncIterator[CentralTestServer]:
     """A central server whose registry line is short on capacity (RATE a second) and short on patience."""
-    directory = tmp_path / "central"
-    directory.mkdir()
-    config = {
-        "rdap_bootstrap": str(bootstrap_file),
-        "rdap_bootstrap_refresh_url": "",
-        "rdap_server_rate": RATE,
-        "rdap_server_concurrency": 2,
-        "upstream_queue_wait_seconds": 0.3,
-    }
-    (directory / CENTRAL_CONFIG_NAME).write_text(yaml.safe_dump(config))
-    server = await CentralTestServer(directory, Clock()).start()
+    server = await start_central(
+        tmp_path / "central",
+        rdap_bootstrap=str(bootstrap_file),
+        rdap_server_rate=RATE,
+        rdap_server_concurrency=2,
+        upstream_queue_wait_seconds=0.3,
+    )
     yield server
     await server.stop()
 

@@ -7,16 +7,14 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import yaml
 
 from domain_stats.alerts import ISC_FIRST_CONTACT, YOUR_FIRST_CONTACT
-from domain_stats.central.config import CENTRAL_CONFIG_NAME
 from domain_stats.names import DEFAULT_PROHIBITED
 from domain_stats.storage import ORIGIN_CENTRAL
 from tests.support.central_server import CentralTestServer
 from tests.support.postgres import fresh_schema_url, postgres_unavailable
 from tests.support.rdap_server import RdapTestServer
-from tests.support.services import Clock, RunningService, start_central_member
+from tests.support.services import Clock, RunningService, start_central, start_central_member
 
 
 async def test_isc_first_contact_once_across_clients_each_keeps_its_own_first_contact(
@@ -178,19 +176,14 @@ async def test_two_central_servers_on_one_postgresql_record_community_first_cont
     url = fresh_schema_url(request)
     servers = []
     for n in range(2):
-        directory = tmp_path / f"central{n}"
-        directory.mkdir()
-        (directory / CENTRAL_CONFIG_NAME).write_text(
-            yaml.safe_dump(
-                {
-                    "rdap_bootstrap": str(bootstrap_file),
-                    "rdap_bootstrap_refresh_url": "",
-                    "database_url": url,
-                    "upstream_queue_wait_seconds": 30,
-                }
+        servers.append(
+            await start_central(
+                tmp_path / f"central{n}",
+                rdap_bootstrap=str(bootstrap_file),
+                database_url=url,
+                upstream_queue_wait_seconds=30,
             )
         )
-        servers.append(await CentralTestServer(directory, Clock()).start())
     domains = [f"pair-{i}.org" for i in range(40)]
     for domain in domains:
         rdap_server.add_domain(domain, "2026-11-01T00:00:00Z", "2027-11-01T00:00:00Z")

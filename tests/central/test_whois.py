@@ -6,12 +6,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from domain_stats import alerts
-from domain_stats.central.config import CENTRAL_CONFIG_NAME
 from tests.support.central_server import CentralTestServer
-from tests.support.services import Clock, start_central_member
+from tests.support.services import start_central, start_central_member
 from tests.support.whois_server import WhoisTestServer, gtld_answer, sample
 
 
@@ -20,16 +18,9 @@ async def whois_central(
     tmp_path: Path, bootstrap_file: Path, whois_server: WhoisTestServer
 ) -> AsyncIterator[CentralTestServer]:
     """A central server whose .tv (no RDAP server in the test bootstrap) goes to the WHOIS test server."""
-    directory = tmp_path / "central"
-    directory.mkdir()
-    config = {
-        "rdap_bootstrap": str(bootstrap_file),
-        "rdap_bootstrap_refresh_url": "",
-        "whois_packaged_map": False,
-        "whois_servers": {"tv": whois_server.address},
-    }
-    (directory / CENTRAL_CONFIG_NAME).write_text(yaml.safe_dump(config))
-    server = await CentralTestServer(directory, Clock()).start()
+    server = await start_central(
+        tmp_path / "central", rdap_bootstrap=str(bootstrap_file), whois_servers={"tv": whois_server.address}
+    )
     yield server
     await server.stop()
 

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import yaml
 
+from domain_stats.central.config import CENTRAL_CONFIG_NAME
 from domain_stats.lookup.config import CONFIG_NAME, load_settings
 from domain_stats.lookup.http_server import HttpLimits
 from domain_stats.lookup.runtime import Runtime
@@ -26,6 +27,7 @@ __all__ = [
     "cli_process",
     "listen_on_free_port",
     "serve_subprocess",
+    "start_central",
     "start_central_member",
     "start_service",
     "stop_subprocess",
@@ -45,6 +47,18 @@ def write_config(data_dir: Path, **settings: Any) -> Path:
     path = data_dir / CONFIG_NAME
     path.write_text(yaml.safe_dump(settings), encoding="utf-8")
     return path
+
+
+async def start_central(directory: Path, clock: Clock | None = None, **settings: Any) -> CentralTestServer:
+    """A real central server on 127.0.0.1 from a new data directory with these settings; without the
+    bootstrap refresh and the packaged WHOIS map (no test may ask a real registry)."""
+    settings.setdefault("rdap_bootstrap_refresh_url", "")
+    settings.setdefault("whois_packaged_map", False)
+    if not settings.get("database_url"):
+        settings.pop("database_url", None)
+    directory.mkdir(parents=True)
+    (directory / CENTRAL_CONFIG_NAME).write_text(yaml.safe_dump(settings), encoding="utf-8")
+    return await CentralTestServer(directory, clock or Clock()).start()
 
 
 async def start_central_member(
