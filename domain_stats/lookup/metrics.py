@@ -38,6 +38,7 @@ __all__ = [
     "metrics_dir",
     "read_snapshots",
     "remove_snapshots",
+    "upstream_servers",
 ]
 
 log = logging.getLogger(__name__)
@@ -171,11 +172,17 @@ def _latency(snaps: list[dict[str, Any]]) -> HistogramMetricFamily:
     return family
 
 
-def _upstream(snaps: list[dict[str, Any]]) -> Iterator[Metric]:
+def upstream_servers(snaps: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Each upstream server's figures in every worker that has asked it."""
     servers: dict[str, list[dict[str, Any]]] = {}
     for snap in snaps:
-        for server, figures in snap["upstream"].items():
+        for server, figures in snap.get("upstream", {}).items():
             servers.setdefault(server, []).append(figures)
+    return servers
+
+
+def _upstream(snaps: list[dict[str, Any]]) -> Iterator[Metric]:
+    servers = upstream_servers(snaps)
     for key, text in (
         ("requests", "Requests sent to an upstream server."),
         ("rate_limited", "429 and rate-limit answers from an upstream server (a slow-down, not a failure)."),

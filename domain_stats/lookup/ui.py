@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 
 from domain_stats.dates import format_date
 from domain_stats.lookup.answer import NEW, AnswerFormatter, Facts
+from domain_stats.lookup.metrics import upstream_servers
 from domain_stats.storage import Contact
 
 __all__ = ["CONTACTS_LIMIT", "HEADERS", "contacts_page", "overview_page"]
@@ -120,10 +121,7 @@ _UPSTREAM_COUNTS = ("requests", "rate_limited", "failures", "pauses")
 
 
 def _upstream_table(figures: list[dict[str, Any]]) -> str:
-    servers: dict[str, list[dict[str, Any]]] = {}
-    for f in figures:
-        for server, stats in f.get("upstream", {}).items():
-            servers.setdefault(server, []).append(stats)
+    servers = upstream_servers(figures)
     if not servers:
         return "<p class=muted>No upstream server asked yet.</p>"
     rows = []
