@@ -19,7 +19,7 @@ from domain_stats.storage import ORIGIN_CENTRAL, ORIGIN_RDAP, ORIGIN_WHOIS
 
 __all__ = [
     "ANSWER_FIELDS",
-    "NEW_IN_BODY",
+    "NEW",
     "PROHIBITED_BODY",
     "Answer",
     "AnswerFormatter",
@@ -34,9 +34,6 @@ NA = "NA"
 ERROR = "ERROR"
 NEW = "NEW"
 ESTABLISHED = "ESTABLISHED"
-#: How an encoded answer (:meth:`Answer.encode`) says its category is NEW: ``/metrics`` counts
-#: NEW answers from the memory cache without decoding them.
-NEW_IN_BODY = b'"category":' + orjson.dumps(NEW)
 #: ``seen_by_isc`` of a registration our own engine found: which protocol answered.
 _PROTOCOL = {ORIGIN_RDAP: "RDAP", ORIGIN_WHOIS: "WHOIS"}
 

@@ -2,7 +2,8 @@
 
 The cache holds what is sent: the JSON body of an answer, so a hit costs one dict lookup.
 To stay small at a million entries (a few hundred bytes each), every value is a single
-``bytes`` object: a 4-byte expiry (UTC seconds, 0 = never) followed by the body. A plain
+``bytes`` object: a 4-byte expiry (UTC seconds, 0 = never) and a byte that says whether the
+answer is NEW (so ``/metrics`` counts NEW answers without searching each body), then the body. A plain
 dict keeps insertion order; a hit re-inserts the key at the end (exact LRU order), and when
 the cache is full the oldest 1% are evicted in one pass, so eviction stays O(1) amortised.
 Pinned entries (the central server's "permanent" errors) live apart and are never evicted.
@@ -19,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from domain_stats.lookup.answer import ANSWER_FIELDS
+from domain_stats.lookup.answer import ANSWER_FIELDS, NEW
 from domain_stats.private_files import create_private
 
 __all__ = ["MemoryCache", "load_cache", "save_cache"]
@@ -30,7 +31,7 @@ _FORMAT = "domain-stats-cache"
 #: 3: answers no longer say RDAP-NO-SERVER (a TLD without RDAP is asked over WHOIS now); a
 #: cache saved before would keep such answers, without expiry in mode central.
 _FORMAT_VERSION = 3
-_HEADER = struct.Struct("<I")
+_HEADER = struct.Struct("<IB")  # expiry, NEW
 _NEVER = 0
 _MAX_STAMP = 2**32 - 1
 
@@ -44,6 +45,7 @@ class MemoryCache:
         self._lru: dict[str, bytes] = {}
         self._pinned: dict[str, bytes] = {}
         self.hits = 0
+        self.new_hits = 0  # hits whose answer is NEW
         self.misses = 0
         self.expired = 0
 
@@ -60,22 +62,25 @@ class MemoryCache:
             else:
                 self.hits += 1
             return pinned
-        expires_at = _HEADER.unpack_from(item)[0]
+        expires_at, new = _HEADER.unpack_from(item)
         if expires_at != _NEVER and expires_at <= now:
             self.expired += 1
             return None
         self._lru[key] = item  # most recently used goes last
         self.hits += 1
-        return item[4:]
+        if new:
+            self.new_hits += 1
+        return item[_HEADER.size :]
 
-    def set(self, key: str, value: bytes, expires_at: float | None, *, pinned: bool = False) -> None:
+    def set(self, key: str, value: bytes, expires_at: float | None, *, pinned: bool = False, new: bool = False) -> None:
+        """``new``: the answer's category is NEW (pinned answers are errors, never NEW)."""
         if pinned:
             self._lru.pop(key, None)
             self._pinned[key] = value
             return
         self._pinned.pop(key, None)
         self._lru.pop(key, None)
-        self._lru[key] = _HEADER.pack(_stamp(expires_at)) + value
+        self._lru[key] = _HEADER.pack(_stamp(expires_at), new) + value
         if len(self._lru) > self.max_items:
             self._evict()
 
@@ -112,9 +117,9 @@ class MemoryCache:
         for key, item in self._lru.items():
             expires_at = _HEADER.unpack_from(item)[0]
             if expires_at == _NEVER:
-                yield key, item[4:], None, False
+                yield key, item[_HEADER.size :], None, False
             elif expires_at > now:
-                yield key, item[4:], float(expires_at), False
+                yield key, item[_HEADER.size :], float(expires_at), False
 
 
 def _stamp(expires_at: float | None) -> int:
@@ -171,10 +176,10 @@ def load_cache(cache: MemoryCache, path: Path, now: float, fingerprint: dict[str
                 if entry is None:
                     dropped += 1
                     continue
-                key, expires_at, pinned, body = entry
+                key, expires_at, pinned, body, new = entry
                 if expires_at is not None and expires_at <= now:
                     continue
-                cache.set(key, body, expires_at, pinned=pinned)
+                cache.set(key, body, expires_at, pinned=pinned, new=new)
                 loaded += 1
     except (OSError, ValueError, TypeError) as err:
         log.warning("ignoring the saved memory cache %s (%s); starting with what was read", path, err)
@@ -183,8 +188,8 @@ def load_cache(cache: MemoryCache, path: Path, now: float, fingerprint: dict[str
     return loaded
 
 
-def _valid_entry(line: bytes) -> tuple[str, float | None, bool, bytes] | None:
-    """``(key, expires_at, pinned, body)`` of a saved entry, or None if it is not one we wrote."""
+def _valid_entry(line: bytes) -> tuple[str, float | None, bool, bytes, bool] | None:
+    """``(key, expires_at, pinned, body, new)`` of a saved entry, or None if it is not one we wrote."""
     try:
         entry = orjson.loads(line)
     except orjson.JSONDecodeError:
@@ -212,4 +217,4 @@ def _valid_entry(line: bytes) -> tuple[str, float | None, bool, bytes] | None:
         return None
     if pinned and answer["seen_by_web"] != "ERROR":
         return None  # only the central server's permanent errors are ever pinned
-    return key, expires_at, pinned, body
+    return key, expires_at, pinned, body, answer["category"] == NEW

@@ -42,7 +42,7 @@ class ServiceCounters:
     database_misses: int = 0
     invalid: int = 0
     prohibited: int = 0
-    new_answers: int = 0  # of the answers the memory cache gave; the others are counted in _answer
+    new_answers: int = 0  # worked out here; the memory cache counts its own (``new_hits``)
     first_contacts: int = 0
     upstream_answers: int = 0
     error_answers: int = 0
@@ -71,7 +71,7 @@ def figures(counters: ServiceCounters, cache: MemoryCache) -> dict[str, Any]:
             "memory_cache_misses": cache.misses,
             "database_misses": counters.database_misses,
             "first_contacts": counters.first_contacts,
-            "new_answers": counters.new_answers,
+            "new_answers": counters.new_answers + cache.new_hits,
             "refreshed": counters.refreshed,
             "re_registered": counters.re_registered,
         },

@@ -26,7 +26,7 @@ import orjson
 
 from domain_stats.alerts import DATABASE_UNAVAILABLE, RE_REGISTERED
 from domain_stats.lookup.answer import (
-    NEW_IN_BODY,
+    NEW,
     PROHIBITED_BODY,
     AnswerFormatter,
     Facts,
@@ -141,8 +141,6 @@ class LookupService:
             return 200, PROHIBITED_BODY
         body = self.cache.get(domain, now)
         if body is not None:
-            if NEW_IN_BODY in body:
-                self.counters.new_answers += 1
             return 200, body
         return domain
 
@@ -234,20 +232,29 @@ class LookupService:
         ``cache_until`` None: not cached; ``math.inf``: no expiry. ``once`` alerts go first into
         this answer only.
         """
-        body = self.formatter.render(facts, now=now).encode()
-        if cache_until is not None:
-            stable = self.formatter.stable_until(facts, now)
-            until = cache_until if stable is None else min(cache_until, stable)
-            self.cache.set(domain, body, None if until == math.inf else until, pinned=pinned)
+        body = self._cache(domain, facts, now, cache_until, pinned=pinned)
         if once:
             body = self.formatter.render(facts._replace(alerts=once + facts.alerts), now=now).encode()
             self.recent_once.extend((now, domain, alert) for alert in once)
-        if NEW_IN_BODY in body:
+        if self._is_new(facts, now):
             self.counters.new_answers += 1
         if first:
             self.counters.first_contacts += 1
             return with_first_contact(body)
         return body
+
+    def _cache(self, domain: str, facts: Facts, now: float, cache_until: float | None, *, pinned: bool) -> bytes:
+        """The plain answer, encoded, and cached until ``cache_until`` (None: not cached)."""
+        body = self.formatter.render(facts, now=now).encode()
+        if cache_until is not None:
+            stable = self.formatter.stable_until(facts, now)
+            until = cache_until if stable is None else min(cache_until, stable)
+            expires = None if until == math.inf else until
+            self.cache.set(domain, body, expires, pinned=pinned, new=self._is_new(facts, now))
+        return body
+
+    def _is_new(self, facts: Facts, now: float) -> bool:
+        return facts.created is not None and self.formatter.category(facts.created, now) == NEW
 
     async def _resolve_for(self, domain: str, job: Job, seen_by_you: float | None) -> Resolution:
         """The query a flight runs. When its askers were answered "queued" (``job.gave_up``), what it
@@ -260,7 +267,7 @@ class LookupService:
                 if seen_by_you is not None and err.cache_for > 0:
                     now = self._clock()
                     facts = Facts(None, None, "", None, seen_by_you, err.alerts)
-                    self._answer(domain, facts, now, False, now + err.cache_for, pinned=err.pinned)
+                    self._cache(domain, facts, now, now + err.cache_for, pinned=err.pinned)
             raise
         if job.gave_up:
             self.cache.discard(domain)
@@ -271,7 +278,7 @@ class LookupService:
             if not resolution.commit and seen_by_you is not None:
                 now = self._clock()
                 facts = _facts(resolution.registration, seen_by_you, resolution.alerts)
-                self._answer(domain, facts, now, False, self._resolution_until(resolution, now))
+                self._cache(domain, facts, now, self._resolution_until(resolution, now), pinned=False)
         return resolution
 
     async def _resolve_and_store(self, domain: str, job: Job) -> Resolution:

@@ -80,6 +80,21 @@ def test_save_and_load_round_trip_skips_expired(tmp_path: Path) -> None:
     assert path.read_bytes().startswith(b'{"format":"domain-stats-cache"')  # JSON, never pickle
 
 
+def test_hits_of_new_answers_are_counted_and_stay_new_across_a_restart(tmp_path: Path) -> None:
+    new = Answer("2026-11-27 00:00:00", "RDAP", "2026-11-29 12:00:00", "NEW", ()).encode()
+    cache = MemoryCache(10)
+    cache.set("fresh.com", new, 1000.0, new=True)
+    cache.set("old.com", answer("2001-01-01 00:00:00"), 1000.0)
+    assert cache.get("fresh.com", 1.0) == new and cache.get("old.com", 1.0) is not None
+    assert (cache.hits, cache.new_hits) == (2, 1)
+    path = tmp_path / "cache.json"
+    save_cache(cache, path, 1.0, FP)
+    reloaded = MemoryCache(10)
+    assert load_cache(reloaded, path, 2.0, FP) == 2
+    assert reloaded.get("fresh.com", 2.0) == new and reloaded.get("old.com", 2.0) is not None
+    assert (reloaded.hits, reloaded.new_hits) == (2, 1)  # the saved answer's category says NEW
+
+
 def test_cache_saved_under_other_settings_is_not_loaded(tmp_path: Path) -> None:
     cache = MemoryCache(10)
     cache.set("a", b"{}", None)

@@ -93,8 +93,8 @@ async def test_metrics_follow_the_stats_access_rule(data_dir: Path) -> None:
 
 
 async def test_new_answers_and_first_contacts_are_counted_from_memory_too(old_and_new_service: RunningService) -> None:
-    """A NEW answer counts whether it was worked out or came from the memory cache (whose encoded
-    answers are read without decoding them)."""
+    """A NEW answer counts whether it was worked out or came from the memory cache (which keeps a
+    NEW flag with each entry rather than searching each answer)."""
     service = old_and_new_service
     for name in ("fresh-news.net", "www.fresh-news.net", "example.com", "example.com"):
         await service.lookup(name)
