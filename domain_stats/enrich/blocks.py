@@ -13,15 +13,14 @@ import gc
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import orjson
+from domain_stats.enrich.formats import Format, LineReader, line_reader
+from domain_stats.enrich.records import BadLine, Record
+from domain_stats.enrich.zeek_tsv import ZeekTsvReader
 
-from domain_stats.enrich.formats import BadLine, Format, LineReader, Record, line_reader
-
-__all__ = ["ANSWER_KEY", "MAX_REPORTED", "BlockEvents", "HeaderLines", "ParserSpec", "read_block"]
+__all__ = ["MAX_REPORTED", "NO_NAME", "BlockEvents", "HeaderLines", "ParserSpec", "lines_of", "read_block"]
 
 #: Bad lines reported one by one (per run); the rest are counted.
 MAX_REPORTED = 20
-ANSWER_KEY = "domain_stats"
 _MAX_HEADER_LINES = 64
 
 
@@ -34,28 +33,43 @@ class ParserSpec:
     column: str | None = None
 
 
+#: The slot of an event without a name: the last entry of the table of answers.
+NO_NAME = -1
+
+
 @dataclass(slots=True)
 class BlockEvents:
-    """A block's events as three parallel lists (lists of plain values cross between processes
-    several times faster than a list of tuples): the name each asks about, its JSON text, and
-    whether the answer is spliced in where the text's closing brace was (an event with a name,
-    a non-empty object without a ``domain_stats`` key: its text comes without that brace)."""
+    """A block's events, laid out so that the main process joins them with the answers without
+    a Python loop over the events: ``names`` are the block's distinct names (in the order of
+    their first event); each event has its JSON ``text`` and a ``slot``: ``2k`` for the first
+    event of ``names[k]``, ``2k + 1`` for a later one (one-off alerts go with the first only),
+    :data:`NO_NAME` for an event without a name. The text of an event with a name comes without
+    its closing brace: the answer brings it. (Lists of plain values cross between processes
+    several times faster than a list of tuples.)"""
 
     lines: int
-    names: list[str | None] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
     texts: list[bytes] = field(default_factory=list)
-    spliceable: list[bool] = field(default_factory=list)
+    slots: list[int] = field(default_factory=list)
     bad: int = 0
     reports: list[tuple[int, str]] = field(default_factory=list)  # the first MAX_REPORTED bad lines
 
-    def add(self, records: list[Record]) -> None:
-        dumps = orjson.dumps
-        for data, name, text in records:
-            text = text or dumps(data)
-            spliceable = name is not None and bool(data) and ANSWER_KEY not in data
-            self.names.append(name)
-            self.texts.append(text[:-1] if spliceable else text)  # the brace goes after the answer
-            self.spliceable.append(spliceable)
+    def add(self, records: list[Record] | list[tuple[bytes, str | None]]) -> None:
+        index: dict[str, int] = {}
+        names, texts, slots = self.names, self.texts, self.slots
+        for text, name in records:
+            if name is None:
+                texts.append(text)
+                slots.append(NO_NAME)
+                continue
+            k = index.get(name)
+            if k is None:
+                k = index[name] = len(names)
+                names.append(name)
+                slots.append(2 * k)
+            else:
+                slots.append(2 * k + 1)
+            texts.append(text[:-1])
 
     def bad_line(self, number: int, reason: str) -> None:
         self.bad += 1
@@ -70,20 +84,27 @@ class HeaderLines:
     kind: Format
     lines: list[str] = field(default_factory=list)
 
-    def after(self, block: list[str]) -> HeaderLines:
-        """The header lines in force after ``block`` (this object is those before it)."""
+    def after(self, data: bytes) -> HeaderLines:
+        """The header lines in force after the block ``data`` (this object is those before it)."""
         if self.kind is Format.ZEEK_TSV:
-            found = [line for line in block if line[:1] == "#"]
-            if not found:
+            if not data.startswith(b"#") and b"\n#" not in data:
                 return self
-            lines = [*self.lines, *found]
+            lines = [*self.lines, *(line for line in lines_of(data) if line[:1] == "#")]
             # Zeek starts each file's header with #separator: what came before no longer counts.
             restart = max((i for i, line in enumerate(lines) if line.startswith("#separator")), default=0)
             return HeaderLines(self.kind, lines[restart:][-_MAX_HEADER_LINES:])
         if self.kind is Format.CSV and not self.lines:
-            first = next((line for line in block if line.strip()), None)
+            first = next((line for line in lines_of(data) if line.strip()), None)
             return HeaderLines(self.kind, [first]) if first is not None else self
         return self
+
+
+def lines_of(data: bytes) -> list[str]:
+    """The lines of a block (whole lines: it ends with a newline); bytes that are not UTF-8 are
+    read as U+FFFD."""
+    lines = data.decode("utf-8", "replace").split("\n")
+    lines.pop()  # the empty string after the last newline
+    return lines
 
 
 @contextlib.contextmanager
@@ -100,11 +121,13 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def read_block(spec: ParserSpec, headers: list[str], lines: list[str], first: int) -> BlockEvents:
-    """The events of ``lines`` (numbered from ``first``) after replaying ``headers`` into a reader."""
+def read_block(spec: ParserSpec, headers: list[str], data: bytes, first: int) -> BlockEvents:
+    """The events of the lines of ``data`` (numbered from ``first``) after replaying ``headers``
+    into a reader."""
     reader = line_reader(spec.kind, field=spec.field, column=spec.column)
     for line in headers:
         reader(line)
+    lines = lines_of(data)
     block = BlockEvents(len(lines))
     with _no_cycle_collection():
         _read_lines(reader, lines, first, block)
@@ -112,6 +135,12 @@ def read_block(spec: ParserSpec, headers: list[str], lines: list[str], first: in
 
 
 def _read_lines(reader: LineReader, lines: list[str], first: int, block: BlockEvents) -> None:
+    if isinstance(reader, ZeekTsvReader):  # a block at a time, column-wise
+        many, bad = reader.read_many(lines)
+        for index, reason in bad:
+            block.bad_line(first + index, reason)
+        block.add(many)
+        return
     records = []
     for number, line in enumerate(lines, first):
         try:

@@ -1,6 +1,6 @@
 """Log lines in, records and the name to look up out: one reader per log format, no I/O.
 
-Each reader turns one line into a :class:`Record` (the event as a JSON-ready dict, and the
+Each reader turns one line into a :class:`~.records.Record` (the event's JSON text, and the
 host name it asks about or ``None``), ``None`` for lines that carry no event (Zeek's ``#``
 header lines), or raises :class:`BadLine` with a reason. Formats (``docs/enrich.md``):
 
@@ -21,15 +21,16 @@ from __future__ import annotations
 
 import csv
 import enum
-import re
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 
-from domain_stats.errors import DomainStatsError, UserError
+from domain_stats.enrich.records import ANSWER_KEY, BadLine, Record, event_record
+from domain_stats.enrich.zeek_tsv import ZEEK_NAME_FIELDS, ZeekTsvReader
+from domain_stats.errors import UserError
 
-__all__ = ["BadLine", "Format", "LineReader", "Record", "detect_format", "line_reader"]
+__all__ = ["Format", "LineReader", "detect_format", "line_reader"]
 
 
 class Format(enum.Enum):
@@ -41,22 +42,7 @@ class Format(enum.Enum):
     NAMES = "names"
 
 
-class Record(NamedTuple):
-    """An event, the name it asks about, and (JSON inputs) its own JSON text, written back as it came."""
-
-    data: dict[str, Any]
-    name: str | None
-    text: bytes | None = None
-
-
-class BadLine(DomainStatsError):
-    """A line the format cannot read; counted and reported with its number, never fatal."""
-
-
 LineReader = Callable[[str], Record | None]
-
-#: Where Zeek logs keep the host name, by log: dns.log, ssl.log, http.log.
-ZEEK_NAME_FIELDS = ("query", "server_name", "host")
 
 
 def detect_format(first_line: str, *, field: str | None = None, column: str | None = None) -> Format:
@@ -107,7 +93,7 @@ def _name_record(line: str) -> Record | None:
         return None
     if any(c.isspace() for c in name):
         raise BadLine("not a host name (it has spaces)")
-    return Record({"name": name}, name)
+    return event_record({"name": name}, name)
 
 
 def _json_reader(name_of: Callable[[dict[str, Any]], str | None]) -> LineReader:
@@ -122,7 +108,11 @@ def _json_reader(name_of: Callable[[dict[str, Any]], str | None]) -> LineReader:
         if not isinstance(event, dict):
             raise BadLine("not a JSON object")
         name = name_of(event)
-        return Record(event, name if isinstance(name, str) and name else None, text)
+        if not isinstance(name, str) or not name:
+            return Record(text, None)
+        if ANSWER_KEY in event:
+            return event_record(event, name)
+        return Record(text, name)
 
     return read
 
@@ -192,120 +182,4 @@ class CsvReader:
             return None
         if len(values) != len(self.header):
             raise BadLine(f"{len(values)} columns where the header has {len(self.header)}")
-        return Record(dict(zip(self.header, values, strict=True)), values[self._index] or None)
-
-
-_ESCAPE = re.compile(r"\\x([0-9a-fA-F]{2})|\\\\")
-_NUMBER_TYPES = {"count": int, "int": int, "port": int, "time": float, "interval": float, "double": float}
-
-
-def _unescape(value: str) -> str:
-    """Zeek writes separators and unprintable bytes as ``\\xHH``, a backslash as ``\\\\``."""
-    if "\\" not in value:
-        return value
-    return _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)) if m.group(1) else "\\", value)
-
-
-class ZeekTsvReader:
-    """Zeek's ASCII logs: the header lines set the separator, the fields and their types.
-
-    A new header (Zeek writes one at the top of each rotated file) replaces the old one, so a
-    followed log keeps reading across rotations.
-    """
-
-    def __init__(self) -> None:
-        self.separator = "\t"
-        self.set_separator = ","
-        self.empty = "(empty)"
-        self.unset = "-"
-        self.fields: list[str] = []
-        self._name_index: int | None = None
-        # Column numbers by how their values are read (from #types; strings until it comes).
-        self._numbers: list[tuple[int, Callable[[str], Any]]] = []
-        self._bools: list[int] = []
-        self._collections: list[tuple[int, Callable[[str], Any]]] = []
-        self._strings: list[int] = []
-
-    def __call__(self, line: str) -> Record | None:
-        """A row; the columns are read a type at a time (a million-line log is the usual size)."""
-        line = line.rstrip("\r\n")
-        if line.startswith("#"):
-            self._header(line)
-            return None
-        if not line:
-            return None
-        if not self.fields:
-            raise BadLine("a row before the #fields header")
-        values: list[Any] = line.split(self.separator)
-        if len(values) != len(self.fields):
-            raise BadLine(f"{len(values)} fields where #fields names {len(self.fields)}")
-        unset, empty = self.unset, self.empty
-        try:
-            for i in self._strings:
-                value = values[i]
-                if value == unset:
-                    values[i] = None
-                elif value == empty:
-                    values[i] = ""
-                elif "\\" in value:
-                    values[i] = _unescape(value)
-            for i, number in self._numbers:
-                value = values[i]
-                values[i] = None if value == unset else number(value)
-            for i in self._bools:
-                value = values[i]
-                values[i] = None if value == unset else _BOOLS[value]
-            for i, collection in self._collections:
-                value = values[i]
-                values[i] = None if value == unset else collection(value)
-        except (ValueError, KeyError) as err:
-            raise BadLine(f"a value does not match its #types: {err}") from None
-        name = values[self._name_index] if self._name_index is not None else None
-        return Record(dict(zip(self.fields, values, strict=True)), name if isinstance(name, str) and name else None)
-
-    def _header(self, line: str) -> None:
-        if line.startswith("#separator "):
-            self.separator = _unescape(line[len("#separator ") :])
-            return
-        key, _, rest = line.partition(self.separator)
-        if key == "#set_separator":
-            self.set_separator = _unescape(rest)
-        elif key == "#empty_field":
-            self.empty = rest
-        elif key == "#unset_field":
-            self.unset = rest
-        elif key == "#fields":
-            self.fields = rest.split(self.separator)
-            self._name_index = next((self.fields.index(f) for f in ZEEK_NAME_FIELDS if f in self.fields), None)
-            self._types(["string"] * len(self.fields))
-        elif key == "#types":
-            self._types(rest.split(self.separator))
-
-    def _types(self, kinds: list[str]) -> None:
-        self._numbers, self._bools, self._collections, self._strings = [], [], [], []
-        for i, kind in enumerate(kinds):
-            if kind in _NUMBER_TYPES:
-                self._numbers.append((i, _NUMBER_TYPES[kind]))
-            elif kind == "bool":
-                self._bools.append(i)
-            elif kind.startswith(("set[", "vector[", "table[")):
-                self._collections.append((i, self._collection(kind[kind.index("[") + 1 : -1])))
-            else:
-                self._strings.append(i)
-
-    def _collection(self, kind: str) -> Callable[[str], list[Any]]:
-        empty, separator = self.empty, self.set_separator
-        if kind in _NUMBER_TYPES:
-            element: Callable[[str], Any] = _NUMBER_TYPES[kind]
-        elif kind == "bool":
-            element = _BOOLS.__getitem__
-        else:
-            element = _unescape
-
-        def collection(value: str) -> list[Any]:
-            return [] if value == empty else [element(item) for item in value.split(separator)]
-
-        return collection
-
-
-_BOOLS = {"T": True, "F": False}
+        return event_record(dict(zip(self.header, values, strict=True)), values[self._index] or None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import multiprocessing
 import os
 import time
@@ -23,9 +24,10 @@ import orjson
 
 from domain_stats.alerts import ONCE
 from domain_stats.enrich.answers import AnswerSource
-from domain_stats.enrich.blocks import ANSWER_KEY, MAX_REPORTED, BlockEvents, HeaderLines, ParserSpec, read_block
+from domain_stats.enrich.blocks import MAX_REPORTED, NO_NAME, BlockEvents, HeaderLines, ParserSpec, read_block
 from domain_stats.enrich.formats import Format, detect_format
 from domain_stats.enrich.reading import Block, LineSource
+from domain_stats.enrich.records import ANSWER_KEY
 
 __all__ = ["MAX_JOBS", "MAX_REPORTED", "BadLineReport", "Selection", "Summary", "enrich"]
 
@@ -123,10 +125,9 @@ async def enrich(
             summary.bad_line(BadLineReport(block.file, number, reason), on_bad)
         summary.bad += events.bad - len(events.reports)
         summary.lines += events.lines
-        summary.records += len(events.names)
-        names = list(dict.fromkeys(name for name in events.names if name is not None))
-        found = dict(zip(names, await answers.answers(names), strict=True)) if names else {}
-        summary.names += len(names)
+        summary.records += len(events.slots)
+        summary.names += len(events.names)
+        found = await answers.answers(events.names) if events.names else []
         output.write(_written(events, found, selection, summary))
         if flush:
             output.flush()
@@ -135,21 +136,22 @@ async def enrich(
     try:
         async for block in source.blocks():
             if spec is None or headers is None:
-                first = next((line for line in block.lines if line.strip()), None)
-                if first is None:
-                    summary.lines += len(block.lines)
+                text = block.data.lstrip()
+                if not text:
+                    summary.lines += block.lines
                     continue
+                first = text.split(b"\n", 1)[0].decode("utf-8", "replace")
                 spec = ParserSpec(detect_format(first, field=field, column=column), field, column)
                 headers = HeaderLines(spec.kind)
             if jobs == 0:
                 jobs = 1 if spec.kind is Format.NAMES else min(os.cpu_count() or 1, MAX_JOBS)
             if jobs > 1 and pool is None:
                 pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
-            before, headers = headers, headers.after(block.lines)
+            before, headers = headers, headers.after(block.data)
             if pool is None:
-                await write(block, read_block(spec, before.lines, block.lines, block.first))
+                await write(block, read_block(spec, before.lines, block.data, block.first))
                 continue
-            work = loop.run_in_executor(pool, read_block, spec, before.lines, block.lines, block.first)
+            work = loop.run_in_executor(pool, read_block, spec, before.lines, block.data, block.first)
             in_flight.append((block, work))
             if len(in_flight) > jobs:
                 done, events = in_flight.popleft()
@@ -163,33 +165,29 @@ async def enrich(
     return summary
 
 
-def _written(events: BlockEvents, found: dict[str, dict[str, Any]], selection: Selection, summary: Summary) -> bytes:
-    """The block's output lines: each event's text, then its answer and the closing brace (or,
-    for an event that cannot take it so, the event rebuilt), then a newline; one join."""
-    parts: list[bytes] = []
-    written = 0
-    given: set[str] = set()  # names whose one-off alerts went with an earlier event
-    everything = selection.everything
-    encoded = {name: _suffix(answer) for name, answer in found.items()}
-    for name, text, spliceable in zip(events.names, events.texts, events.spliceable, strict=True):
-        if name is None:
-            summary.without_name += 1
-            if everything:
-                parts += (text, b"\n")
-                written += 1
-            continue
-        answer = found[name]
-        suffix = encoded[name]
-        if name in given:
-            if answer.get("alerts"):
-                answer = _without_once(answer)
-                suffix = _suffix(answer)
-        elif answer.get("alerts"):
-            given.add(name)
-        if everything or selection.matches(answer):
-            parts += (text, suffix) if spliceable else (orjson.dumps({**orjson.loads(text), ANSWER_KEY: answer}), b"\n")
-            written += 1
-    summary.written += written
+def _written(events: BlockEvents, found: list[dict[str, Any]], selection: Selection, summary: Summary) -> bytes:
+    """The block's output lines: each event's text followed by its slot's suffix (the answer, the
+    closing brace and a newline; a newline alone for an event without a name), in one join."""
+    suffixes: list[bytes] = []
+    chosen: list[bool] = []
+    for answer in found:
+        later = _without_once(answer)
+        first = _suffix(answer)
+        suffixes += (first, first if later is answer else _suffix(later))
+        if not selection.everything:
+            chosen += (selection.matches(answer), selection.matches(later))
+    suffixes.append(b"\n")  # NO_NAME
+    chosen.append(selection.everything)  # records without a name are written only without a filter
+    texts, slots = events.texts, events.slots
+    summary.without_name += slots.count(NO_NAME)
+    if not selection.everything:
+        kept = [chosen[slot] for slot in slots]
+        texts = list(itertools.compress(texts, kept))
+        slots = list(itertools.compress(slots, kept))
+    parts: list[bytes] = [b""] * (2 * len(texts))
+    parts[::2] = texts
+    parts[1::2] = [suffixes[slot] for slot in slots]
+    summary.written += len(texts)
     return b"".join(parts)
 
 
@@ -198,6 +196,7 @@ def _suffix(answer: dict[str, Any]) -> bytes:
 
 
 def _without_once(answer: dict[str, Any]) -> dict[str, Any]:
+    """The answer as a later event of the same name gets it (the same object when nothing changes)."""
     alerts = answer.get("alerts") or ()
     if not any(alert in ONCE for alert in alerts):
         return answer

@@ -29,11 +29,17 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 @dataclass(slots=True)
 class Block:
-    """Whole lines read together; ``first`` is the number of the first in its file (from 1)."""
+    """Whole lines read together, as the bytes they came as (each line ends with a newline:
+    they are split where they are read, in a worker process); ``first`` is the number of the
+    first in its file (from 1)."""
 
-    lines: list[str]
+    data: bytes
     first: int
     file: str
+
+    @property
+    def lines(self) -> int:
+        return self.data.count(b"\n")
 
 
 class LineSource:
@@ -66,21 +72,20 @@ class LineSource:
                     end = data.rfind(b"\n") + 1
                     pending = data[end:]
                     if end:
-                        lines = data[:end].decode("utf-8", "replace").split("\n")
-                        lines.pop()  # the empty string after the last newline
-                        yield Block(lines, line_number, self.path)
-                        line_number += len(lines)
+                        block = Block(data[:end], line_number, self.path)
+                        yield block
+                        line_number += block.lines
                     continue
                 # At the end of what is there now.
                 if pending and (not self.follow or self._stopped.is_set()):
-                    yield Block([pending.decode("utf-8", "replace")], line_number, self.path)
+                    yield Block(pending + b"\n", line_number, self.path)
                     pending = b""
                 if not self.follow or self._stopped.is_set():
                     return
                 change = await asyncio.to_thread(_changed, self.path, identity, stream)
                 if change == "rotated":
                     if pending:
-                        yield Block([pending.decode("utf-8", "replace")], line_number, self.path)
+                        yield Block(pending + b"\n", line_number, self.path)
                         pending = b""
                     stream.close()
                     stream, identity = await asyncio.to_thread(self._open, False)
