@@ -110,6 +110,24 @@ async def test_gzip_on_stdin(service: RunningService) -> None:
     assert len(records) == 3
 
 
+async def test_enriched_output_enriched_again_carries_the_new_answer_once(
+    service: RunningService, tmp_path: Path
+) -> None:
+    status, first, err = await enrich(str(SAMPLES / "dns.json"), "--url", service.url)
+    assert status == 0, err
+    assert [FIRST in r["domain_stats"]["alerts"] for r in first if "domain_stats" in r] == [True, True]
+    again, out = tmp_path / "enriched.json", tmp_path / "twice.json"
+    again.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in first))
+    status, _, err = await enrich(str(again), "--url", service.url, "--field", "query", "-o", str(out))
+    assert status == 0, err
+    lines = out.read_bytes().splitlines()
+    # Each object holds one answer, the new one: the first contacts went with the first run.
+    assert [line.count(b'"domain_stats"') for line in lines] == [1, 1, 0]
+    second = [orjson.loads(line) for line in lines]
+    assert [r["query"] for r in second[:2]] == [r["query"] for r in first[:2]]
+    assert [r["domain_stats"]["alerts"] for r in second[:2]] == [[], []]
+
+
 async def test_bad_lines_are_reported_with_their_numbers(service: RunningService, tmp_path: Path) -> None:
     log = tmp_path / "proxy.jsonl"
     log.write_text('{"req": {"host": "example.com"}}\n{broken\n[1]\n{"req": {"host": "fresh-news.net"}}\n')
