@@ -76,7 +76,7 @@ class ColumnReader:
         self.unset = unset
         self.empty = empty
         self.name_index = header.name_index
-        self._keys = [orjson.dumps(name).decode().replace("%", "%%") for name in fields]
+        self._keys = [orjson.dumps(name).decode() for name in fields]
         self._strings: list[int] = []
         self._string_lists: list[int] = []
         self._number_lists: list[int] = []
@@ -174,35 +174,60 @@ class ColumnReader:
                 no_name: dict[str | None, str | None] = {unset: None, empty: None, "": None}
                 raw = list(map(no_name.get, raw, raw))
             names = raw
-        fragments = [f"{key}:%s" for key in self._keys]
+        # Each value goes between the text before and after it: a quote each side of a string
+        # that is set in every row, nothing for a value already turned into JSON.
+        before = [f"{key}:" for key in self._keys]
+        after = [""] * self.width
         for i in self._strings:
             column = columns[i]
             if unset in column or empty in column:
                 quoted = list(map('"%s"'.__mod__, column))
                 columns[i] = list(map({f'"{unset}"': "null", f'"{empty}"': '""'}.get, quoted, quoted))
             else:
-                fragments[i] = f'{self._keys[i]}:"%s"'
+                before[i], after[i] = f'{self._keys[i]}:"', '"'
         for i in self._scalars:
             column = columns[i]
             if unset in column:
                 columns[i] = list(map({unset: "null"}.get, column, column))
         for i in self._bools:
             columns[i] = list(map(self._bool_text.__getitem__, columns[i]))
-        for lists, separator, form in ((self._string_lists, '","', '["%s"]'), (self._number_lists, ",", "[%s]")):
+        for lists, separator, (opening, closing) in (
+            (self._string_lists, '","', ('["', '"]')),
+            (self._number_lists, ",", ("[", "]")),
+        ):
             for i in lists:
                 column = columns[i]
                 if separator != self.set_separator:
                     column = list(map(operator.methodcaller("replace", self.set_separator, separator), column))
                 if unset in column or empty in column:
-                    framed = list(map(form.__mod__, column))
-                    nulls = {form % unset: "null", form % empty: "[]"}
+                    framed = list(map(f"{opening}%s{closing}".__mod__, column))
+                    nulls = {f"{opening}{unset}{closing}": "null", f"{opening}{empty}{closing}": "[]"}
                     columns[i] = list(map(nulls.get, framed, framed))
                 else:
                     columns[i] = column
-                    fragments[i] = f"{self._keys[i]}:{form}"
-        template = "{" + ",".join(fragments) + "}"
-        texts = list(map(str.encode, map(template.__mod__, zip(*columns, strict=True))))
+                    before[i], after[i] = f"{self._keys[i]}:{opening}", closing
+        texts = self._joined(columns, ["{", *after], [*before, "}\n"])
         return list(zip(texts, names if names is not None else repeat(None), strict=False))
+
+    def _joined(self, columns: list[list[str]], after: list[str], before: list[str]) -> list[bytes]:
+        """Every row's text in one join: row by row, the text between two values (what comes
+        after the one, a comma, what comes before the next) and each value, laid out by slice
+        assignment in one list, joined, encoded and split at the newline that ends each row
+        (no value read column-wise has one)."""
+        rows = len(columns[0]) if columns else 0
+        if not rows:
+            return []
+        width = self.width
+        stride = 2 * width + 1
+        flat: list[str] = [""] * (rows * stride)
+        for k in range(width + 1):
+            between = after[k] + ("," if 0 < k < width else "") + before[k]
+            flat[2 * k :: stride] = [between] * rows
+            if k < width:
+                flat[2 * k + 1 :: stride] = columns[k]
+        texts = "".join(flat).encode().split(b"\n")
+        texts.pop()  # after the last newline
+        return texts
 
 
 def _printable(row: str, separator: str) -> bool:
