@@ -39,24 +39,27 @@ NO_NAME = -1
 
 @dataclass(slots=True)
 class BlockEvents:
-    """A block's events, laid out so that the main process joins them with the answers without
-    a Python loop over the events: ``names`` are the block's distinct names (in the order of
-    their first event); each event has its JSON ``text`` and a ``slot``: ``2k`` for the first
-    event of ``names[k]``, ``2k + 1`` for a later one (one-off alerts go with the first only),
-    :data:`NO_NAME` for an event without a name. The text of an event with a name comes without
-    its closing brace: the answer brings it. (Lists of plain values cross between processes
-    several times faster than a list of tuples.)"""
+    """A block's events, laid out so that the main process joins them with the answers in one
+    C call: ``names`` are the block's distinct names (in the order of their first event);
+    ``texts`` is every event's JSON text, each followed by ``%s`` (and ``%`` written ``%%``), so
+    that ``texts % suffixes`` is the block's output; each event has a ``slot``: ``2k`` for the
+    first event of ``names[k]``, ``2k + 1`` for a later one (one-off alerts go with the first
+    only), :data:`NO_NAME` for an event without a name. The text of an event with a name comes
+    without its closing brace: the answer brings it. (One bytes object and lists of plain values
+    cross between processes many times faster than a list of texts.)"""
 
     lines: int
     names: list[str] = field(default_factory=list)
-    texts: list[bytes] = field(default_factory=list)
+    texts: bytes = b""
     slots: list[int] = field(default_factory=list)
     bad: int = 0
     reports: list[tuple[int, str]] = field(default_factory=list)  # the first MAX_REPORTED bad lines
 
     def add(self, records: list[Record] | list[tuple[bytes, str | None]]) -> None:
+        """Take a block's records (once: ``texts`` is built here)."""
         index: dict[str, int] = {}
-        names, texts, slots = self.names, self.texts, self.slots
+        names, slots = self.names, self.slots
+        texts: list[bytes] = []
         for text, name in records:
             if name is None:
                 texts.append(text)
@@ -70,6 +73,17 @@ class BlockEvents:
             else:
                 slots.append(2 * k + 1)
             texts.append(text[:-1])
+        # No text holds a newline (each came from one line, or from orjson): it marks the places.
+        if texts:
+            self.texts = (b"\n".join(texts) + b"\n").replace(b"%", b"%%").replace(b"\n", b"%s")
+
+    def event_texts(self) -> list[bytes]:
+        """Each event's text on its own."""
+        if not self.slots:
+            return []
+        texts = (self.texts % ((b"\n",) * len(self.slots))).split(b"\n")
+        texts.pop()  # after the last
+        return texts
 
     def bad_line(self, number: int, reason: str) -> None:
         self.bad += 1
@@ -87,7 +101,7 @@ class HeaderLines:
     def after(self, data: bytes) -> HeaderLines:
         """The header lines in force after the block ``data`` (this object is those before it)."""
         if self.kind is Format.ZEEK_TSV:
-            if not data.startswith(b"#") and b"\n#" not in data:
+            if b"#" not in data or (not data.startswith(b"#") and b"\n#" not in data):
                 return self
             lines = [*self.lines, *(line for line in lines_of(data) if line[:1] == "#")]
             # Zeek starts each file's header with #separator: what came before no longer counts.

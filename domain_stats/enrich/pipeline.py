@@ -167,7 +167,7 @@ async def enrich(
 
 def _written(events: BlockEvents, found: list[dict[str, Any]], selection: Selection, summary: Summary) -> bytes:
     """The block's output lines: each event's text followed by its slot's suffix (the answer, the
-    closing brace and a newline; a newline alone for an event without a name), in one join."""
+    closing brace and a newline; a newline alone for an event without a name), in one C call."""
     suffixes: list[bytes] = []
     chosen: list[bool] = []
     for answer in found:
@@ -177,13 +177,15 @@ def _written(events: BlockEvents, found: list[dict[str, Any]], selection: Select
         if not selection.everything:
             chosen += (selection.matches(answer), selection.matches(later))
     suffixes.append(b"\n")  # NO_NAME
-    chosen.append(selection.everything)  # records without a name are written only without a filter
-    texts, slots = events.texts, events.slots
+    slots = events.slots
     summary.without_name += slots.count(NO_NAME)
-    if not selection.everything:
-        kept = [chosen[slot] for slot in slots]
-        texts = list(itertools.compress(texts, kept))
-        slots = list(itertools.compress(slots, kept))
+    if selection.everything:
+        summary.written += len(slots)
+        return events.texts % tuple([suffixes[slot] for slot in slots])
+    chosen.append(False)  # with a filter, records without a name are not written
+    kept = [chosen[slot] for slot in slots]
+    texts = list(itertools.compress(events.event_texts(), kept))
+    slots = list(itertools.compress(slots, kept))
     parts: list[bytes] = [b""] * (2 * len(texts))
     parts[::2] = texts
     parts[1::2] = [suffixes[slot] for slot in slots]

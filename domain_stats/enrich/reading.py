@@ -23,7 +23,7 @@ from domain_stats.errors import UserError
 
 __all__ = ["Block", "LineSource"]
 
-BLOCK_BYTES = 1 << 20
+BLOCK_BYTES = 2 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
 
 

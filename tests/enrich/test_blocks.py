@@ -41,7 +41,7 @@ def in_blocks(spec: ParserSpec, lines: list[str], cuts: list[int]) -> Events:
         data = block_of(lines[start:end])
         events = read_block(spec, headers.lines, data, start + 1)
         headers = headers.after(data)
-        for text, slot in zip(events.texts, events.slots, strict=True):
+        for text, slot in zip(events.event_texts(), events.slots, strict=True):
             whole.events.append((None if slot == NO_NAME else events.names[slot // 2], text))
         whole.bad += events.bad
         whole.reports += events.reports
@@ -75,6 +75,21 @@ def test_a_block_names_each_name_once_and_marks_its_first_event() -> None:
     events = read_block(ParserSpec(Format.NAMES), [], block_of(lines), 1)
     assert events.lines == 6 and events.names == ["a.example", "b.example"]
     assert events.slots == [0, 2, 1, 1, 3]
+
+
+def test_texts_take_their_answers_in_one_format() -> None:
+    """The block's texts, with ``%`` in them, take one suffix each in the order of the events."""
+    lines = ["{}", '{"host": "a.example", "note": "100% %s"}', '{"host": "b.example", "n": "%%"}']
+    events = read_block(ParserSpec(Format.JSON, field="host"), [], block_of(lines), 1)
+    assert events.slots == [NO_NAME, 0, 2]
+    assert events.event_texts() == [
+        b"{}",
+        b'{"host": "a.example", "note": "100% %s"',
+        b'{"host": "b.example", "n": "%%"',
+    ]
+    assert events.texts % (b"\n", b",A}\n", b",B}\n") == (
+        b'{}\n{"host": "a.example", "note": "100% %s",A}\n{"host": "b.example", "n": "%%",B}\n'
+    )
 
 
 def test_bad_lines_are_numbered_in_their_file() -> None:
