@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from domain_stats.enrich.formats import Format, LineReader, line_reader
@@ -55,14 +55,14 @@ class BlockEvents:
     bad: int = 0
     reports: list[tuple[int, str]] = field(default_factory=list)  # the first MAX_REPORTED bad lines
 
-    def add(self, records: list[Record] | list[tuple[bytes, str | None]]) -> None:
+    def add(self, records: Iterable[Record] | Iterable[tuple[bytes, str | None]]) -> None:
         """Take a block's records (once: ``texts`` is built here)."""
         index: dict[str, int] = {}
         names, slots = self.names, self.slots
         texts: list[bytes] = []
         for text, name in records:
             if name is None:
-                texts.append(text)
+                texts.append(memoryview(text).tobytes())  # an exact copy: see _records
                 slots.append(NO_NAME)
                 continue
             k = index.get(name)
@@ -155,7 +155,13 @@ def _read_lines(reader: LineReader, lines: list[str], first: int, block: BlockEv
             block.bad_line(first + index, reason)
         block.add(many)
         return
-    records = []
+    block.add(_records(reader, lines, first, block))
+
+
+def _records(reader: LineReader, lines: list[str], first: int, block: BlockEvents) -> Iterator[Record]:
+    """The lines' records one by one (the bad lines go to ``block``). One at a time on purpose:
+    orjson gives each text a 4 KiB buffer, so a block's worth of texts held at once would cost
+    hundreds of megabytes; :meth:`BlockEvents.add` keeps an exact copy of each."""
     for number, line in enumerate(lines, first):
         try:
             record = reader(line)
@@ -163,5 +169,4 @@ def _read_lines(reader: LineReader, lines: list[str], first: int, block: BlockEv
             block.bad_line(number, str(err))
             continue
         if record is not None:
-            records.append(record)
-    block.add(records)
+            yield record

@@ -16,6 +16,7 @@ import click
 from domain_stats.console import run_async, user_errors
 from domain_stats.enrich.answers import AnswerSource, DataDirAnswers, ServiceAnswers
 from domain_stats.enrich.formats import Format, line_reader
+from domain_stats.enrich.malloc_tuning import keep_freed_memory
 from domain_stats.enrich.pipeline import MAX_REPORTED, Selection, Summary, enrich
 from domain_stats.enrich.reading import LineSource
 from domain_stats.private_files import create_private
@@ -98,6 +99,7 @@ def enrich_command(
     source = LineSource(file, follow=follow, from_end=from_end)
     if source.follow:  # a followed log is read as it grows: one process keeps up and answers at once
         jobs = 1
+    keep_freed_memory()
 
     async def run() -> Summary:
         answers: AnswerSource = (
