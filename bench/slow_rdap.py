@@ -18,7 +18,7 @@ async def domain(request: web.Request) -> web.Response:
     global COUNT
     COUNT += 1
     await asyncio.sleep(request.app["delay"])
-    return registry_answer(request.match_info["name"])
+    return registry_answer(request.match_info["name"], "2026-11-01T00:00:00Z")
 
 
 async def count(_request: web.Request) -> web.Response:
