@@ -59,9 +59,10 @@ def main() -> None:
     parser.add_argument("--never", type=float, default=0.05, help="share of names never registered")
     parser.add_argument(
         "--never-rank",
-        choices=["anywhere", "tail"],
-        default="anywhere",
-        help="where never-registered names sit in popularity: anywhere (at random), or the least asked",
+        choices=["tail", "anywhere"],
+        default="tail",
+        help="where never-registered names sit in popularity: the least asked (typing errors and "
+        "generated names are asked rarely; the default), or anywhere (at random: the strict case)",
     )
     parser.add_argument("--rate", type=int, default=2000, help="lookups a second")
     parser.add_argument("--seconds", type=int, default=60)
