@@ -141,6 +141,7 @@ class ZeekTsvReader:
     def _header(self, line: str) -> None:
         if line.startswith("#separator "):
             self.separator = _unescape(line[len("#separator ") :])
+            self._prepare()
             return
         key, _, rest = line.partition(self.separator)
         if key == "#set_separator":

@@ -134,6 +134,12 @@ def test_a_block_reads_as_its_lines_one_by_one(rows: list[str], rotated: bool) -
     assert events_of(at_once) == events_of(one_by_one)  # the events in the same order
 
 
+def test_a_separator_changed_after_the_fields_holds_for_the_rows_after_it() -> None:
+    lines = [*HEADER, "\t".join(WRITTEN), "#separator \\x7c", "|".join(WRITTEN), "\t".join(WRITTEN)]
+    assert block_at_once(lines) == line_by_line(lines)
+    assert [name for name, _ in block_at_once(lines)] == ["example.com", "example.com", len(lines) - 1]
+
+
 def test_rows_as_zeek_writes_them_are_read_column_wise() -> None:
     header = Header(FIELDS, TYPES, name_index=5)
     reader = ColumnReader.build(header)
