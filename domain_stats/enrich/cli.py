@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import signal
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -162,7 +161,7 @@ def _progress(source: LineSource, *, follow: bool) -> Iterator[Callable[[Summary
         task = bar.add_task("enrich", total=source.total_bytes, lines=0, rate=0.0)
 
         def advance(summary: Summary) -> None:
-            rate = summary.lines / max(time.monotonic() - summary.started, 1e-9)
+            rate = summary.rate()
             bar.update(task, completed=source.bytes_read, total=source.total_bytes, lines=summary.lines, rate=rate)
 
         yield advance

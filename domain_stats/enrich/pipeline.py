@@ -82,12 +82,16 @@ class Summary:
             self.reported.append(report)
             on_bad(report)
 
+    def rate(self) -> float:
+        """Lines a second so far."""
+        return self.lines / max(time.monotonic() - self.started, 1e-9)
+
     def line(self) -> str:
-        seconds = max(time.monotonic() - self.started, 1e-9)
+        seconds = time.monotonic() - self.started
         return (
             f"enrich: {self.lines:,} lines, {self.records:,} records ({self.names:,} names asked, "
             f"{self.without_name:,} without a name), {self.written:,} written, {self.bad:,} bad lines; "
-            f"{seconds:.1f} s, {self.lines / seconds:,.0f} lines/s"
+            f"{seconds:.1f} s, {self.rate():,.0f} lines/s"
         )
 
 

@@ -232,29 +232,30 @@ class LookupService:
         ``cache_until`` None: not cached; ``math.inf``: no expiry. ``once`` alerts go first into
         this answer only.
         """
-        body = self._cache(domain, facts, now, cache_until, pinned=pinned)
+        body, new = self._cache(domain, facts, now, cache_until, pinned=pinned)
         if once:
             body = self.formatter.render(facts._replace(alerts=once + facts.alerts), now=now).encode()
             self.recent_once.extend((now, domain, alert) for alert in once)
-        if self._is_new(facts, now):
+        if new:
             self.counters.new_answers += 1
         if first:
             self.counters.first_contacts += 1
             return with_first_contact(body)
         return body
 
-    def _cache(self, domain: str, facts: Facts, now: float, cache_until: float | None, *, pinned: bool) -> bytes:
-        """The plain answer, encoded, and cached until ``cache_until`` (None: not cached)."""
+    def _cache(
+        self, domain: str, facts: Facts, now: float, cache_until: float | None, *, pinned: bool
+    ) -> tuple[bytes, bool]:
+        """The plain answer, encoded and cached until ``cache_until`` (None: not cached), and whether
+        its category is NEW (worked out once: the cache entry and the counters both need it)."""
         body = self.formatter.render(facts, now=now).encode()
+        new = facts.created is not None and self.formatter.category(facts.created, now) == NEW
         if cache_until is not None:
             stable = self.formatter.stable_until(facts, now)
             until = cache_until if stable is None else min(cache_until, stable)
             expires = None if until == math.inf else until
-            self.cache.set(domain, body, expires, pinned=pinned, new=self._is_new(facts, now))
-        return body
-
-    def _is_new(self, facts: Facts, now: float) -> bool:
-        return facts.created is not None and self.formatter.category(facts.created, now) == NEW
+            self.cache.set(domain, body, expires, pinned=pinned, new=new)
+        return body, new
 
     async def _resolve_for(self, domain: str, job: Job, seen_by_you: float | None) -> Resolution:
         """The query a flight runs. When its askers were answered "queued" (``job.gave_up``), what it

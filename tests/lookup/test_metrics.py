@@ -9,9 +9,15 @@ from pathlib import Path
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from domain_stats.lookup.config import CONFIG_NAME
 from tests.support.rdap_server import RdapTestServer
-from tests.support.services import RunningService, listen_on_free_port, serve_subprocess, start_service, stop_subprocess
+from tests.support.services import (
+    RunningService,
+    add_settings,
+    listen_on_free_port,
+    serve_subprocess,
+    start_service,
+    stop_subprocess,
+)
 
 
 def parse(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -25,8 +31,7 @@ def parse(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 async def test_two_workers_one_scrape_shows_the_whole_service(data_dir: Path, rdap_server: RdapTestServer) -> None:
     port = listen_on_free_port(data_dir)
-    config = data_dir / CONFIG_NAME
-    config.write_text(config.read_text() + "upstream_queue_wait_seconds: 30\n")
+    add_settings(data_dir, upstream_queue_wait_seconds=30)
     domains = [f"metrics-test-{i}.com" for i in range(20)]
     for domain in domains:
         rdap_server.add_domain(domain, "2010-01-01T00:00:00Z", "2099-01-01T00:00:00Z")

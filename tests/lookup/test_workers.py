@@ -15,18 +15,17 @@ import aiohttp
 import pytest
 
 from domain_stats.listening import listen
-from domain_stats.lookup.config import CONFIG_NAME, load_settings
+from domain_stats.lookup.config import load_settings
 from domain_stats.lookup.supervisor import Supervisor
 from domain_stats.rdap.setup import open_rdap_client
 from tests.support.rdap_server import RdapTestServer
-from tests.support.services import listen_on_free_port, serve_subprocess, stop_subprocess, worker_pids
+from tests.support.services import add_settings, listen_on_free_port, serve_subprocess, stop_subprocess, worker_pids
 
 
 async def test_two_workers_share_the_port_and_first_contact(data_dir: Path, rdap_server: RdapTestServer) -> None:
     port = listen_on_free_port(data_dir)
     # 50 new names at once: more than the registry's line serves in the default queue wait.
-    config = data_dir / CONFIG_NAME
-    config.write_text(config.read_text() + "upstream_queue_wait_seconds: 30\n")
+    add_settings(data_dir, upstream_queue_wait_seconds=30)
     domains = [f"worker-test-{i}.com" for i in range(50)]
     for domain in domains:
         rdap_server.add_domain(domain, "2010-01-01T00:00:00Z", "2099-01-01T00:00:00Z")

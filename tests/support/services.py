@@ -24,6 +24,7 @@ from tests.support.service_server import ServiceServer
 __all__ = [
     "Clock",
     "RunningService",
+    "add_settings",
     "cli_process",
     "listen_on_free_port",
     "serve_subprocess",
@@ -170,13 +171,18 @@ async def cli_process(*args: str) -> tuple[int, str, str]:
     return proc.returncode or 0, out.decode(), err.decode()
 
 
+def add_settings(data_dir: Path, config_name: str = CONFIG_NAME, **settings: Any) -> None:
+    """Add ``settings`` to the data directory's configuration file."""
+    config = data_dir / config_name
+    config.write_text(config.read_text() + yaml.safe_dump(settings), encoding="utf-8")
+
+
 def listen_on_free_port(data_dir: Path, config_name: str = CONFIG_NAME) -> int:
     """Point the data directory's configuration at a free port on 127.0.0.1; returns it."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    config = data_dir / config_name
-    config.write_text(config.read_text() + f"local_port: {port}\n")
+    add_settings(data_dir, config_name, local_port=port)
     return port
 
 
