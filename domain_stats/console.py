@@ -1,7 +1,8 @@
 """How every command talks to its user: one event loop per command, user errors as one line.
 
 A :class:`~domain_stats.errors.UserError` (bad configuration, busy port, unreadable feed, a
-refused value) and the operating system's own complaint about a file (``OSError``) print one
+refused value), a :class:`~domain_stats.errors.RuntimeFailure` (the database is down) and the
+operating system's own complaint about a file (``OSError``) print one
 clear line and exit non-zero; tracebacks are for bugs only.
 """
 
@@ -16,7 +17,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 
-from domain_stats.errors import UserError
+from domain_stats.errors import RuntimeFailure, UserError
 from domain_stats.logs import log_config
 
 __all__ = ["SHOWN_ERRORS", "configure_logging", "data_dir_option", "data_option", "run_async", "user_errors"]
@@ -25,7 +26,7 @@ T = TypeVar("T")
 P = ParamSpec("P")
 
 #: What a command shows as its message alone, without a traceback.
-SHOWN_ERRORS: tuple[type[Exception], ...] = (UserError, OSError)
+SHOWN_ERRORS: tuple[type[Exception], ...] = (UserError, RuntimeFailure, OSError)
 
 
 def data_dir_option(

@@ -102,7 +102,7 @@ async def central(tmp_path: Path, bootstrap_file: Path, database_url: str) -> As
     server = await start_central(
         tmp_path / "central",
         rdap_bootstrap=str(bootstrap_file),
-        rdap_error_ttl_hours=1,
+        registry_error_ttl_hours=1,
         database_url=database_url,
         # Bursts in these tests are about the community's first contacts, not the registry's line.
         upstream_queue_wait_seconds=30,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import domain_stats
 from domain_stats import alerts
-from domain_stats.rdap import errors as rdap_errors
+from domain_stats.registry.rdap import errors as rdap_errors
 
 ROOT = Path(domain_stats.__file__).resolve().parent
 README = ROOT.parent / "README.md"

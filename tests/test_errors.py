@@ -11,7 +11,7 @@ import pytest
 
 import domain_stats
 from domain_stats.console import SHOWN_ERRORS
-from domain_stats.errors import DomainStatsError, UserError
+from domain_stats.errors import DomainStatsError, RuntimeFailure, UserError
 from tests.support.services import cli_process
 
 
@@ -40,11 +40,17 @@ def test_every_public_exception_has_the_one_root() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["ConfigError", "StorageError", "BootstrapError", "FeedError", "CentralRefused", "BindError", "ImportFileError"],
+    ["ConfigError", "BootstrapError", "FeedError", "CentralRefused", "BindError", "ImportFileError"],
 )
 def test_what_users_can_fix_is_a_user_error(name: str) -> None:
     (cls,) = [cls for cls in public_exceptions() if cls.__name__ == name]
     assert issubclass(cls, UserError)
+
+
+def test_a_database_failure_is_a_runtime_failure_not_the_users_mistake() -> None:
+    (cls,) = [cls for cls in public_exceptions() if cls.__name__ == "StorageError"]
+    assert issubclass(cls, RuntimeFailure) and not issubclass(cls, UserError)
+    assert RuntimeFailure in SHOWN_ERRORS  # a command still shows it as one line
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,8 @@ from domain_stats.central.config import CentralSettings
 from domain_stats.central.service import CentralService
 from domain_stats.central.store import open_central_store
 from domain_stats.names import DEFAULT_PROHIBITED, NameReducer
-from domain_stats.rdap.setup import keep_bootstrap_fresh
-from domain_stats.registries import open_registries
+from domain_stats.registry.engine import open_registries
+from domain_stats.registry.rdap.setup import keep_bootstrap_fresh
 
 __all__ = ["CentralRuntime", "feed_directory"]
 
@@ -54,7 +54,7 @@ class CentralRuntime:
             store=store,
             registries=registries,
             names=NameReducer(DEFAULT_PROHIBITED, only_icann=not settings.psl_private),
-            rdap_error_ttl_hours=settings.rdap_error_ttl_hours,
+            registry_error_ttl_hours=settings.registry_error_ttl_hours,
             queue_wait_seconds=settings.upstream_queue_wait_seconds,
             clock=clock,
         )

@@ -33,10 +33,10 @@ from domain_stats.central_protocol import (
     StatusReport,
 )
 from domain_stats.names import DEFAULT_PROHIBITED, InvalidName, NameReducer
-from domain_stats.registration import NoRegistryServer, RegistrationDates, RegistryError
-from domain_stats.registries import Registries
-from domain_stats.scheduler import Job, Priority
-from domain_stats.singleflight import Queued, SingleFlight
+from domain_stats.registry.engine import Registries
+from domain_stats.registry.registration import ORIGIN_CENTRAL, NoRegistryServer, Registration, RegistryError
+from domain_stats.registry.scheduler import Job, Priority
+from domain_stats.registry.singleflight import Queued, SingleFlight
 
 __all__ = ["CentralService"]
 
@@ -50,17 +50,17 @@ class CentralService:
         store: CentralStore,
         registries: Registries,
         names: NameReducer,
-        rdap_error_ttl_hours: float,
+        registry_error_ttl_hours: float,
         queue_wait_seconds: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.registries = registries
         self.names = names
-        self._error_ttl_hours = rdap_error_ttl_hours
+        self._error_ttl_hours = registry_error_ttl_hours
         self._clock = clock
         self._queue_wait = queue_wait_seconds
-        self._inflight: SingleFlight[str, RegistrationDates] = SingleFlight()  # one registry query per domain
+        self._inflight: SingleFlight[str, Registration] = SingleFlight()  # one registry query per domain
         self._refreshing: SingleFlight[str, None] = SingleFlight()
         self._applied_prohibited: tuple[str, ...] | None = None
 
@@ -136,15 +136,16 @@ class CentralService:
             return math.ceil(self._error_ttl_hours) if self._error_ttl_hours > 0 else TTL_NOT_CACHED
         return TTL_NOT_CACHED
 
-    async def _resolve_and_store(self, domain: str, job: Job) -> RegistrationDates:
+    async def _resolve_and_store(self, domain: str, job: Job) -> Registration:
         # A query that read the database just before another one's resolution was stored (and left
         # the single flight) would otherwise ask RDAP a second time; so would another server instance.
         known = await self.store.known(domain)
         if known.created is not None and not self._needs_refresh(known.expires, known.updated, self._clock()):
-            return RegistrationDates(float(known.created), None if known.expires is None else float(known.expires))
+            expires = None if known.expires is None else float(known.expires)
+            return Registration(float(known.created), expires, ORIGIN_CENTRAL)
         found = await self.registries.lookup(domain, job)
         await self.store.save_registration(domain, found.created, found.expires, self._clock())
-        return RegistrationDates(found.created, found.expires)
+        return found
 
     async def _refresh(self, domain: str, job: Job) -> None:
         try:

@@ -140,12 +140,10 @@ async def enrich(
     try:
         async for block in source.blocks():
             if spec is None or headers is None:
-                text = block.data.lstrip()
-                if not text:
+                spec = _spec_from_first_line(block.data, field, column)
+                if spec is None:  # nothing but blank lines so far
                     summary.lines += block.lines
                     continue
-                first = text.split(b"\n", 1)[0].decode("utf-8", "replace")
-                spec = ParserSpec(detect_format(first, field=field, column=column), field, column)
                 headers = HeaderLines(spec.kind)
             if jobs == 0:
                 jobs = 1 if spec.kind is Format.NAMES else min(os.cpu_count() or 1, MAX_JOBS)
@@ -167,6 +165,15 @@ async def enrich(
         if pool is not None:
             await asyncio.to_thread(pool.shutdown, True, cancel_futures=True)
     return summary
+
+
+def _spec_from_first_line(data: bytes, field: str | None, column: str | None) -> ParserSpec | None:
+    """The format told from a block's first non-empty line; None for a block of blank lines."""
+    text = data.lstrip()
+    if not text:
+        return None
+    first = text.split(b"\n", 1)[0].decode("utf-8", "replace")
+    return ParserSpec(detect_format(first, field=field, column=column), field, column)
 
 
 def _written(events: BlockEvents, found: list[dict[str, Any]], selection: Selection, summary: Summary) -> bytes:

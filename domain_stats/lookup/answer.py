@@ -15,7 +15,7 @@ import orjson
 
 from domain_stats.alerts import INVALID_NAME, PROHIBITED_TLD, YOUR_FIRST_CONTACT, with_reason
 from domain_stats.dates import format_date
-from domain_stats.storage import ORIGIN_CENTRAL, ORIGIN_RDAP, ORIGIN_WHOIS
+from domain_stats.registry.registration import ORIGIN_CENTRAL, ORIGIN_RDAP, ORIGIN_WHOIS, Registration
 
 __all__ = [
     "ANSWER_FIELDS",
@@ -51,6 +51,17 @@ class Facts(NamedTuple):
     seen_by_isc: float | None
     seen_by_you: float
     alerts: tuple[str, ...] = ()
+
+    @classmethod
+    def known(cls, registration: Registration, seen_by_you: float, alerts: tuple[str, ...] = ()) -> Facts:
+        """A registration as it is answered."""
+        created, expires, origin, seen_by_isc = registration
+        return cls(created, expires, origin, seen_by_isc, seen_by_you, alerts)
+
+    @classmethod
+    def failed(cls, seen_by_you: float, alerts: tuple[str, ...]) -> Facts:
+        """No registration to answer with; ``alerts`` say why (an ERROR answer)."""
+        return cls(None, None, "", None, seen_by_you, alerts)
 
 
 class Answer(NamedTuple):
@@ -124,6 +135,10 @@ class AnswerFormatter:
             return None
         return facts.created + self._new_for
 
+    def date(self, when: float) -> str:
+        """A date as answers show it (``timezone_offset`` applied)."""
+        return format_date(when, self._offset)
+
     def category(self, created: float, now: float) -> str:
         return NEW if now - created < self._new_for else ESTABLISHED
 
@@ -133,7 +148,7 @@ class AnswerFormatter:
         alerts = facts.alerts + extra_alerts
         if first_contact:
             alerts = (YOUR_FIRST_CONTACT, *alerts)
-        seen_by_you = format_date(facts.seen_by_you, self._offset)
+        seen_by_you = self.date(facts.seen_by_you)
         if facts.created is None:
             return Answer(ERROR, ERROR, seen_by_you, ERROR, alerts)
         if facts.origin in _PROTOCOL:

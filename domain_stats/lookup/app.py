@@ -28,7 +28,7 @@ from domain_stats.alerts import (
 )
 from domain_stats.authorization import has_key
 from domain_stats.lookup.answer import Answer, error_answer
-from domain_stats.lookup.http_server import Request, Response
+from domain_stats.lookup.http_types import Request, Response
 from domain_stats.lookup.metrics import CONTENT_TYPE
 from domain_stats.lookup.service import LookupService
 from domain_stats.lookup.ui import HEADERS as UI_HEADERS

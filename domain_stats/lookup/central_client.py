@@ -40,8 +40,8 @@ from domain_stats.central_protocol import (
 from domain_stats.errors import DomainStatsError
 from domain_stats.lookup.upstream import Resolution, Upstream, UpstreamError
 from domain_stats.names import NameReducer
-from domain_stats.scheduler import Job, ServerSchedule
-from domain_stats.storage import ORIGIN_CENTRAL, Registration
+from domain_stats.registry.registration import ORIGIN_CENTRAL, Registration
+from domain_stats.registry.scheduler import Job, ServerSchedule
 from domain_stats.versions import parse_software_version
 
 __all__ = ["ALERT_CACHE_SECONDS", "CentralClient", "CentralMembership", "CentralUnavailable", "CentralUpstream"]
@@ -203,9 +203,8 @@ class CentralUpstream:
         return {**self.client.stats(), "rdap_fallbacks": self.fallbacks, "line": self.line.stats()}
 
     async def close(self) -> None:
+        """Close the connection to the central server (the fallback's engine is its opener's to close)."""
         await self.client.close()
-        if self.fallback is not None:
-            await self.fallback.close()
 
 
 def _resolution(answer: Any) -> Resolution:

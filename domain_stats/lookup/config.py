@@ -8,23 +8,27 @@ from __future__ import annotations
 
 import ssl
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from domain_stats.config import CommonSettings, clean_suffixes, load_settings_file
 from domain_stats.names import DEFAULT_PROHIBITED
 
-__all__ = ["CONFIG_NAME", "LEGACY_KEYS", "Settings", "load_settings"]
+__all__ = ["CONFIG_NAME", "Settings", "load_settings"]
 
 CONFIG_NAME = "domain_stats.yaml"
-
-#: Keys the original tool (and earlier versions) used, read as their current names.
-LEGACY_KEYS = {"isc_fallback_rdap": "central_fallback_rdap"}
 
 
 class Settings(CommonSettings):
     """``domain_stats.yaml``: the lookup service."""
+
+    #: The original tool's name and an earlier one for ``central_fallback_registry`` (``mode: isc`` too).
+    LEGACY_KEYS: ClassVar[dict[str, str]] = {
+        **CommonSettings.LEGACY_KEYS,
+        "isc_fallback_rdap": "central_fallback_registry",
+        "central_fallback_rdap": "central_fallback_registry",
+    }
 
     max_connections: int = Field(
         4096,
@@ -111,7 +115,7 @@ class Settings(CommonSettings):
     server_timeout_seconds: float = Field(
         5.0, gt=0, le=120, description="mode central: whole time budget of one request to the central server."
     )
-    central_fallback_rdap: bool = Field(
+    central_fallback_registry: bool = Field(
         False,
         description=(
             "mode central: while the central server cannot be reached, resolve unknown domains with this "
@@ -181,19 +185,11 @@ class Settings(CommonSettings):
             raise ValueError("must start with http:// or https://")
         return value
 
-    @model_validator(mode="before")
+    @field_validator("mode", mode="before")
     @classmethod
-    def _original_names(cls, raw: Any) -> Any:
-        """The original tool's names for the central server: ``mode: isc`` and ``isc_fallback_rdap``."""
-        if not isinstance(raw, dict):
-            return raw
-        raw = dict(raw)
-        if raw.get("mode") == "isc":
-            raw["mode"] = "central"
-        for old, new in LEGACY_KEYS.items():
-            if old in raw and new not in raw:
-                raw[new] = raw.pop(old)
-        return raw
+    def _original_mode(cls, value: Any) -> Any:
+        """The original tool's name for the central server: ``mode: isc``."""
+        return "central" if value == "isc" else value
 
     @model_validator(mode="after")
     def _central_needs_a_server(self) -> Settings:

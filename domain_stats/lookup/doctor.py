@@ -22,10 +22,10 @@ from urllib.parse import urlsplit
 from domain_stats.errors import DomainStatsError
 from domain_stats.listening import check_port_free
 from domain_stats.lookup.config import CONFIG_NAME, Settings, load_settings
-from domain_stats.rdap.bootstrap import Bootstrap
-from domain_stats.rdap.redirects import url_port
+from domain_stats.registry.rdap.bootstrap import Bootstrap
+from domain_stats.registry.rdap.redirects import url_port
+from domain_stats.registry.whois.servers import WhoisServers
 from domain_stats.storage import open_storage
-from domain_stats.whois.servers import WhoisServers
 
 __all__ = ["BOOTSTRAP_STALE_DAYS", "Check", "run_checks"]
 
@@ -142,7 +142,7 @@ def _upstreams(settings: Settings, bootstrap: Bootstrap | None) -> list[tuple[st
 
     if settings.mode == "central":
         add("central server", settings.server_url)
-        if not settings.central_fallback_rdap:
+        if not settings.central_fallback_registry:
             return [(what, host, port) for (host, port), what in found.items()]
     if bootstrap is None:
         add("RDAP bootstrap source", settings.rdap_bootstrap)

@@ -2,7 +2,7 @@
 
 Connection state (the transport, flow control, what is owed, deadlines) lives here; one
 request's state is what the parser callbacks gather until ``on_message_complete`` turns it
-into a :class:`~domain_stats.lookup.http_server.Request`.
+into a :class:`~domain_stats.lookup.http_types.Request`.
 
 What it does (and nothing more): keep-alive (HTTP/1.1 by default, HTTP/1.0 on request, and
 then said in the answer); pipelined requests answered in order; ``Expect: 100-continue``
@@ -26,7 +26,7 @@ from urllib.parse import unquote_to_bytes
 import httptools
 
 from domain_stats.alerts import BAD_REQUEST, INTERNAL_ERROR, TIMEOUT, TOO_LARGE, with_reason
-from domain_stats.lookup.http_server import HttpServer, Request, Response
+from domain_stats.lookup.http_types import ConnectionHost, Request, Response
 
 __all__ = ["HttpConnection"]
 
@@ -76,7 +76,7 @@ _Owed = tuple[Request, bool, bool]
 class HttpConnection(asyncio.Protocol):
     """One client connection."""
 
-    def __init__(self, server: HttpServer) -> None:
+    def __init__(self, server: ConnectionHost[HttpConnection]) -> None:
         self.server = server
         self.limits = server.limits
         self.loop = asyncio.get_running_loop()

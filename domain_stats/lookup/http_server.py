@@ -7,9 +7,11 @@ answering the same way, about 140,000 (nginx: 123,000); the framing of each requ
 messages, not our code, was the cost. Here an answer that needs no I/O is written from inside
 the parser callback: no task, no message dicts, no await.
 
-This module is the server: the limits, accepting connections (with a cap per process), the
-clock for deadlines, and the graceful stop. One connection's protocol is
-:mod:`domain_stats.lookup.http_connection`. Errors it answers itself use the service's error
+This module is the server: accepting connections (with a cap per process), the clock for
+deadlines, and the graceful stop. One connection's protocol is
+:mod:`domain_stats.lookup.http_connection`; what both share (requests, responses, the handler
+type, the limits, and the narrow view a connection has of its server) is
+:mod:`domain_stats.lookup.http_types`. Errors it answers itself use the service's error
 envelope (``error_body``), so every error looks the same.
 """
 
@@ -18,60 +20,16 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from email.utils import formatdate
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any
 
 from domain_stats.listening import LISTEN_BACKLOG
+from domain_stats.lookup.http_connection import HttpConnection
+from domain_stats.lookup.http_types import ErrorBody, Handler, HttpLimits
 
-if TYPE_CHECKING:
-    from domain_stats.lookup.http_connection import HttpConnection
-
-__all__ = ["ErrorBody", "Handler", "HttpLimits", "HttpServer", "Request", "Response"]
+__all__ = ["HttpServer"]
 
 log = logging.getLogger(__name__)
-
-
-class Request(NamedTuple):
-    method: str
-    #: Percent-decoded (UTF-8), as ASGI servers give it.
-    path: str
-    #: The raw query string (without ``?``).
-    query: str
-    #: Header names lower-cased, values as sent.
-    headers: list[tuple[bytes, bytes]]
-    body: bytes
-
-
-#: ``(status, body)``, or ``(status, body, extra_headers)`` with raw ``name: value\r\n`` lines. The
-#: body is JSON unless the extra headers begin with their own ``content-type``.
-Response = tuple[int, bytes] | tuple[int, bytes, bytes]
-#: Answers now (a tuple) when it can, else returns an awaitable of the answer.
-Handler = Callable[[Request], "Response | Awaitable[Response]"]
-#: The JSON body for an error the server answers itself: (status, reason) -> body.
-ErrorBody = Callable[[int, str], bytes]
-
-
-@dataclass(frozen=True)
-class HttpLimits:
-    max_target_bytes: int = 8 * 1024
-    max_header_bytes: int = 16 * 1024
-    max_headers: int = 100
-    max_body_bytes: int = 4 * 1024 * 1024
-    #: An open connection with no request under way is closed after this long.
-    keepalive_seconds: float = 75.0
-    #: A request must arrive whole (line, headers and body) within this long of its first byte.
-    request_seconds: float = 30.0
-    #: Requests read ahead of the one being answered before the connection stops being read.
-    max_pipelined: int = 32
-    #: How long a stop waits for requests under way before it closes their connections.
-    stop_seconds: float = 30.0
-    #: During a stop, how long an idle keep-alive connection may still send a request (answered
-    #: with ``connection: close``) before it is closed: a request already on its way is answered.
-    stop_idle_seconds: float = 1.0
-    #: Most open connections in this process; near it the oldest idle ones are closed first.
-    max_connections: int = 4096
 
 
 class HttpServer:
@@ -98,8 +56,6 @@ class HttpServer:
 
     async def start(self, sock: Any) -> None:
         """Serve connections accepted on ``sock`` (a listening socket, possibly shared with other processes)."""
-        from domain_stats.lookup.http_connection import HttpConnection
-
         self._loop = asyncio.get_running_loop()
         self._all_closed = asyncio.Event()
         self._tick()

@@ -41,9 +41,9 @@ from domain_stats.lookup.ui import CONTACTS_LIMIT, contacts_page, overview_page
 from domain_stats.lookup.updates import apply_feed, client_feed, meet_minimum_database
 from domain_stats.lookup.upstream import RegistryUpstream, Upstream
 from domain_stats.names import NameReducer
-from domain_stats.rdap.setup import keep_bootstrap_fresh
-from domain_stats.registries import Registries, open_registries
-from domain_stats.storage import StorageError, open_storage
+from domain_stats.registry.engine import Registries, open_registries
+from domain_stats.registry.rdap.setup import keep_bootstrap_fresh
+from domain_stats.storage import Storage, StorageError, open_storage
 
 __all__ = ["Runtime"]
 
@@ -73,13 +73,15 @@ class Runtime:
         self.service = service
         self.registries = registries
         self.membership: CentralMembership | None = None
-        self.resolver: ResolveQueue
+        self.resolver = ResolveQueue(service, settings.import_resolve_rate)
         #: Set after each background round of feed updates (whatever its outcome).
         self.feed_checked = asyncio.Event()
         self._database_version = "1.0"
         #: Called with the central server's message when it stops this service (deny, too old).
         self.on_refused: Callable[[str], None] = lambda message: None
         self._background: list[asyncio.Task[None]] = []
+        #: What :meth:`close` closes last, in the reverse order it was opened (storage last of all).
+        self._resources = contextlib.AsyncExitStack()
         #: Which worker of the service this is (``slot``, ``of``, ``pid``): every figure in ``/stats``
         #: is this worker's own.
         self.worker = worker
@@ -107,88 +109,58 @@ class Runtime:
         ``config`` (raising :class:`CentralRefused` if this software is too old) and updates the
         database from the feed first if the server requires a newer one. The ``primary`` process
         (one per service) does the background duties: status reports, feed updates, queued names.
+        Whatever fails along the way, what was opened before it is closed again.
         """
         data_dir = Path(data_dir)
-        storage = await open_storage(settings.database_location(data_dir))
-        names = NameReducer(settings.prohibited_tlds, only_icann=not settings.psl_private)
-        try:
+        async with contextlib.AsyncExitStack() as opened:
+            storage = await open_storage(settings.database_location(data_dir))
+            opened.push_async_callback(storage.close)
+            names = NameReducer(settings.prohibited_tlds, only_icann=not settings.psl_private)
             if settings.starter_data:
                 await load_starter_data(storage, names)
             registries = await open_registries(settings, data_dir, share=workers)
-        except BaseException:
-            await storage.close()
-            raise
-        formatter = AnswerFormatter(
-            established_days_age=settings.established_days_age, timezone_offset=settings.timezone_offset
-        )
-        cache = MemoryCache(settings.cached_max_items)
-        cache_file = settings.data_path(data_dir, settings.memory_cache)
-        if worker is not None:
-            cache_file = cache_file.with_name(f"{cache_file.stem}.{worker}{cache_file.suffix}")
-        loaded = 0
-        if reload_cache:
-            loaded = await asyncio.to_thread(load_cache, cache, cache_file, clock(), formatter.fingerprint)
-        if loaded:
-            log.info("reloaded %d cached answers from %s", loaded, cache_file)
-        registry_upstream = RegistryUpstream(registries, settings.rdap_error_ttl_hours * 3600)
-        upstream: Upstream = registry_upstream
-        membership = None
-        if settings.mode == "central":
-            central = CentralClient(
-                settings.server_url,
-                settings.api_key,
-                timeout=settings.server_timeout_seconds,
-                ssl_context=settings.server_ssl_context(data_dir),
+            opened.push_async_callback(registries.close)
+            formatter = AnswerFormatter(
+                established_days_age=settings.established_days_age, timezone_offset=settings.timezone_offset
+            )
+            cache_file = _cache_file(settings, data_dir, worker)
+            cache = await _reloaded_cache(settings, cache_file, clock(), formatter) if reload_cache else None
+            upstream, membership = await _open_upstream(settings, data_dir, storage, names, registries, clock, opened)
+            service = LookupService(
+                names=names,
+                storage=storage,
+                upstream=upstream,
+                cache=cache or MemoryCache(settings.cached_max_items),
+                formatter=formatter,
+                cache_max_seconds=settings.cache_max_hours * 3600,
+                retry_seconds=settings.registry_error_ttl_hours * 3600,
+                queue_wait_seconds=settings.upstream_queue_wait_seconds,
+                queued_answer_seconds=settings.queued_answer_seconds,
                 clock=clock,
             )
-            upstream = CentralUpstream(central, registry_upstream if settings.central_fallback_rdap else None)
-            membership = CentralMembership(central, names)
-            try:
-                config = await membership.join()
-                if config is not None:
-                    await meet_minimum_database(settings, data_dir, storage, names, config.min_database_version)
-            except BaseException:
-                await upstream.close()
-                await registries.close()
-                await storage.close()
-                raise
-        service = LookupService(
-            names=names,
-            storage=storage,
-            upstream=upstream,
-            cache=cache,
-            formatter=formatter,
-            cache_max_seconds=settings.cache_max_hours * 3600,
-            retry_seconds=settings.rdap_error_ttl_hours * 3600,
-            queue_wait_seconds=settings.upstream_queue_wait_seconds,
-            queued_answer_seconds=settings.queued_answer_seconds,
-            clock=clock,
-        )
-        runtime = cls(
-            settings,
-            data_dir,
-            service,
-            registries,
-            clock,
-            cache_file,
-            {"slot": worker or 0, "of": workers, "pid": os.getpid()},
-        )
-        runtime.membership = membership
-        runtime.resolver = ResolveQueue(service, settings.import_resolve_rate)
-        await service.load_re_registered()
-        runtime._database_version = await storage.database_version()
-        background = runtime._background
-        background.append(asyncio.create_task(runtime._follow_database()))
-        background.append(asyncio.create_task(runtime._keep_figures()))
-        if refresh_bootstrap:
-            background.append(asyncio.create_task(keep_bootstrap_fresh(registries.rdap, settings, data_dir)))
-        if primary:
-            if membership is not None:
-                background.append(asyncio.create_task(runtime._keep_reporting()))
-            if settings.update_interval_hours > 0 and (settings.target_updates or settings.mode == "central"):
-                background.append(asyncio.create_task(runtime._keep_updating()))
-            background.append(asyncio.create_task(runtime.resolver.run()))
+            worker_figures = {"slot": worker or 0, "of": workers, "pid": os.getpid()}
+            runtime = cls(settings, data_dir, service, registries, clock, cache_file, worker_figures)
+            runtime.membership = membership
+            await service.load_re_registered()
+            runtime._database_version = await storage.database_version()
+            runtime._resources = opened.pop_all()
+        runtime._start_background(refresh_bootstrap=refresh_bootstrap, primary=primary)
         return runtime
+
+    def _start_background(self, *, refresh_bootstrap: bool, primary: bool) -> None:
+        """Every worker follows the database and samples its figures; the ``primary`` one also reports to
+        the central server, applies the update feed and resolves queued names."""
+        settings, background = self.settings, self._background
+        background.append(asyncio.create_task(self._follow_database()))
+        background.append(asyncio.create_task(self._keep_figures()))
+        if refresh_bootstrap:
+            background.append(asyncio.create_task(keep_bootstrap_fresh(self.registries.rdap, settings, self.data_dir)))
+        if primary:
+            if self.membership is not None:
+                background.append(asyncio.create_task(self._keep_reporting()))
+            if settings.update_interval_hours > 0 and (settings.target_updates or settings.mode == "central"):
+                background.append(asyncio.create_task(self._keep_updating()))
+            background.append(asyncio.create_task(self.resolver.run()))
 
     def stats(self) -> dict[str, Any]:
         """``/stats``: the lookup service's counters, the database version, background resolution."""
@@ -369,8 +341,7 @@ class Runtime:
         await self.service.close()
         if keep_cache:
             await self._save_cache()
-        await self.registries.close()
-        await self.service.storage.close()
+        await self._resources.aclose()  # the upstream, the registry engine, then the database
 
     async def _save_cache(self) -> None:
         cache, fingerprint = self.service.cache, self.service.formatter.fingerprint
@@ -379,3 +350,50 @@ class Runtime:
             log.info("saved %d cached answers to %s", saved, self.cache_file)
         except OSError as err:
             log.warning("could not save the memory cache to %s: %s", self.cache_file, err)
+
+
+def _cache_file(settings: Settings, data_dir: Path, worker: int | None) -> Path:
+    """The saved memory cache: one file per worker of a service with several."""
+    cache_file = settings.data_path(data_dir, settings.memory_cache)
+    if worker is not None:
+        cache_file = cache_file.with_name(f"{cache_file.stem}.{worker}{cache_file.suffix}")
+    return cache_file
+
+
+async def _reloaded_cache(settings: Settings, cache_file: Path, now: float, formatter: AnswerFormatter) -> MemoryCache:
+    """The memory cache with what the last clean stop saved (entries validated one by one)."""
+    cache = MemoryCache(settings.cached_max_items)
+    loaded = await asyncio.to_thread(load_cache, cache, cache_file, now, formatter.fingerprint)
+    if loaded:
+        log.info("reloaded %d cached answers from %s", loaded, cache_file)
+    return cache
+
+
+async def _open_upstream(
+    settings: Settings,
+    data_dir: Path,
+    storage: Storage,
+    names: NameReducer,
+    registries: Registries,
+    clock: Callable[[], float],
+    opened: contextlib.AsyncExitStack,
+) -> tuple[Upstream, CentralMembership | None]:
+    """Where unknown domains are resolved: the registry engine, or in ``mode: central`` the central
+    server (joined here: its ``config``, and the newer database it may require)."""
+    registry_upstream = RegistryUpstream(registries, settings.registry_error_ttl_hours * 3600)
+    if settings.mode != "central":
+        return registry_upstream, None
+    central = CentralClient(
+        settings.server_url,
+        settings.api_key,
+        timeout=settings.server_timeout_seconds,
+        ssl_context=settings.server_ssl_context(data_dir),
+        clock=clock,
+    )
+    upstream = CentralUpstream(central, registry_upstream if settings.central_fallback_registry else None)
+    opened.push_async_callback(upstream.close)
+    membership = CentralMembership(central, names)
+    config = await membership.join()
+    if config is not None:
+        await meet_minimum_database(settings, data_dir, storage, names, config.min_database_version)
+    return upstream, membership

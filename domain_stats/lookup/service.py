@@ -20,7 +20,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, cast, final
 
 import orjson
 
@@ -37,9 +37,10 @@ from domain_stats.lookup.cache import MemoryCache
 from domain_stats.lookup.counters import ServiceCounters, figures
 from domain_stats.lookup.upstream import Resolution, Upstream, UpstreamError
 from domain_stats.names import InvalidName, NameReducer
-from domain_stats.scheduler import Job, Priority
-from domain_stats.singleflight import Queued, SingleFlight
-from domain_stats.storage import Registration, Storage, StorageError
+from domain_stats.registry.registration import Registration
+from domain_stats.registry.scheduler import Job, Priority
+from domain_stats.registry.singleflight import Queued, SingleFlight
+from domain_stats.storage import Storage, StorageError
 
 __all__ = ["LookupService"]
 
@@ -49,6 +50,20 @@ _BATCH_SLICE = 32  # names reduced between two looks at the clock
 _BATCH_SLICE_SECONDS = 0.005  # longest a batch holds the event loop before it lets others run
 _MAX_OWED = 10_000  # one-off alerts kept for domains whose askers were answered "queued"
 _RECENT_ONCE = 50  # one-off alerts the status page lists
+
+
+@final
+class Miss:
+    """A name the memory cache could not answer: the registered domain to look up.
+
+    A class of its own (final, tested with ``type(x) is Miss``) rather than a bare string, so the
+    hot path tells it from an answer in one cheap check that the type checker follows too.
+    """
+
+    __slots__ = ("domain",)
+
+    def __init__(self, domain: str) -> None:
+        self.domain = domain
 
 
 class LookupService:
@@ -92,16 +107,16 @@ class LookupService:
     async def lookup(self, raw: str) -> tuple[int, bytes]:
         """HTTP status and JSON body of the answer for ``raw`` (any host name a log carries)."""
         answer = self.start_lookup(raw)
-        return answer if type(answer) is tuple else await answer  # type: ignore[misc]
+        return answer if isinstance(answer, tuple) else await answer
 
     def start_lookup(self, raw: str) -> tuple[int, bytes] | Coroutine[Any, Any, tuple[int, bytes]]:
         """:meth:`lookup`, but the answer itself when no I/O is needed (most lookups: the memory
         cache), so the HTTP server writes it without scheduling anything; else a coroutine to await."""
         now = self._clock()
         quick = self._answer_from_memory(raw, now)
-        if type(quick) is tuple:
-            return quick
-        return self._lookup_domain(quick, now)  # type: ignore[arg-type]
+        if type(quick) is Miss:
+            return self._lookup_domain(quick.domain, now)
+        return quick
 
     async def lookup_many(self, names: list[str]) -> list[tuple[int, bytes]]:
         """Answers in the order asked; what memory cannot answer is looked up concurrently.
@@ -111,25 +126,22 @@ class LookupService:
         batch of long names that need IDNA does not hold up every other connection.
         """
         now = self._clock()
-        answers: list[Any] = []
+        answers: list[tuple[int, bytes] | Miss] = []
         started = time.perf_counter()
         for first in range(0, len(names), _BATCH_SLICE):
             answers.extend([self._answer_from_memory(raw, now) for raw in names[first : first + _BATCH_SLICE]])
             if time.perf_counter() - started > _BATCH_SLICE_SECONDS:
                 await asyncio.sleep(0)
                 started = time.perf_counter()
-        missing = [i for i, answer in enumerate(answers) if type(answer) is not tuple]
-        if missing:
-            # All at once (a batch is at most MAX_BATCH_NAMES): each waits its own queue wait at
-            # most, so the whole batch answers in about one queue wait plus one round trip.
+        misses = [(i, answer.domain) for i, answer in enumerate(answers) if type(answer) is Miss]
+        # All at once (a batch is at most MAX_BATCH_NAMES): each waits its own queue wait at
+        # most, so the whole batch answers in about one queue wait plus one round trip.
+        found = await asyncio.gather(*(self._lookup_domain(domain, now) for _, domain in misses))
+        for (i, _), answer in zip(misses, found, strict=True):
+            answers[i] = answer
+        return cast("list[tuple[int, bytes]]", answers)  # every Miss was replaced by its answer
 
-            async def one(i: int) -> None:
-                answers[i] = await self._lookup_domain(answers[i], now)
-
-            await asyncio.gather(*(one(i) for i in missing))
-        return answers
-
-    def _answer_from_memory(self, raw: str, now: float) -> tuple[int, bytes] | str:
+    def _answer_from_memory(self, raw: str, now: float) -> tuple[int, bytes] | Miss:
         """The answer when no I/O is needed (invalid, prohibited, cached); else the domain to look up."""
         try:
             domain = self.names.reduce(raw).domain
@@ -142,7 +154,7 @@ class LookupService:
         body = self.cache.get(domain, now)
         if body is not None:
             return 200, body
-        return domain
+        return Miss(domain)
 
     async def _lookup_domain(self, domain: str, now: float) -> tuple[int, bytes]:
         started = time.perf_counter()
@@ -151,7 +163,7 @@ class LookupService:
         except StorageError as err:
             log.error("lookup of %s failed: %s", domain, err)
             self.counters.error_answers += 1
-            facts = Facts(None, None, "", None, now, (DATABASE_UNAVAILABLE,))
+            facts = Facts.failed(now, (DATABASE_UNAVAILABLE,))
             return 200, self.formatter.render(facts, now=now).encode()
         finally:
             self.counters.latency.observe(time.perf_counter() - started)
@@ -162,7 +174,7 @@ class LookupService:
             self.counters.database_hits += 1
             # One-off alerts are rare: the common hit pays two lookups in empty containers, no await.
             once = await self._take_once(domain) if domain in self._re_registered or self._owed_once else ()
-            facts = _facts(registration, seen_by_you)
+            facts = Facts.known(registration, seen_by_you)
             if not registration.expired(now):
                 return self._answer(domain, facts, now, first, self._good_until(now, registration.expires), once=once)
             # Expired: answer what is stored now, refresh in the background (the cached answer is
@@ -176,15 +188,15 @@ class LookupService:
             )
         except Queued:
             self.counters.queued_answers += 1
-            facts = Facts(None, None, "", None, seen_by_you, (self.upstream.queued_alert(domain),))
+            facts = Facts.failed(seen_by_you, (self.upstream.queued_alert(domain),))
             return self._answer(domain, facts, now, first, now + self._queued_for if self._queued_for > 0 else None)
         except UpstreamError as err:
             self.counters.error_answers += 1
-            facts = Facts(None, None, "", None, seen_by_you, err.alerts)
+            facts = Facts.failed(seen_by_you, err.alerts)
             until = now + err.cache_for if err.cache_for > 0 else None
             return self._answer(domain, facts, now, first, until, pinned=err.pinned)
         self.counters.upstream_answers += 1
-        facts = _facts(resolution.registration, seen_by_you, resolution.alerts)
+        facts = Facts.known(resolution.registration, seen_by_you, resolution.alerts)
         return self._answer(
             domain, facts, now, first, self._resolution_until(resolution, now), once=resolution.once if asked else ()
         )
@@ -267,7 +279,7 @@ class LookupService:
                 self.cache.discard(domain)
                 if seen_by_you is not None and err.cache_for > 0:
                     now = self._clock()
-                    facts = Facts(None, None, "", None, seen_by_you, err.alerts)
+                    facts = Facts.failed(seen_by_you, err.alerts)
                     self._cache(domain, facts, now, now + err.cache_for, pinned=err.pinned)
             raise
         if job.gave_up:
@@ -278,7 +290,7 @@ class LookupService:
                 self._owed_once[domain] = resolution.once
             if not resolution.commit and seen_by_you is not None:
                 now = self._clock()
-                facts = _facts(resolution.registration, seen_by_you, resolution.alerts)
+                facts = Facts.known(resolution.registration, seen_by_you, resolution.alerts)
                 self._cache(domain, facts, now, self._resolution_until(resolution, now), pinned=False)
         return resolution
 
@@ -364,10 +376,9 @@ class LookupService:
 
     async def close(self) -> None:
         """Cancel upstream queries still running (queued ones are asked again after a restart: refreshes
-        from their durable queue, lookups when asked again)."""
+        from their durable queue, lookups when asked again). The upstream is its opener's to close."""
         await self._inflight.cancel_all()
         await self._refreshing.cancel_all()
-        await self.upstream.close()
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -402,14 +413,3 @@ class LookupService:
             {"domain": domain, "cached_until": expires_at, **orjson.loads(body)}
             for domain, body, expires_at, _pinned in entries
         ]
-
-
-def _facts(registration: Registration, seen_by_you: float, alerts: tuple[str, ...] = ()) -> Facts:
-    return Facts(
-        registration.created,
-        registration.expires,
-        registration.origin,
-        registration.seen_by_isc,
-        seen_by_you,
-        alerts,
-    )

@@ -187,7 +187,7 @@ def contacts_page(
         f"{'all first contacts' if only_new else 'NEW domains only'}</a></form>"
     )
     what = "NEW domains first contacted" if only_new else "First contacts"
-    heading = f"{what} since {html.escape(formatter.render(Facts(None, None, '', None, since), now=now).seen_by_you)}"
+    heading = f"{what} since {html.escape(formatter.date(since))}"
     if query:
         heading += f", containing “{html.escape(query)}”"
     table = (

@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from domain_stats.errors import DomainStatsError
-from domain_stats.registration import RegistryError
-from domain_stats.registries import Registries
-from domain_stats.scheduler import Job
-from domain_stats.storage import Registration
+from domain_stats.registry.engine import Registries
+from domain_stats.registry.registration import Registration, RegistryError
+from domain_stats.registry.scheduler import Job
 
 __all__ = ["RegistryUpstream", "Resolution", "Upstream", "UpstreamError"]
 

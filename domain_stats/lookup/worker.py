@@ -26,7 +26,8 @@ from domain_stats.central_protocol import CentralRefused
 from domain_stats.console import SHOWN_ERRORS, configure_logging, run_async
 from domain_stats.lookup.app import error_body
 from domain_stats.lookup.config import Settings, load_settings
-from domain_stats.lookup.http_server import HttpLimits, HttpServer
+from domain_stats.lookup.http_server import HttpServer
+from domain_stats.lookup.http_types import HttpLimits
 from domain_stats.lookup.runtime import Runtime
 
 __all__ = [

@@ -13,22 +13,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
-from domain_stats.errors import UserError
+from domain_stats.errors import RuntimeFailure
+from domain_stats.registry.registration import Registration
 
 __all__ = [
     "ADD_IF_ABSENT",
     "ANY_CREATED",
-    "ORIGIN_CENTRAL",
-    "ORIGIN_LOCAL",
-    "ORIGIN_RDAP",
-    "ORIGIN_WHOIS",
     "RECENT_CONTACTS",
     "REMOVE",
     "UPSERT",
     "ChangeRow",
     "Contact",
     "ImportCounts",
-    "Registration",
     "Storage",
     "StorageError",
     "StoredDomain",
@@ -42,27 +38,12 @@ __all__ = [
 ]
 
 
-class StorageError(UserError):
-    """The database could not answer; lookups turn this into an ERROR answer."""
+class StorageError(RuntimeFailure):
+    """The database could not answer or refused a write: a runtime failure, not the user's.
 
-
-# Where a registration came from; it decides what an answer's ``seen_by_isc`` shows.
-ORIGIN_LOCAL = "local"  # imported list, update feed, starter set: "NA"
-ORIGIN_RDAP = "rdap"  # our own RDAP lookup: "RDAP"
-ORIGIN_WHOIS = "whois"  # our own WHOIS lookup: "WHOIS"
-ORIGIN_CENTRAL = "isc"  # the central server: the community's first-contact date (stored as "isc")
-
-
-class Registration(NamedTuple):
-    """Registration facts for one domain, UTC epoch seconds."""
-
-    created: float
-    expires: float | None
-    origin: str
-    seen_by_isc: float | None = None
-
-    def expired(self, now: float) -> bool:
-        return self.expires is not None and self.expires <= now
+    Lookups turn it into a ``DATABASE-UNAVAILABLE`` answer; a command shows its message as one
+    line (``console.SHOWN_ERRORS``).
+    """
 
 
 class StoredDomain(NamedTuple):

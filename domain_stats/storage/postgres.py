@@ -19,14 +19,13 @@ from typing import TypeVar
 
 import asyncpg
 
+from domain_stats.registry.registration import ORIGIN_LOCAL, Registration
 from domain_stats.storage import (
     ANY_CREATED,
-    ORIGIN_LOCAL,
     RECENT_CONTACTS,
     ChangeRow,
     Contact,
     ImportCounts,
-    Registration,
     StorageError,
     StoredDomain,
     Visit,

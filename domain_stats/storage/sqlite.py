@@ -12,13 +12,13 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from domain_stats.registry.registration import Registration
 from domain_stats.storage import (
     ANY_CREATED,
     RECENT_CONTACTS,
     ChangeRow,
     Contact,
     ImportCounts,
-    Registration,
     StorageError,
     StoredDomain,
     Visit,

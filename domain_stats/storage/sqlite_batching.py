@@ -23,7 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from domain_stats.storage import Registration, StorageError
+from domain_stats.registry.registration import Registration
+from domain_stats.storage import StorageError
 from domain_stats.storage.sqlite_connection import LOCK_PATIENCE, ROWS_PER_STATEMENT, begin_immediate, connect
 
 __all__ = ["LoopVisits", "Writer"]

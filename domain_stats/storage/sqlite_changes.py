@@ -6,7 +6,8 @@ import sqlite3
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from domain_stats.storage import ORIGIN_LOCAL, ChangeRow, ImportCounts, StorageError
+from domain_stats.registry.registration import ORIGIN_LOCAL
+from domain_stats.storage import ChangeRow, ImportCounts, StorageError
 from domain_stats.storage.sqlite_connection import begin_immediate, connect
 
 __all__ = ["apply_changes"]

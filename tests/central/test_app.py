@@ -10,7 +10,7 @@ import pytest
 
 from domain_stats.central.config import CENTRAL_CONFIG_NAME, load_central_settings
 from domain_stats.central_protocol import MAX_REQUEST_BYTES
-from domain_stats.config import ConfigError
+from domain_stats.errors import ConfigError
 from tests.support.central_server import CentralTestServer
 from tests.support.rdap_server import RdapTestServer
 from tests.support.services import start_central
@@ -45,7 +45,7 @@ async def test_query_answer_shapes_on_the_wire(central: CentralTestServer, rdap_
 @pytest.mark.parametrize(
     ("domain", "ttl", "alert"),
     [
-        ("missing.com", 1, "RDAP-NOT-FOUND"),  # rdap_error_ttl_hours: 1
+        ("missing.com", 1, "RDAP-NOT-FOUND"),  # registry_error_ttl_hours: 1
         ("broken.com", 0, "RDAP-SERVER-ERROR"),
         ("show.tv", -1, "NO-SERVER"),  # .tv has no RDAP server in the test bootstrap
     ],

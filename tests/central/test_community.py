@@ -10,7 +10,7 @@ import pytest
 
 from domain_stats.alerts import ISC_FIRST_CONTACT, YOUR_FIRST_CONTACT
 from domain_stats.names import DEFAULT_PROHIBITED
-from domain_stats.storage import ORIGIN_CENTRAL
+from domain_stats.registry.registration import ORIGIN_CENTRAL
 from tests.support.central_server import CentralTestServer
 from tests.support.postgres import fresh_schema_url, postgres_unavailable
 from tests.support.rdap_server import RdapTestServer

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from domain_stats.central.config import CENTRAL_CONFIG_NAME, CentralSettings, load_central_settings
-from domain_stats.config import ConfigError
+from domain_stats.errors import ConfigError
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -41,3 +41,8 @@ def test_bad_configuration_names_the_key(tmp_path: Path, content: str, named: st
     (tmp_path / CENTRAL_CONFIG_NAME).write_text(content)
     with pytest.raises(ConfigError, match=re.escape(named)):
         load_central_settings(tmp_path)
+
+
+def test_the_central_server_reads_the_old_error_ttl_name(tmp_path: Path) -> None:
+    (tmp_path / CENTRAL_CONFIG_NAME).write_text("rdap_error_ttl_hours: 3\n")
+    assert load_central_settings(tmp_path).registry_error_ttl_hours == 3.0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import time
 
 import orjson
 import pytest
@@ -88,22 +87,21 @@ async def test_a_padded_name_in_a_batch_is_refused_alone(service: RunningService
 
 
 async def test_a_batch_of_slow_names_does_not_hold_up_other_requests(service: RunningService) -> None:
-    """10,000 long Unicode names (IDNA for each, about 2 s of work) while /health is asked: it answers
-    within 300 ms (a fraction of the batch; 100 ms was too tight beside the other tests on 2 cores)."""
+    """10,000 long Unicode names (IDNA for each, about 2 s of work) while /health is asked one after
+    another: /health is answered all along the batch, not once it is over (a count, not seconds: a
+    busy machine stretches the batch and the answers alike)."""
     names = [f"{'bücher' * 5}{i}.{'ärger' * 6}.{'straße' * 5}.corp" for i in range(10_000)]
     body = io.BytesIO(orjson.dumps(names))
     batch = asyncio.ensure_future(service.client.post(service.url + "/batch", data=body))
-    slowest = 0.0
     health_answers = 0
     while not batch.done():
-        started = time.perf_counter()
         status, _ = await service.get("/health")
         assert status == 200
-        slowest = max(slowest, time.perf_counter() - started)
         health_answers += 1
     resp = await batch
     answers = await resp.json()
     resp.release()
     assert len(answers) == 10_000 and all(a["alerts"] == ["PROHIBITED-TLD"] for a in answers)
-    assert health_answers > 5  # /health was asked all along the batch
-    assert slowest < 0.3, f"/health took {slowest * 1000:.0f} ms during the batch"
+    # The batch lets the loop run every 5 ms of its work: held for the whole batch, /health would be
+    # answered once or twice; here it is answered between slices, dozens of times.
+    assert health_answers > 20

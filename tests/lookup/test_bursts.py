@@ -8,7 +8,6 @@ everything asked is resolved in the background and answered locally the next tim
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,9 @@ QUEUE_WAIT = 0.5
 NAMES = 3000
 CREATED = "2011-02-03T04:05:06Z"
 SHOWN = "2011-02-03 04:05:06"
-# Generous for a busy 2-core CI machine; the point is "about a round trip", not "10 s".
-SLACK = 1.0
+# No bound here is in seconds (a busy CI machine stretches every one): the proofs are orders and
+# counts. Our own rate caps how fast the line drains (NAMES / RATE = 7.5 s at the least), so an
+# answer given while most names are still waiting for their turn did not wait for the line.
 
 
 def burst_names(prefix: str, count: int = NAMES) -> list[str]:
@@ -56,21 +56,26 @@ async def burst_service(tmp_path: Path, bootstrap_file: Path, **overrides: Any) 
     return await start_service(directory)
 
 
-async def timed_gets(running: RunningService, names: list[str], connections: int = 100) -> list[tuple[float, dict]]:
-    """Every name by GET over ``connections`` keep-alive connections; each answer with its own duration."""
-    results: list[tuple[float, dict]] = [(0.0, {})] * len(names)
+async def counted_gets(
+    running: RunningService, rdap_server: RdapTestServer, names: list[str], connections: int = 100
+) -> tuple[list[dict[str, Any]], int]:
+    """Every name by GET over ``connections`` keep-alive connections, answers in the order of ``names``;
+    and the most registry requests made while any one GET waited for its answer."""
+    results: list[dict[str, Any]] = [{}] * len(names)
+    most = 0
     connector = aiohttp.TCPConnector(limit=connections)
     async with aiohttp.ClientSession(connector=connector) as client:
 
         async def worker(first: int) -> None:
+            nonlocal most
             for i in range(first, len(names), connections):
-                started = time.monotonic()
+                before = len(rdap_server.requests)
                 async with client.get(f"{running.url}/{names[i]}") as resp:
-                    answer = await resp.json()
-                results[i] = (time.monotonic() - started, answer)
+                    results[i] = await resp.json()
+                most = max(most, len(rdap_server.requests) - before)
 
         await asyncio.gather(*(worker(n) for n in range(connections)))
-    return results
+    return results, most
 
 
 def assert_real_or_queued(answers: list[dict[str, Any]], missing: set[str], names: list[str]) -> None:
@@ -108,29 +113,27 @@ async def test_a_burst_of_new_names_never_waits_long_and_never_pauses_a_healthy_
     rdap_server.add_domain("fresh-in-the-middle.com", CREATED)
     running = await burst_service(tmp_path, bootstrap_file)
     try:
-        started = time.monotonic()
         if via == "batch":
             answers = await running.batch(names)
-            assert time.monotonic() - started < QUEUE_WAIT + LATENCY + SLACK
+            waited_through = len(rdap_server.requests)
         else:
-            timed = await timed_gets(running, names, connections=600)
-            assert max(took for took, _ in timed) < QUEUE_WAIT + LATENCY + SLACK
-            answers = [answer for _, answer in timed]
+            answers, waited_through = await counted_gets(running, rdap_server, names, connections=600)
+        # Every asker was answered while most of the line was still waiting: nobody waited for it.
+        assert waited_through < NAMES // 2
         assert_real_or_queued(answers, missing, names)
         assert sum("RDAP-QUEUED" in a["alerts"] for a in answers) > NAMES // 10  # it was a real backlog
 
-        # A new name asked in the middle of the backlog goes first: one round trip and one turn.
-        asked = time.monotonic()
+        # A new name asked in the middle of the backlog goes first: its real answer, not RDAP-QUEUED
+        # (behind the backlog it would wait seconds, far past the queue wait), while the backlog waits.
         fresh = await running.lookup("fresh-in-the-middle.com")
-        assert fresh["seen_by_web"] == SHOWN
-        assert time.monotonic() - asked < LATENCY + 1 / RATE + SLACK / 2
+        assert fresh["seen_by_web"] == SHOWN and fresh["alerts"] == ["YOUR-FIRST-CONTACT"]
+        asked_before_it = rdap_server.requests.index("fresh-in-the-middle.com")
         _, stats = await running.get("/stats")
         (line,) = stats["registries"]["servers"].values()
         assert line["queued"]["answered"] > 0 and line["queued"]["live"] == 0
 
         await running.service.settle()
-        # names / rate, plus a margin: the registry, the service and this test share one busy process
-        assert time.monotonic() - started < NAMES / RATE * 1.5 + SLACK * 2
+        assert len(rdap_server.requests) - asked_before_it > NAMES // 4  # the backlog was asked after it
         await assert_answered_locally(running, rdap_server, names)
         _, stats = await running.get("/stats")
         (line,) = stats["registries"]["servers"].values()
@@ -168,12 +171,15 @@ async def test_a_429_storm_slows_us_down_without_pausing_the_registry(
 async def test_a_failing_registry_is_still_paused(
     tmp_path: Path, bootstrap_file: Path, rdap_server: RdapTestServer
 ) -> None:
-    """Its own failures (5xx) pause it; recovery is shown on the RDAP client (tests/rdap), whose clock moves."""
+    """Its own failures (5xx) pause it; recovery is shown on the RDAP client (tests/registry/rdap),
+    whose clock moves."""
     for name in ("down1.com", "down2.com", "down3.com"):
         rdap_server.queue(name, Canned(status=503, once=True))
     rdap_server.add_domain("later.com", CREATED)
     directory = tmp_path / "data"
-    write_config(directory, rdap_bootstrap=str(bootstrap_file), rdap_bootstrap_refresh_url="", rdap_error_ttl_hours=0)
+    write_config(
+        directory, rdap_bootstrap=str(bootstrap_file), rdap_bootstrap_refresh_url="", registry_error_ttl_hours=0
+    )
     running = await start_service(directory)
     try:
         failed = [await running.lookup(name) for name in ("down1.com", "down2.com", "down3.com")]

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from domain_stats.config import ConfigError, default_config_text
+from domain_stats.config import default_config_text
+from domain_stats.errors import ConfigError
 from domain_stats.lookup.config import CONFIG_NAME, Settings, load_settings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -89,7 +90,21 @@ def test_the_original_names_for_the_central_server_still_work(tmp_path: Path) ->
     )
     settings = load_settings(tmp_path)
     assert settings.mode == "central"
-    assert settings.central_fallback_rdap is True
+    assert settings.central_fallback_registry is True
     (tmp_path / CONFIG_NAME).write_text("mode: isc\n")
     with pytest.raises(ConfigError, match="mode central needs server_url and api_key"):
+        load_settings(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [("rdap_error_ttl_hours", "registry_error_ttl_hours"), ("central_fallback_rdap", "central_fallback_registry")],
+)
+def test_earlier_names_of_renamed_settings_are_read(tmp_path: Path, old: str, new: str) -> None:
+    """Settings renamed for what they govern (WHOIS too) keep working under their old names."""
+    value = "7" if new.endswith("hours") else "true"
+    (tmp_path / CONFIG_NAME).write_text(f"{old}: {value}\n")
+    assert getattr(load_settings(tmp_path), new) == (7.0 if value == "7" else True)
+    (tmp_path / CONFIG_NAME).write_text(f"{old}: {value}\n{new}: {value}\n")
+    with pytest.raises(ConfigError, match=f"{old} is the old name of {new}"):
         load_settings(tmp_path)

@@ -6,7 +6,6 @@ creation date answers ``RE-REGISTERED`` once, with the new date and category.
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -62,9 +61,8 @@ async def test_expired_records_answer_at_once_and_are_refreshed_politely_in_the_
     running = await start_service(directory)
     try:
         await import_csv(running, expired_import(directory, names))
-        asked = time.monotonic()
         stale = await running.batch(names)
-        assert time.monotonic() - asked < 1.0  # nobody waited for the registry
+        assert len(rdap_server.requests) < len(names)  # answered from the database: nobody waited for the line
         assert all((a["seen_by_web"], a["alerts"]) == (OLD_CREATED, ["YOUR-FIRST-CONTACT"]) for a in stale)
 
         await refresh_everything(running)

@@ -145,7 +145,7 @@ async def test_timeout_answers_error_while_cached_domains_answer(data_dir: Path,
 
 
 async def test_errors_are_cached_for_the_configured_time(data_dir: Path, rdap_server: RdapTestServer) -> None:
-    running = await start_service(data_dir, rdap_error_ttl_hours=1)
+    running = await start_service(data_dir, registry_error_ttl_hours=1)
     try:
         first = await running.lookup("no-such-domain.com")
         second = await running.lookup("no-such-domain.com")
@@ -158,7 +158,7 @@ async def test_errors_are_cached_for_the_configured_time(data_dir: Path, rdap_se
 
 
 async def test_error_ttl_zero_retries_next_time(data_dir: Path, rdap_server: RdapTestServer) -> None:
-    running = await start_service(data_dir, rdap_error_ttl_hours=0)
+    running = await start_service(data_dir, registry_error_ttl_hours=0)
     try:
         rdap_server.queue("flaky.com", Canned(status=503, once=True))
         rdap_server.add_domain("flaky.com", iso(OLD), iso(FUTURE))
@@ -299,7 +299,7 @@ async def test_expired_record_answers_at_once_and_a_new_creation_date_says_re_re
 async def test_failed_refresh_serves_stale_facts_and_retries_later(data_dir: Path, rdap_server: RdapTestServer) -> None:
     csv_file = data_dir / "lapsed.csv"
     csv_file.write_text("domain,created,expires\nlapsed.com,2003-05-06 07:08:09,2020-01-01 00:00:00\n")
-    running = await start_service(data_dir, rdap_error_ttl_hours=0)
+    running = await start_service(data_dir, registry_error_ttl_hours=0)
     resolver = running.server.runtime.resolver
     try:
         await _import(running, csv_file)

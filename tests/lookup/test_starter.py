@@ -99,7 +99,7 @@ async def test_an_expired_starter_record_answers_at_once_and_is_refreshed_in_the
         still = await running.lookup(other)
         assert (still["seen_by_web"], still["seen_by_isc"]) == (other_created, "NA")  # the refresh failed
         assert rdap_server.count(other) == 1
-        clock.advance(3601)  # rdap_error_ttl_hours later the refresh is tried again
+        clock.advance(3601)  # registry_error_ttl_hours later the refresh is tried again
         await running.lookup(other)
         await resolver.drain_once()
         again = await running.lookup(other)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from domain_stats.storage import Registration, StorageError, change, open_storage
+from domain_stats.registry.registration import Registration
+from domain_stats.storage import StorageError, change, open_storage
 from domain_stats.storage.copy import TABLES, copy_database, parse_location
 from tests.support.postgres import fresh_schema_url, postgres_unavailable
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from domain_stats.storage import REMOVE, UPSERT, Registration, StorageError, change
+from domain_stats.registry.registration import Registration
+from domain_stats.storage import REMOVE, UPSERT, StorageError, change
 from domain_stats.storage.sqlite import SqliteStorage
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from domain_stats.rdap.bootstrap import Bootstrap
+from domain_stats.registry.rdap.bootstrap import Bootstrap
 
 NOT_FOUND = orjson.dumps({"errorCode": 404, "title": "Not Found", "description": ["no such domain"]})
 

@@ -18,7 +18,8 @@ from typing import Any
 import uvicorn
 
 from domain_stats.lookup.app import error_body
-from domain_stats.lookup.http_server import HttpLimits, HttpServer
+from domain_stats.lookup.http_server import HttpServer
+from domain_stats.lookup.http_types import HttpLimits
 from domain_stats.lookup.runtime import Runtime
 
 

@@ -15,7 +15,7 @@ import yaml
 
 from domain_stats.central.config import CENTRAL_CONFIG_NAME
 from domain_stats.lookup.config import CONFIG_NAME, load_settings
-from domain_stats.lookup.http_server import HttpLimits
+from domain_stats.lookup.http_types import HttpLimits
 from domain_stats.lookup.runtime import Runtime
 from domain_stats.lookup.service import LookupService
 from tests.support.central_server import CentralTestServer

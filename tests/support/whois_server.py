@@ -15,7 +15,7 @@ from pathlib import Path
 
 __all__ = ["HANG", "HUGE", "LIMIT_EXCEEDED", "TRICKLE", "WhoisTestServer", "gtld_answer", "sample"]
 
-SAMPLES = Path(__file__).resolve().parent.parent / "whois" / "samples"
+SAMPLES = Path(__file__).resolve().parent.parent / "registry" / "whois" / "samples"
 
 #: Behaviours instead of an answer.
 HANG = "hang"  # reads the query, never answers, until released
@@ -26,7 +26,7 @@ LIMIT_EXCEEDED = b"WHOIS LIMIT EXCEEDED - SEE WWW.PIR.ORG/WHOIS FOR DETAILS\r\n"
 
 
 def sample(name: str) -> bytes:
-    """A real registry answer kept in tests/whois/samples, byte for byte."""
+    """A real registry answer kept in tests/registry/whois/samples, byte for byte."""
     return (SAMPLES / name).read_bytes()
 
 
