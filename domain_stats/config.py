@@ -40,7 +40,7 @@ class _ListeningSettings(BaseModel):
         "127.0.0.1",
         description=(
             "Address to listen on. Keep 127.0.0.1 unless other hosts must reach the service; on any other address"
-            " /stats and /showcache require admin_key."
+            " /stats, /showcache, /metrics and /ui require admin_key."
         ),
     )
     local_port: int = Field(8000, ge=1, le=65535, description="TCP port to listen on.")

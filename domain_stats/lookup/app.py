@@ -41,10 +41,29 @@ log = logging.getLogger(__name__)
 SHOWCACHE_MAX_LIMIT = 1000
 MAX_SEARCH = 253  # the longest domain name
 MAX_BATCH_NAMES = 10_000
+_HEALTHY = b'{"status":"ok"}'
 _OPERATOR_PATHS = frozenset(("/health", "/stats", "/metrics", "/showcache", "/batch", "/ui", "/ui/contacts"))
-_PROMETHEUS_TYPE = b"content-type: " + CONTENT_TYPE.encode() + b"\r\n"
-#: Headers a reverse proxy adds: a request that carries one came from somewhere else.
-_FORWARDING_HEADERS = frozenset((b"forwarded", b"x-forwarded-for", b"x-real-ip"))
+#: Operator answers (the DNS history) are never kept by a browser or a proxy.
+_NO_STORE = b"cache-control: no-store\r\n"
+_PROMETHEUS_TYPE = b"content-type: " + CONTENT_TYPE.encode() + b"\r\n" + _NO_STORE
+#: Headers a proxy adds to say whom it relays: any of them (or any ``x-forwarded-*``) means the
+#: client is not on this host, whatever the peer address.
+_FORWARDING_HEADERS = frozenset(
+    (
+        b"forwarded",
+        b"via",
+        b"x-real-ip",
+        b"x-client-ip",
+        b"true-client-ip",
+        b"cf-connecting-ip",
+        b"fastly-client-ip",
+        b"x-cluster-client-ip",
+        b"x-original-forwarded-for",
+    )
+)
+#: Host names that can only mean this machine (a DNS name could be rebound to 127.0.0.1 by a web
+#: page in the analyst's browser: its requests would carry that name).
+_LOOPBACK_HOSTS = frozenset((b"localhost", b"localhost.", b"[::1]"))
 
 
 class OperatorViews(Protocol):
@@ -66,9 +85,10 @@ class LookupApp:
     """Answers requests from a running :class:`LookupService`.
 
     ``admin_key`` guards ``/stats``, ``/metrics``, ``/ui`` and ``/showcache`` when set. When it
-    is not set they are open only if the service listens on loopback (``admin_open``) and the
-    request was not relayed by a proxy (a reverse proxy on the same host connects from 127.0.0.1 for every
-    client it serves), because they reveal the organisation's DNS history.
+    is not set they are open only to a request that is local three ways, because they reveal
+    the organisation's DNS history: the service listens on loopback (``admin_open``), the
+    ``Host`` is a loopback name or address (a rebound DNS name is not), and no proxy-style header
+    is present (a reverse proxy on the same host connects from 127.0.0.1 for every client).
     """
 
     def __init__(
@@ -100,17 +120,25 @@ class LookupApp:
         if request.method != "GET":
             return _not_allowed(request.method, "GET", f"{path} takes GET")
         if path == "/health":
-            return 200, b'{"status":"ok"}'
+            return self._health()
         denied = self._deny_admin(request)
         if denied is not None:
-            return _answer_body(denied)
+            return denied.status, denied.encode(), _NO_STORE
         if path == "/stats":
-            return 200, orjson.dumps(self._stats())
+            return 200, orjson.dumps(self._stats()), _NO_STORE
         if path == "/metrics":
             return self._prometheus()
         if path.startswith("/ui"):
             return self._status_page(path, request.query)
         return self._showcache(request.query)
+
+    def _health(self) -> Response:
+        """200 while the service can do its work; 503 while its database cannot be written (a full
+        disk): a load balancer then sends lookups elsewhere, and it recovers by itself."""
+        problem = self.service.storage.write_problem()
+        if problem is None:
+            return 200, _HEALTHY
+        return 503, orjson.dumps({"status": "unavailable", "reason": f"database writes are failing: {problem}"})
 
     async def _status_page(self, path: str, query_string: str) -> Response:
         try:
@@ -148,7 +176,7 @@ class LookupApp:
 
     def _deny_admin(self, request: Request) -> Answer | None:
         if not self._admin_key:
-            if self._admin_open and not _forwarded(request):
+            if self._admin_open and _local(request):
                 return None
             return error_answer(
                 with_reason(
@@ -171,9 +199,8 @@ class LookupApp:
             return _answer_body(error_answer(with_reason(BAD_REQUEST, "offset must be >= 0 and limit >= 1"), 400))
         limit = min(limit, SHOWCACHE_MAX_LIMIT)
         entries = self.service.cached_answers(offset, limit)
-        return 200, orjson.dumps(
-            {"offset": offset, "limit": limit, "total": len(self.service.cache), "entries": entries}
-        )
+        body = {"offset": offset, "limit": limit, "total": len(self.service.cache), "entries": entries}
+        return 200, orjson.dumps(body), _NO_STORE
 
 
 def _not_allowed(method: str, allowed: str, reason: str) -> Response:
@@ -182,9 +209,29 @@ def _not_allowed(method: str, allowed: str, reason: str) -> Response:
     return 405, answer.encode(), b"allow: " + allowed.encode() + b"\r\n"
 
 
-def _forwarded(request: Request) -> bool:
-    """Did a proxy relay this request? Then its client is not on this host, whatever the peer address."""
-    return any(name in _FORWARDING_HEADERS for name, _ in request.headers)
+def _local(request: Request) -> bool:
+    """A request from this host, not relayed: its Host is a loopback name or address, and it carries
+    no proxy-style header (a proxy's client is elsewhere, whatever the peer address)."""
+    host = b""
+    for name, value in request.headers:
+        if name in _FORWARDING_HEADERS or name.startswith(b"x-forwarded-"):
+            return False
+        if name == b"host":
+            if host:
+                return False  # two Host headers: not a request to trust
+            host = value.strip().lower()
+    return _loopback_host(host)
+
+
+def _loopback_host(host: bytes) -> bool:
+    if host.startswith(b"["):
+        name = host.partition(b"]")[0] + b"]"
+    else:
+        name = host.rpartition(b":")[0] if b":" in host else host
+    if name in _LOOPBACK_HOSTS:
+        return True
+    parts = name.split(b".")
+    return len(parts) == 4 and parts[0] == b"127" and all(p.isdigit() and int(p) <= 255 for p in parts)
 
 
 def _answer_body(answer: Answer) -> Response:

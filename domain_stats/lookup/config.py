@@ -86,8 +86,8 @@ class Settings(CommonSettings):
         "",
         repr=False,
         description=(
-            "Key for /stats and /showcache (Authorization: Bearer KEY). Required for them when local_address is "
-            "not a loopback address. Never logged."
+            "Key for /stats, /showcache, /metrics and /ui (Authorization: Bearer KEY). Without it they answer only "
+            "local requests: the service on a loopback address, a loopback Host, no proxy header. Never logged."
         ),
     )
     server_url: str = Field(

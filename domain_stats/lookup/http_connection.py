@@ -49,7 +49,8 @@ _REASONS = {
 }
 _STATUS_LINES = {code: f"HTTP/1.1 {code} {reason}\r\n".encode() for code, reason in _REASONS.items()}
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-_JSON = b"content-type: application/json\r\n"
+#: Every JSON answer; ``nosniff``: a browser never reads one as anything else (HTML, script).
+_JSON = b"content-type: application/json\r\nx-content-type-options: nosniff\r\n"
 _CLOSE = b"connection: close\r\n"
 _KEEP_ALIVE = b"connection: keep-alive\r\n"
 _LINGER_SECONDS = 2.0  # after the last answer, how long what the client still sends is swallowed

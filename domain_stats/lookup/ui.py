@@ -29,6 +29,7 @@ HEADERS = (
     b"content-security-policy: default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
     b"frame-ancestors 'none'\r\n"
     b"x-content-type-options: nosniff\r\n"
+    b"cache-control: no-store\r\n"
 )
 
 _STYLE = """

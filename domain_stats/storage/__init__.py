@@ -192,6 +192,10 @@ class Storage(Protocol):
 
     async def count_domains(self) -> int: ...
 
+    def write_problem(self) -> str | None:
+        """Why writes are failing now (a full disk, a writer that stopped), or None; ``/health`` says it."""
+        ...
+
     async def close(self) -> None: ...
 
 

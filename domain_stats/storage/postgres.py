@@ -15,7 +15,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -33,6 +33,14 @@ from domain_stats.storage import (
     like_containing,
     registration_row,
 )
+from domain_stats.storage.postgres_batching import (
+    GROUP_ACQUIRE_TIMEOUT,
+    TurnBatcher,
+    queue_refreshes,
+    read_domains,
+    save_registrations,
+    visit_domains,
+)
 
 __all__ = [
     "MIGRATIONS",
@@ -46,6 +54,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+ItemT = TypeVar("ItemT")
+ResultT = TypeVar("ResultT")
 
 # Each entry moves the schema one version up; never edit one that has shipped, add the next.
 MIGRATIONS: list[list[str]] = [
@@ -80,23 +90,13 @@ ACQUIRE_TIMEOUT = 3.0
 COMMAND_TIMEOUT = 10.0
 _COPY_CHUNK = 10_000
 
-_VISIT = """WITH ins AS (
-        INSERT INTO contacts (domain, seen_by_you) VALUES ($1, $2)
-        ON CONFLICT (domain) DO NOTHING RETURNING seen_by_you)
-    SELECT (SELECT seen_by_you FROM ins), (SELECT seen_by_you FROM contacts WHERE domain = $1),
-        d.created, d.expires, d.origin, d.seen_by_isc
-    FROM (SELECT 1) AS one LEFT JOIN domains AS d ON d.domain = $1"""
-
-_UPSERT_DOMAIN = """INSERT INTO domains (domain, created, expires, origin, seen_by_isc, updated)
-    VALUES ($1, $2, $3, $4, $5, $6)
-    ON CONFLICT (domain) DO UPDATE SET created = excluded.created, expires = excluded.expires,
-        origin = excluded.origin, seen_by_isc = excluded.seen_by_isc, updated = excluded.updated"""
-
 _RECENT_CONTACTS = RECENT_CONTACTS
 for _number in range(1, RECENT_CONTACTS.count("?") + 1):
     _RECENT_CONTACTS = _RECENT_CONTACTS.replace("?", f"${_number}", 1)
 
-DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+#: Every way the driver and the network fail (``InternalClientError`` comes from ``pool.release``
+#: when the server was killed): each is answered DATABASE-UNAVAILABLE, never a 500.
+DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError, TimeoutError)
 
 
 async def migrate(conn: asyncpg.Connection) -> tuple[int, int]:
@@ -153,6 +153,23 @@ class PostgresStorage:
     def __init__(self, url: str, pool: asyncpg.Pool) -> None:
         self.url = url
         self._pool = pool
+        # The lookup path's calls, grouped per loop turn (postgres_batching.py).
+        self._visits = TurnBatcher(self._grouped(visit_domains))
+        self._reads = TurnBatcher(self._grouped(read_domains))
+        self._saves = TurnBatcher(self._grouped(self._save_group))
+        self._refreshes = TurnBatcher(self._grouped(queue_refreshes))
+
+    def _grouped(
+        self, work: Callable[[asyncpg.Connection, list[ItemT]], Awaitable[list[ResultT]]]
+    ) -> Callable[[list[ItemT]], Awaitable[list[ResultT]]]:
+        async def run(items: list[ItemT]) -> list[ResultT]:
+            return await self._call(lambda conn: work(conn, items), acquire_timeout=GROUP_ACQUIRE_TIMEOUT)
+
+        return run
+
+    @staticmethod
+    async def _save_group(conn: asyncpg.Connection, items: list[tuple[tuple[Any, ...], bool]]) -> list[None]:
+        return await save_registrations(conn, items, int(time.time()))
 
     @classmethod
     async def open(cls, url: str) -> PostgresStorage:
@@ -161,55 +178,23 @@ class PostgresStorage:
         await storage._call(migrate)
         return storage
 
-    async def _call(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    async def _call(
+        self, work: Callable[[asyncpg.Connection], Awaitable[T]], *, acquire_timeout: float = ACQUIRE_TIMEOUT
+    ) -> T:
         try:
-            async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
+            async with self._pool.acquire(timeout=acquire_timeout) as conn:
                 return await work(conn)
         except DB_ERRORS as err:
             raise StorageError(f"database failed: {type(err).__name__}: {err}") from None
 
     async def get(self, domain: str) -> StoredDomain:
-        async def work(conn: asyncpg.Connection) -> StoredDomain:
-            row = await conn.fetchrow(
-                "SELECT d.created, d.expires, d.origin, d.seen_by_isc, "
-                "(SELECT seen_by_you FROM contacts WHERE domain = $1) "
-                "FROM (SELECT 1) AS one LEFT JOIN domains AS d ON d.domain = $1",
-                domain,
-            )
-            created, expires, origin, isc, seen = row
-            return StoredDomain(Registration(created, expires, origin, isc) if created is not None else None, seen)
-
-        return await self._call(work)
+        return await self._reads.submit(domain)
 
     async def visit(self, domain: str, when: float) -> Visit:
-        async def work(conn: asyncpg.Connection) -> Visit:
-            won, had, created, expires, origin, isc = await conn.fetchrow(_VISIT, domain, int(when))
-            registration = Registration(created, expires, origin, isc) if created is not None else None
-            if won is not None:
-                return Visit(registration, won, True)
-            if had is None:
-                # Another instance inserted it after this statement's snapshot was taken: read it now.
-                had = await conn.fetchval("SELECT seen_by_you FROM contacts WHERE domain = $1", domain)
-            return Visit(registration, had, False)
-
-        return await self._call(work)
+        return await self._visits.submit((domain, int(when)))
 
     async def save_registration(self, domain: str, registration: Registration, *, re_registered: bool = False) -> None:
-        now = int(time.time())
-        row = registration_row(domain, registration, now)
-
-        async def work(conn: asyncpg.Connection) -> None:
-            async with conn.transaction():
-                await conn.execute(_UPSERT_DOMAIN, *row)
-                if re_registered:
-                    await conn.execute(
-                        "INSERT INTO re_registered (domain, changed) VALUES ($1, $2) "
-                        "ON CONFLICT (domain) DO UPDATE SET changed = excluded.changed",
-                        domain,
-                        now,
-                    )
-
-        await self._call(work)
+        await self._saves.submit((registration_row(domain, registration, int(time.time())), re_registered))
 
     async def take_re_registered(self, domain: str) -> bool:
         taken = await self._call(
@@ -222,11 +207,7 @@ class PostgresStorage:
         return [row[0] for row in rows]
 
     async def queue_refresh(self, domain: str, now: float) -> None:
-        await self._call(
-            lambda conn: conn.execute(
-                "INSERT INTO refresh_queue (domain, added) VALUES ($1, $2) ON CONFLICT DO NOTHING", domain, int(now)
-            )
-        )
+        await self._refreshes.submit((domain, int(now)))
 
     async def queued_refreshes(self, limit: int) -> list[str]:
         rows = await self._call(
@@ -357,5 +338,13 @@ class PostgresStorage:
     async def count_domains(self) -> int:
         return await self._call(lambda conn: conn.fetchval("SELECT count(*) FROM domains"))
 
+    def write_problem(self) -> str | None:
+        """None: a PostgreSQL outage is every instance's at once (they share it), so it fails lookups
+        (``DATABASE-UNAVAILABLE``) but not ``/health``, which would take every instance out together
+        while their memory caches can still answer."""
+        return None
+
     async def close(self) -> None:
+        for batcher in (self._visits, self._reads, self._saves, self._refreshes):
+            await batcher.close()
         await close_pool(self._pool)

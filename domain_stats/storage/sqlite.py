@@ -25,7 +25,7 @@ from domain_stats.storage import (
     like_containing,
     registration_row,
 )
-from domain_stats.storage.sqlite_batching import LoopVisits, Writer
+from domain_stats.storage.sqlite_batching import LoopVisits, WriteHealth, Writer
 from domain_stats.storage.sqlite_changes import apply_changes
 from domain_stats.storage.sqlite_connection import (
     INITIAL_DATABASE_VERSION,
@@ -52,11 +52,14 @@ _MARK_RE_REGISTERED = (
 class SqliteStorage:
     """The embedded default; see the module docstring for the threading model."""
 
-    def __init__(self, path: Path, reader: sqlite3.Connection, visits: LoopVisits, writer: Writer) -> None:
+    def __init__(
+        self, path: Path, reader: sqlite3.Connection, visits: LoopVisits, writer: Writer, health: WriteHealth
+    ) -> None:
         self.path = path
         self._reader = reader
         self._visits = visits
         self._writer = writer
+        self._health = health
 
     @classmethod
     async def open(cls, path: Path) -> SqliteStorage:
@@ -80,9 +83,15 @@ class SqliteStorage:
             loop_writer.execute("PRAGMA wal_autocheckpoint = 0")
         except sqlite3.Error as err:
             raise StorageError(f"cannot open database {path}: {err}") from None
-        writer = Writer(path)
+        health = WriteHealth()
+        writer = Writer(path, health)
         writer.start()
-        return cls(path, reader, LoopVisits(loop_writer), writer)
+        return cls(path, reader, LoopVisits(loop_writer, health), writer, health)
+
+    def write_problem(self) -> str | None:
+        if not self._writer.is_alive() and not self._visits.closed:
+            return "the database writer has stopped"
+        return self._health.problem
 
     async def get(self, domain: str) -> StoredDomain:
         try:

@@ -8,6 +8,12 @@ processes (SQLite's write lock). Registrations and imports queue to a writer thr
 commits whatever has queued up in one transaction, each job inside a SAVEPOINT so one
 failing job changes nothing; that thread also checkpoints the WAL, the only part that waits
 on the disk.
+
+A write that fails for the disk's sake (full, read-only, an I/O error) fails its askers at
+once (``DATABASE-UNAVAILABLE``) and marks the database unwritable (:class:`WriteHealth`, which
+``/health`` reports); the writer thread never dies of it. While unwritable, the writer tries a
+one-row write every second, so the mark clears by itself within a second or two of space
+coming back, whether or not lookups arrive meanwhile.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from domain_stats.registry.registration import Registration
 from domain_stats.storage import StorageError
 from domain_stats.storage.sqlite_connection import LOCK_PATIENCE, ROWS_PER_STATEMENT, begin_immediate, connect
 
-__all__ = ["LoopVisits", "Writer"]
+__all__ = ["LoopVisits", "WriteHealth", "Writer"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +41,24 @@ _Outcome = tuple["asyncio.Future[Any]", Any, "BaseException | None"]
 _STOP = object()
 _MAX_BATCH = 4096
 _CHECKPOINT_EVERY = 1.0  # seconds between passive WAL checkpoints by the writer thread
+
+
+class WriteHealth:
+    """Whether the last write reached the disk: None, or why it did not (shared by the loop and the
+    writer thread; one attribute, replaced whole)."""
+
+    def __init__(self) -> None:
+        self.problem: str | None = None
+
+    def failed(self, err: BaseException) -> None:
+        if self.problem is None:
+            log.error("database writes are failing: %s", err)
+        self.problem = str(err)
+
+    def succeeded(self) -> None:
+        if self.problem is not None:
+            log.warning("database writes succeed again (after: %s)", self.problem)
+            self.problem = None
 
 
 class _Job:
@@ -69,8 +93,9 @@ class LoopVisits:
     does real I/O, are left to the writer thread.
     """
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, health: WriteHealth) -> None:
         self._conn = conn
+        self._health = health
         self._pending: list[_Visit] = []
         self._scheduled = False
         self._waiting_since = 0.0
@@ -92,6 +117,7 @@ class LoopVisits:
         batch, self._pending = self._pending, []
         if not batch:
             return
+        new: list[_Visit] = []
         try:
             registrations, known = self._read(list({v.domain for v in batch}))
             new = [v for v in batch if v.domain not in known]
@@ -101,8 +127,12 @@ class LoopVisits:
             return
         except sqlite3.Error as err:
             log.error("database lookup failed: %s", err)
+            if new:
+                self._health.failed(err)
             _settle_all([(v.future, None, StorageError(f"database failed: {err}")) for v in batch])
             return
+        if new:
+            self._health.succeeded()
         self._waiting_since = 0.0
         outcomes: list[_Outcome] = []
         for v in batch:
@@ -129,7 +159,7 @@ class LoopVisits:
         try:
             self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as err:
-            if "locked" in str(err) or "busy" in str(err):
+            if _lock_busy(err):
                 raise _LockBusy(err) from None
             raise
         try:
@@ -137,7 +167,8 @@ class LoopVisits:
             self._conn.execute("COMMIT")
         except sqlite3.Error:
             if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
             raise
         return decided
 
@@ -166,9 +197,10 @@ class _LockBusy(Exception):
 class Writer(threading.Thread):
     """Runs queued jobs (registrations, imports) in batched transactions, and checkpoints the WAL."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, health: WriteHealth) -> None:
         super().__init__(name="domain-stats-sqlite-writer", daemon=True)
         self._path = path
+        self._health = health
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._stopping = False
 
@@ -180,6 +212,8 @@ class Writer(threading.Thread):
     def _new_future(self) -> asyncio.Future[Any]:
         if self._stopping:
             raise StorageError("the database is closed")
+        if not self.is_alive():  # it never dies of a failed write; this would be a bug, not a hang
+            raise StorageError("the database writer has stopped")
         return asyncio.get_running_loop().create_future()
 
     def stop(self) -> None:
@@ -194,29 +228,48 @@ class Writer(threading.Thread):
                 try:
                     item = self._queue.get(timeout=_CHECKPOINT_EVERY)
                 except queue.Empty:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")  # the loop's writes never checkpoint
+                    self._idle(conn)
                     continue
                 if item is _STOP:
                     return
-                batch = [item]
-                stop_after = False
-                while len(batch) < _MAX_BATCH:
-                    try:
-                        more = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if more is _STOP:
-                        stop_after = True
-                        break
-                    batch.append(more)
+                batch, stop_after = self._more(item)
                 _settle_batch(self._run_batch(conn, batch))
                 if stop_after:
                     return
         finally:
             conn.close()
 
-    @staticmethod
-    def _run_batch(conn: sqlite3.Connection, batch: list[_Job]) -> list[_Outcome]:
+    def _more(self, first: _Job) -> tuple[list[_Job], bool]:
+        """What has queued up behind ``first`` (up to a batch), and whether a stop came with it."""
+        batch = [first]
+        while len(batch) < _MAX_BATCH:
+            try:
+                more = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if more is _STOP:
+                return batch, True
+            batch.append(more)
+        return batch, False
+
+    def _idle(self, conn: sqlite3.Connection) -> None:
+        """Nothing queued for a second: while writes are failing, try one (has space come back?);
+        then checkpoint the WAL (the loop's writes never do)."""
+        try:
+            if self._health.problem is not None:
+                begin_immediate(conn)
+                conn.execute(_PROBE, (str(time.time()),))
+                conn.execute("COMMIT")
+                self._health.succeeded()
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as err:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            if not _lock_busy(err):
+                self._health.failed(err)
+
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> list[_Outcome]:
         outcomes: list[_Outcome] = []
         try:
             begin_immediate(conn)
@@ -230,13 +283,29 @@ class Writer(threading.Thread):
                     conn.execute("RELEASE job")
                     outcomes.append((job.future, None, StorageError(f"database write failed: {err}")))
             conn.execute("COMMIT")
-        except sqlite3.Error as err:
+            self._health.succeeded()
+        except Exception as err:  # whatever it is, every asker gets an answer and the thread lives on
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
             log.error("database write failed: %s", err)
+            if isinstance(err, sqlite3.Error) and not _lock_busy(err):
+                self._health.failed(err)
             failure = StorageError(f"database write failed: {err}")
             outcomes = [(item.future, None, failure) for item in batch]
         return outcomes
+
+
+#: The one-row write that tells whether writes reach the disk again.
+_PROBE = (
+    "INSERT INTO meta (key, value) VALUES ('write_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+
+
+def _lock_busy(err: sqlite3.Error) -> bool:
+    """Another process holds the write lock: a wait, not a failure of the disk."""
+    text = str(err)
+    return "locked" in text or "busy" in text
 
 
 def _record_contacts(conn: sqlite3.Connection, contacts: list[_Visit]) -> dict[str, list[tuple[int, bool]]]:

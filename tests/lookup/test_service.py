@@ -483,7 +483,19 @@ async def test_admin_endpoints_need_the_key_off_loopback(data_dir: Path, rdap_se
     assert status == 403 and "admin_key" in body["alerts"][0]
 
 
-@pytest.mark.parametrize("header", ["Forwarded", "X-Forwarded-For", "X-Real-IP"])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Forwarded",
+        "X-Forwarded-For",
+        "X-Real-IP",
+        "X-Client-IP",
+        "True-Client-IP",
+        "CF-Connecting-IP",
+        "X-Forwarded-Host",
+        "Via",
+    ],
+)
 async def test_a_request_relayed_by_a_proxy_is_not_local(service: RunningService, header: str) -> None:
     """A reverse proxy on the same host connects from 127.0.0.1 for everyone it serves."""
     assert (await service.get("/stats"))[0] == 200  # on loopback, without admin_key: open to this host
@@ -491,6 +503,21 @@ async def test_a_request_relayed_by_a_proxy_is_not_local(service: RunningService
     assert status == 403 and body["alerts"][0].startswith("FORBIDDEN")
     assert (await service.get("/showcache", headers={header: "203.0.113.7"}))[0] == 403
     assert (await service.get("/printer.local", headers={header: "203.0.113.7"}))[0] == 200  # lookups stay open
+
+
+@pytest.mark.parametrize("path", ["/stats", "/showcache", "/metrics", "/ui", "/ui/contacts"])
+@pytest.mark.parametrize("host", ["rebind.attacker.example", "rebind.attacker.example:8000", "127.0.0.1.nip.io", ""])
+async def test_admin_pages_need_a_loopback_host_name(service: RunningService, path: str, host: str) -> None:
+    """DNS rebinding: a web page in the analyst's browser resolves its own name to 127.0.0.1; its
+    requests reach the service from loopback, but carry that name as Host."""
+    status, body = await service.get(path, headers={"Host": host})
+    assert status == 403 and body["alerts"][0].startswith("FORBIDDEN")
+    assert (await service.get("/printer.local", headers={"Host": host}))[0] == 200  # lookups stay open
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.1:8000", "localhost:8000", "LOCALHOST", "[::1]:8000"])
+async def test_a_loopback_host_opens_the_admin_pages_without_a_key(service: RunningService, host: str) -> None:
+    assert (await service.get("/stats", headers={"Host": host}))[0] == 200
 
 
 async def test_only_get_is_allowed(service: RunningService) -> None:

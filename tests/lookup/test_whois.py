@@ -199,3 +199,28 @@ async def test_whois_when_rdap_fails(
         await running.stop()
     assert answer["seen_by_web"] == "2011-11-11 00:00:00" and answer["seen_by_isc"] == "WHOIS"
     assert rdap_server.count("failing.com") == 1
+
+
+async def test_a_hostile_answer_does_not_hold_up_the_service(
+    tmp_path: Path, rdap_server: RdapTestServer, whois_server: WhoisTestServer
+) -> None:
+    """Answers of blanks where the patterns once backtracked (minutes of CPU each, /health blocked):
+    /health is answered while they are read, and each gets its own answer."""
+    blanks = b" \t" * 200_000
+    bodies = [blanks + b"x", b"Creation Date: 2001-02-03" + blanks + b"x", b"[" + blanks + b"x"]
+    names = [f"hostile{i}.tv" for i in range(len(bodies))]
+    for name, body in zip(names, bodies, strict=True):
+        whois_server.answers[name] = b"Domain Name: " + name.encode() + b"\n" + body + b"\n"
+    data = whois_data_dir(tmp_path, rdap_server, whois_server, whois_server_rate=100, whois_server_concurrency=3)
+    running = await start_service(data)
+    try:
+        lookups = [asyncio.ensure_future(running.lookup(name)) for name in names]
+        # A wait for a hang, not a bound on speed: the backtracking took minutes per answer.
+        status, health = await asyncio.wait_for(running.get("/health"), 60)
+        assert (status, health) == (200, {"status": "ok"})
+        answers = await asyncio.wait_for(asyncio.gather(*lookups), 60)
+    finally:
+        await running.stop()
+    no_date = [alerts.YOUR_FIRST_CONTACT, alerts.WHOIS_NO_DATE]
+    assert [a["alerts"] for a in answers] == [no_date, [alerts.YOUR_FIRST_CONTACT], no_date]
+    assert answers[1]["seen_by_web"] == "2001-02-03 00:00:00"

@@ -16,7 +16,7 @@ import pytest
 
 from domain_stats.alerts import DATABASE_UNAVAILABLE, YOUR_FIRST_CONTACT
 from tests.support.postgres import fresh_schema_url, postgres_unavailable
-from tests.support.rdap_server import RdapTestServer
+from tests.support.rdap_server import RdapTestServer, write_bootstrap
 from tests.support.services import start_service, write_config
 
 
@@ -147,3 +147,32 @@ async def test_database_outage_answers_error_promptly_and_recovers_without_resta
         assert stored.registration is not None and stored.seen_by_you is not None
     finally:
         await service.stop()
+
+
+async def test_two_large_batches_of_new_names_on_a_healthy_database_all_get_their_first_contact(
+    tmp_path: Path, rdap_server: RdapTestServer, shared_postgres: str
+) -> None:
+    """Two concurrent /batch of 10,000 new names: the database work goes in groups, so none waits for
+    a pool connection past its patience (once: 80% DATABASE-UNAVAILABLE, first contacts lost)."""
+    # A TLD no registry serves (NO-SERVER at once): the lookups are the database's work alone.
+    bootstrap = write_bootstrap(tmp_path / "bootstrap.json", rdap_server.url, without=("de",))
+    directory = tmp_path / "instance"
+    write_config(
+        directory,
+        rdap_bootstrap=str(bootstrap),
+        rdap_bootstrap_refresh_url="",
+        whois_packaged_map=False,
+        database_url=shared_postgres,
+    )
+    service = await start_service(directory)
+    try:
+        batches = [[f"big{b}-{n}.de" for n in range(10_000)] for b in range(2)]
+        answers = await asyncio.gather(*(service.batch(names) for names in batches))
+        again = await service.batch(batches[0][:100])
+    finally:
+        await service.stop()
+    alerts = Counter(alert for batch in answers for answer in batch for alert in answer["alerts"])
+    assert alerts[DATABASE_UNAVAILABLE] == 0
+    assert alerts[YOUR_FIRST_CONTACT] == 20_000
+    assert all(YOUR_FIRST_CONTACT not in answer["alerts"] for answer in again)
+    assert rdap_server.requests == []

@@ -1,4 +1,4 @@
-"""The date forms WHOIS servers print, read into UTC epoch seconds.
+r"""The date forms WHOIS servers print, read into UTC epoch seconds.
 
 Every form here was seen in a real registry answer (the samples are in ``tests/registry/whois/samples``
 and the shared corpus): ``2001-02-03T04:05:06Z`` and its variants (fractions, ``-0700``,
@@ -11,6 +11,11 @@ that can be read one way alone is accepted.
 
 "before 1 January 1996" (SWITCH, for domains older than its records) is a bound, not a
 date: :class:`WhoisDate` says so and the caller decides.
+
+The patterns are anchored at the start of the value, every run of blanks in them is bounded
+(``[ \t]{0,4}``, no ``\s*`` beside another quantifier over blanks), and a value is read up to
+:data:`MAX_DATE_TEXT` characters: however many blanks a hostile value holds, a match costs a
+small constant.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
-__all__ = ["DayOrder", "WhoisDate", "parse_whois_date"]
+__all__ = ["MAX_DATE_TEXT", "DayOrder", "WhoisDate", "parse_whois_date"]
 
 
 class DayOrder(Enum):
@@ -59,21 +64,28 @@ _MONTHS = {
     for name in names
 }
 
-_TIME = r"(?:\s*-?[Tt ]\s*(?:at\s+)?(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?)?"
+#: The longest text a date is read from (a real one, with its time and zone, is under 50 characters).
+MAX_DATE_TEXT = 100
+
+_TIME = r"(?:[ \t]{0,4}-?[Tt ][ \t]{0,4}(?:at[ \t]{1,4})?(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,]\d{1,9})?)?)?"
 _ZONE = (
-    r"\s*(?:(?P<z>[Zz])\b|(?P<sign>[+-])(?P<oh>\d{1,2})(?::?(?P<om>\d{2}))?\b"
-    r"|\(?(?:UTC|GMT)\s*(?:(?P<psign>[+-])(?P<poh>\d{1,2})(?::(?P<pom>\d{2}))?)?\)?)?"
+    r"[ \t]{0,4}(?:(?P<z>[Zz])\b|(?P<sign>[+-])(?P<oh>\d{1,2})(?::?(?P<om>\d{2}))?\b"
+    r"|\(?(?i:UTC|GMT)[ \t]{0,4}(?:(?P<psign>[+-])(?P<poh>\d{1,2})(?::(?P<pom>\d{2}))?)?\)?)?"
 )
-_YEAR_FIRST = re.compile(r"(\d{4})\s*([-/.])\s*(\d{1,2})\s*\2\s*(\d{1,2})\.?(?!\d)" + _TIME + _ZONE)
+_YEAR_FIRST = re.compile(
+    r"(\d{4})[ \t]{0,4}([-/.])[ \t]{0,4}(\d{1,2})[ \t]{0,4}\2[ \t]{0,4}(\d{1,2})\.?(?!\d)" + _TIME + _ZONE
+)
 _COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})(?!\d)")
 _NUMERIC_DAY_MONTH = re.compile(r"(\d{1,2})([-/.])(\d{1,2})\2(\d{4})(?!\d)" + _TIME + _ZONE)
-_NAMED_MONTH = re.compile(r"(\d{1,2})(?:st|nd|rd|th)?[-\s]+([A-Za-z]{3,9})\.?[-\s,]+(\d{4})(?!\d)" + _TIME + _ZONE)
-_BEFORE = re.compile(r"before\s+", re.IGNORECASE)
+_NAMED_MONTH = re.compile(
+    r"(\d{1,2})(?:st|nd|rd|th)?[- \t]{1,4}([A-Za-z]{3,9})\.?[- \t,]{1,4}(\d{4})(?!\d)" + _TIME + _ZONE
+)
+_BEFORE = re.compile(r"before[ \t]{1,4}", re.IGNORECASE)
 
 
 def parse_whois_date(text: str, order: DayOrder | None = None) -> WhoisDate | None:
     """The date at the start of ``text`` (anything after it is ignored), or None if there is none."""
-    text = text.strip()
+    text = text[:MAX_DATE_TEXT].strip()
     bound = _BEFORE.match(text)
     if bound:
         text = text[bound.end() :]
