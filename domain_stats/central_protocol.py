@@ -16,14 +16,20 @@ from typing import Any
 
 import orjson
 
+from domain_stats import alerts
 from domain_stats.dates import DATE_FORMAT, format_date
 from domain_stats.errors import DomainStatsError, UserError
 from domain_stats.versions import VersionError, parse_software_version
 
 __all__ = [
     "API_PATH",
+    "MAX_ALERTS",
+    "MAX_ANSWER_BYTES",
+    "MAX_OPERATOR_ALERTS",
+    "MAX_PROHIBITED",
     "MAX_REQUEST_BYTES",
     "MAX_TEXT",
+    "SERVER_ERROR_ALERTS",
     "TTL_NOT_CACHED",
     "TTL_NO_EXPIRY",
     "TTL_PERMANENT",
@@ -34,6 +40,7 @@ __all__ = [
     "QueryError",
     "StatusAnswer",
     "StatusReport",
+    "operator_alert_problem",
     "parse_config_answer",
     "parse_query_answer",
     "parse_request",
@@ -51,6 +58,18 @@ TTL_NO_EXPIRY = -1  # cached without expiry, evictable by the LRU
 TTL_PERMANENT = -2  # cached for good, never evicted
 
 MAX_TEXT = 256  # longest version, domain or alert string accepted
+#: The largest answer a member reads (the protocol's answers are a few hundred bytes).
+MAX_ANSWER_BYTES = 64 * 1024
+#: Most alerts in one query answer, and in one operator alert list.
+MAX_ALERTS = 8
+#: Most suffixes in the server's prohibited list.
+MAX_PROHIBITED = 10_000
+#: What an error answer may say: the registry engine's own lasting or transient outcomes, and the
+#: server's prohibited list. Anything else in an error answer is dropped (``ISC-ERROR`` if nothing
+#: is left): a server cannot make a member say ``YOUR-FIRST-CONTACT`` or ``DATABASE-UNAVAILABLE``.
+SERVER_ERROR_ALERTS = frozenset(token for token in alerts.ALERTS if token.startswith(("RDAP-", "WHOIS-"))) | frozenset(
+    (alerts.NO_SERVER, alerts.PROHIBITED_TLD)
+)
 _MAX_COUNT = 2**63 - 1
 
 
@@ -204,10 +223,43 @@ def _object(answer: Any) -> dict[str, Any]:
 
 
 def _alerts(answer: dict[str, Any]) -> tuple[str, ...]:
-    alerts = answer.get("alerts")
-    if not isinstance(alerts, list) or not all(isinstance(a, str) and 0 < len(a) <= MAX_TEXT for a in alerts):
-        raise ProtocolError('"alerts" must be a list of strings')
-    return tuple(alerts)
+    found = answer.get("alerts")
+    if (
+        not isinstance(found, list)
+        or len(found) > MAX_ALERTS
+        or not all(isinstance(a, str) and 0 < len(a) <= MAX_TEXT for a in found)
+    ):
+        raise ProtocolError(f'"alerts" must be a list of at most {MAX_ALERTS} strings of {MAX_TEXT} characters')
+    return tuple(found)
+
+
+#: Operator alerts one domain may carry (room is left for ``ISC-FIRST-CONTACT``).
+MAX_OPERATOR_ALERTS = MAX_ALERTS - 1
+
+
+def _token(alert: str) -> str:
+    return alert.partition(": ")[0]
+
+
+def operator_alert_problem(text: str) -> str | None:
+    """Why ``text`` cannot be an operator alert, or None: it must not pass for one of our tokens
+    (members drop those from a server's answers)."""
+    if not text or len(text) > MAX_TEXT or not text.isprintable():
+        return f"1 to {MAX_TEXT} printable characters"
+    if _token(text) in alerts.ALERTS:
+        return f"{_token(text)} is one of domain-stats' own alert tokens; write the alert in other words"
+    return None
+
+
+def _good_answer_alerts(found: tuple[str, ...]) -> tuple[str, ...]:
+    """``ISC-FIRST-CONTACT`` once, then the operators' own alerts; a token of ours in any other place
+    (``RDAP-NOT-FOUND`` on a good answer, a second first contact) is not the server's to say."""
+    first = (alerts.ISC_FIRST_CONTACT,) if alerts.ISC_FIRST_CONTACT in found else ()
+    return first + tuple(a for a in dict.fromkeys(found) if _token(a) not in alerts.ALERTS)
+
+
+def _error_answer_alerts(found: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(a for a in dict.fromkeys(found) if _token(a) in SERVER_ERROR_ALERTS)
 
 
 def parse_config_answer(answer: Any) -> ConfigAnswer:
@@ -219,8 +271,10 @@ def parse_config_answer(answer: Any) -> ConfigAnswer:
     )
     _check_version(config.min_software_version)
     _check_version(config.min_database_version)
-    if not all(isinstance(s, str) and len(s) <= MAX_TEXT for s in config.prohibited_tlds):
-        raise ProtocolError('"prohibited_tlds" must be a list of suffixes')
+    if len(config.prohibited_tlds) > MAX_PROHIBITED or not all(
+        isinstance(s, str) and len(s) <= MAX_TEXT for s in config.prohibited_tlds
+    ):
+        raise ProtocolError(f'"prohibited_tlds" must be a list of at most {MAX_PROHIBITED} suffixes')
     return config
 
 
@@ -236,16 +290,16 @@ def parse_status_answer(answer: Any) -> StatusAnswer:
 
 def parse_query_answer(answer: Any) -> QueryAnswer | QueryError:
     answer = _object(answer)
-    alerts = _alerts(answer)
+    found = _alerts(answer)
     if answer.get("seen_by_web") == "ERROR":
         ttl = answer.get("seen_by_isc")
         if type(ttl) is not int or ttl < TTL_PERMANENT:
             raise ProtocolError('an error answer needs an integer TTL (>= -2) in "seen_by_isc"')
-        return QueryError(ttl, alerts)
+        return QueryError(ttl, _error_answer_alerts(found))
     expires = answer.get("expires")
     return QueryAnswer(
         created=parse_wire_date(answer.get("seen_by_web"), "seen_by_web"),
         expires=None if expires is None else parse_wire_date(expires, "expires"),
         seen_by_isc=parse_wire_date(answer.get("seen_by_isc"), "seen_by_isc"),
-        alerts=alerts,
+        alerts=_good_answer_alerts(found),
     )

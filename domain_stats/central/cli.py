@@ -21,7 +21,7 @@ from domain_stats.central.config import CENTRAL_CONFIG_NAME, CentralSettings, lo
 from domain_stats.central.keys import new_api_key
 from domain_stats.central.policy import POLICY_KEYS, Policy, PolicyError, parse_policy_value
 from domain_stats.central.store import CentralStore, open_central_store
-from domain_stats.central_protocol import MAX_TEXT
+from domain_stats.central_protocol import MAX_OPERATOR_ALERTS, operator_alert_problem
 from domain_stats.console import data_dir_option, run_async, user_errors
 from domain_stats.dates import format_date
 from domain_stats.logs import log_config
@@ -178,9 +178,16 @@ def alert_add(domain: str, text: str, data_dir: Path) -> None:
     """Attach TEXT to DOMAIN's registered domain (clients cache such answers 24 h, not in their database)."""
     domain = _domain(domain)
     text = text.strip()
-    if not text or len(text) > MAX_TEXT or not text.isprintable():
-        raise click.BadParameter(f"1 to {MAX_TEXT} printable characters", param_hint="TEXT")
-    added = _with_store(data_dir, lambda store: store.add_alert(domain, text, time.time()))
+    problem = operator_alert_problem(text)
+    if problem is not None:
+        raise click.BadParameter(problem, param_hint="TEXT")
+
+    async def add(store: CentralStore) -> bool:
+        if sum(row.domain == domain for row in await store.list_alerts()) >= MAX_OPERATOR_ALERTS:
+            raise click.BadParameter(f"{domain} already has {MAX_OPERATOR_ALERTS} alerts (the most one domain carries)")
+        return await store.add_alert(domain, text, time.time())
+
+    added = _with_store(data_dir, add)
     click.echo(f"{'added' if added else 'already there'}: {domain}: {text}")
 
 

@@ -41,6 +41,9 @@ class MemoryCache:
         if max_items < 1:
             raise ValueError("max_items must be at least 1")
         self.max_items = max_items
+        #: Pinned entries (the central server's permanent errors) take at most a tenth of the cache;
+        #: past that a pin is kept like any entry without expiry, evictable.
+        self.max_pinned = max(1, max_items // 10)
         self._evict_batch = max(1, max_items // 100)
         self._lru: dict[str, bytes] = {}
         self._pinned: dict[str, bytes] = {}
@@ -74,14 +77,14 @@ class MemoryCache:
 
     def set(self, key: str, value: bytes, expires_at: float | None, *, pinned: bool = False, new: bool = False) -> None:
         """``new``: the answer's category is NEW (pinned answers are errors, never NEW)."""
-        if pinned:
+        if pinned and (key in self._pinned or len(self._pinned) < self.max_pinned):
             self._lru.pop(key, None)
             self._pinned[key] = value
             return
         self._pinned.pop(key, None)
         self._lru.pop(key, None)
         self._lru[key] = _HEADER.pack(_stamp(expires_at), new) + value
-        if len(self._lru) > self.max_items:
+        if len(self._lru) + len(self._pinned) > self.max_items:
             self._evict()
 
     def discard(self, key: str) -> None:
@@ -97,7 +100,7 @@ class MemoryCache:
         return dropped
 
     def _evict(self) -> None:
-        excess = len(self._lru) - self.max_items
+        excess = len(self._lru) + len(self._pinned) - self.max_items
         oldest = []
         for key in self._lru:
             oldest.append(key)

@@ -25,6 +25,7 @@ import orjson
 from domain_stats import __version__, alerts
 from domain_stats.central_protocol import (
     API_PATH,
+    MAX_ANSWER_BYTES,
     TTL_NO_EXPIRY,
     TTL_PERMANENT,
     CentralRefused,
@@ -115,9 +116,13 @@ class CentralClient:
             raise CentralUnavailable(alerts.ISC_BACKED_OFF, "the central server failed recently; retrying later")
         self.requests += 1
         try:
-            async with self._http().post(self.url, data=orjson.dumps(request), headers=self._headers) as resp:
-                body = await resp.read()
+            # Never redirected: a 307 would re-post the query (and the key) to another origin, whose
+            # answer would then be trusted. An answer is read up to MAX_ANSWER_BYTES and no further.
+            async with self._http().post(
+                self.url, data=orjson.dumps(request), headers=self._headers, allow_redirects=False
+            ) as resp:
                 status = resp.status
+                body = await _read_capped(resp)
         except TimeoutError:
             raise self._failed(alerts.ISC_TIMEOUT, f"no answer from {self.url} in time") from None
         except (aiohttp.ClientError, OSError) as err:
@@ -126,6 +131,10 @@ class CentralClient:
             raise self._failed(alerts.ISC_UNAUTHORIZED, "the central server refused the api_key")
         if status >= 500:
             raise self._failed(alerts.ISC_SERVER_ERROR, f"{self.url} answered HTTP {status}")
+        if 300 <= status < 400:
+            raise self._failed(alerts.ISC_BAD_RESPONSE, f"{self.url} answered a redirect (HTTP {status}): not followed")
+        if body is None:
+            raise self._failed(alerts.ISC_BAD_RESPONSE, f"{self.url} answered more than {MAX_ANSWER_BYTES} bytes")
         try:
             answer = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -147,6 +156,18 @@ class CentralClient:
 
     def stats(self) -> dict[str, int]:
         return {"requests": self.requests, "failures": self.failed, "refused_while_backing_off": self.refused_fast}
+
+
+async def _read_capped(resp: aiohttp.ClientResponse) -> bytes | None:
+    """The body; None when it is longer than ``MAX_ANSWER_BYTES`` (read no further than that)."""
+    if resp.content_length is not None and resp.content_length > MAX_ANSWER_BYTES:
+        return None
+    body = bytearray()
+    async for chunk in resp.content.iter_chunked(16 * 1024):
+        body += chunk
+        if len(body) > MAX_ANSWER_BYTES:
+            return None
+    return bytes(body)
 
 
 class CentralUpstream:

@@ -344,7 +344,7 @@ class Runtime:
         await self._resources.aclose()  # the upstream, the registry engine, then the database
 
     async def _save_cache(self) -> None:
-        cache, fingerprint = self.service.cache, self.service.formatter.fingerprint
+        cache, fingerprint = self.service.cache, _cache_fingerprint(self.settings, self.service.formatter)
         try:
             saved = await asyncio.to_thread(save_cache, cache, self.cache_file, self.clock(), fingerprint)
             log.info("saved %d cached answers to %s", saved, self.cache_file)
@@ -360,10 +360,17 @@ def _cache_file(settings: Settings, data_dir: Path, worker: int | None) -> Path:
     return cache_file
 
 
+def _cache_fingerprint(settings: Settings, formatter: AnswerFormatter) -> dict[str, Any]:
+    """What the saved answers depend on: the display settings and, in ``mode: central``, which
+    central server gave them (its pins never outlive a restart against another server)."""
+    return {**formatter.fingerprint, "central_server": settings.server_url if settings.mode == "central" else ""}
+
+
 async def _reloaded_cache(settings: Settings, cache_file: Path, now: float, formatter: AnswerFormatter) -> MemoryCache:
     """The memory cache with what the last clean stop saved (entries validated one by one)."""
     cache = MemoryCache(settings.cached_max_items)
-    loaded = await asyncio.to_thread(load_cache, cache, cache_file, now, formatter.fingerprint)
+    fingerprint = _cache_fingerprint(settings, formatter)
+    loaded = await asyncio.to_thread(load_cache, cache, cache_file, now, fingerprint)
     if loaded:
         log.info("reloaded %d cached answers from %s", loaded, cache_file)
     return cache

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from domain_stats.alerts import ISC_FIRST_CONTACT, YOUR_FIRST_CONTACT
 from domain_stats.central.config import CENTRAL_CONFIG_NAME
+from domain_stats.central_protocol import MAX_OPERATOR_ALERTS
 from domain_stats.cli import main
 from tests.support.central_server import CentralTestServer
 from tests.support.rdap_server import RdapTestServer
@@ -57,6 +58,8 @@ def test_bad_admin_input_is_refused_and_changes_nothing(tmp_path: Path) -> None:
         (["alert", "add", "10.0.0.1", "x"], "IP address"),
         (["alert", "add", "printer.local", "x"], "prohibited"),
         (["alert", "add", "example.com", ""], "TEXT"),
+        (["alert", "add", "example.com", "RDAP-NOT-FOUND"], "own alert tokens"),
+        (["alert", "add", "example.com", "ISC-FIRST-CONTACT: again"], "own alert tokens"),
         (["config", "set", "status_interval", "soon"], "not a number"),
         (["config", "set", "min_database_version", "1.2.3"], "MAJOR.MINOR"),
         (["config", "set", "min_software_version", "latest"], "not a version"),
@@ -73,6 +76,14 @@ def test_bad_admin_input_is_refused_and_changes_nothing(tmp_path: Path) -> None:
     code, out, _ = run("central", "config", "show", "--data", data)
     assert "status_interval: 60.0" in out and "min_database_version: 1.0" in out
     assert run("central", "alert", "list", "--data", data)[1].strip() == "(none)"
+
+
+def test_a_domain_carries_a_bounded_number_of_alerts(tmp_path: Path) -> None:
+    data = str(tmp_path / "central")
+    for n in range(MAX_OPERATOR_ALERTS):
+        assert run("central", "alert", "add", "example.com", f"NOTE {n}", "--data", data)[0] == 0
+    code, _, err = run("central", "alert", "add", "example.com", "one more", "--data", data)
+    assert code != 0 and f"already has {MAX_OPERATOR_ALERTS} alerts" in err
 
 
 async def test_admin_changes_reach_the_running_server_at_once(

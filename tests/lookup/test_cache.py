@@ -44,12 +44,25 @@ def test_expiry_counts_and_removes() -> None:
 
 
 def test_pinned_entries_survive_eviction() -> None:
-    cache = MemoryCache(1)
+    cache = MemoryCache(10)
     cache.set("permanent", b"0", None, pinned=True)
-    cache.set("a", b"1", None)
-    cache.set("b", b"2", None)
+    for n in range(10):
+        cache.set(f"n{n}", b"1", None)
     assert cache.get("permanent", 1e12) == b"0"
-    assert cache.get("a", 0) is None and cache.get("b", 0) == b"2"
+    assert len(cache) == 10  # the pin counts: nine others beside it
+    assert cache.get("n0", 0) is None and cache.get("n9", 0) == b"1"
+
+
+def test_pins_take_at_most_a_tenth_of_the_cache() -> None:
+    """A central server answering "permanent" for every name cannot grow the cache past its size."""
+    cache = MemoryCache(100)
+    for n in range(500):
+        cache.set(f"p{n}", b"P", None, pinned=True)
+    assert len(cache) == 100
+    assert all(cache.get(f"p{n}", 1e12) == b"P" for n in range(10))  # the first ten stay pinned
+    for n in range(200):
+        cache.set(f"x{n}", b"X", None)
+    assert len(cache) == 100 and all(cache.get(f"p{n}", 1e12) == b"P" for n in range(10))
 
 
 def test_clear_keeps_pinned_entries() -> None:
