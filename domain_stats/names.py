@@ -17,7 +17,7 @@ from publicsuffixlist import PSLFILE, PublicSuffixList, encode_idn
 
 from domain_stats.errors import DomainStatsError
 
-__all__ = ["DEFAULT_PROHIBITED", "MAX_INPUT_CHARS", "InvalidName", "Name", "NameReducer"]
+__all__ = ["DEFAULT_PROHIBITED", "MAX_INPUT_CHARS", "InvalidName", "Name", "NameReducer", "too_long"]
 
 MAX_NAME_OCTETS = 253
 MAX_LABEL_OCTETS = 63
@@ -49,6 +49,12 @@ class Name(NamedTuple):
 
     domain: str | None
     prohibited: bool = False
+
+
+def too_long(raw: str) -> str:
+    """Why a name longer than ``MAX_INPUT_CHARS`` is refused before any other work (the reason in
+    its ``INVALID-NAME`` answer; enrich answers such names without sending them)."""
+    return f"{len(raw)} characters is longer than any domain name ({MAX_NAME_OCTETS} at most)"
 
 
 class NameReducer:
@@ -131,7 +137,7 @@ class NameReducer:
     def registered_domain(self, raw: str) -> str | None:
         """:meth:`reduce` without the memo (bulk imports see each name once): None when prohibited."""
         if len(raw) > MAX_INPUT_CHARS:
-            raise InvalidName(f"{len(raw)} characters is longer than any domain name ({MAX_NAME_OCTETS} at most)")
+            raise InvalidName(too_long(raw))
         lowered = raw.lower()
         if len(lowered) <= MAX_NAME_OCTETS and "xn--" not in lowered and _FAST_NAME.match(lowered):
             host = lowered[:-1] if lowered.endswith(".") else lowered

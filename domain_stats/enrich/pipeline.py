@@ -55,6 +55,10 @@ class Selection:
         return any(alert.partition(": ")[0] in self.alerts for alert in answer.get("alerts") or ())
 
 
+#: The longest reason a bad-line report shows (it may quote the line: a 5 MB line once wrote 20 MB).
+MAX_REASON_CHARS = 200
+
+
 @dataclass(frozen=True, slots=True)
 class BadLineReport:
     file: str
@@ -62,7 +66,8 @@ class BadLineReport:
     reason: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: skipped: {self.reason}"
+        reason = self.reason if len(self.reason) <= MAX_REASON_CHARS else self.reason[:MAX_REASON_CHARS] + "..."
+        return f"{self.file}:{self.line}: skipped: {reason}"
 
 
 @dataclass(slots=True)
@@ -125,6 +130,8 @@ async def enrich(
     in_flight: collections.deque[tuple[Block, asyncio.Future[BlockEvents]]] = collections.deque()
 
     async def write(block: Block, events: BlockEvents) -> None:
+        for number, reason in block.dropped:
+            summary.bad_line(BadLineReport(block.file, number, reason), on_bad)
         for number, reason in events.reports:
             summary.bad_line(BadLineReport(block.file, number, reason), on_bad)
         summary.bad += events.bad - len(events.reports)

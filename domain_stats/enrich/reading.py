@@ -5,6 +5,10 @@
 opened from its start once the old one is read to its end, and a file shorter than what was
 read (a truncation) is read again from its start. Blocks are read in a thread, so a slow disk
 never holds the event loop that waits for the service's answers.
+
+A line longer than :data:`MAX_LINE_BYTES` (a crash leaves megabytes of NUL bytes in a log) is
+not kept: the rest of it is read and dropped, an empty line stands in its place (so the line
+numbers stay right) and the block reports it as a bad line.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ from domain_stats.errors import UserError
 __all__ = ["Block", "LineSource"]
 
 BLOCK_BYTES = 2 << 20
+#: The longest line kept (a real log line is a few hundred bytes).
+MAX_LINE_BYTES = BLOCK_BYTES
+_OVERLONG = f"longer than {MAX_LINE_BYTES:,} bytes"
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -36,6 +43,8 @@ class Block:
     data: bytes
     first: int
     file: str
+    #: ``(line number, reason)`` of lines dropped as they were read (too long).
+    dropped: tuple[tuple[int, str], ...] = ()
 
     @property
     def lines(self) -> int:
@@ -54,6 +63,8 @@ class LineSource:
         #: Bytes in the file when it was opened (None: stdin, gzip or followed), for the progress bar.
         self.total_bytes: int | None = None
         self._stopped = asyncio.Event()
+        # Where reading stands: the next line's number, an unfinished line, a long line being dropped.
+        self._line, self._pending, self._dropping = 1, b"", False
 
     def stop(self) -> None:
         """End a followed log after what has been read so far."""
@@ -61,43 +72,71 @@ class LineSource:
 
     async def blocks(self) -> AsyncIterator[Block]:
         stream, identity = await asyncio.to_thread(self._open, self.from_end and self.follow)
-        line_number = 1
-        pending = b""
+        self._line, self._pending, self._dropping = 1, b"", False
         try:
             while True:
                 data = await asyncio.to_thread(_read_block, stream)
                 if data:
                     self.bytes_read += len(data)
-                    data = pending + data
-                    end = data.rfind(b"\n") + 1
-                    pending = data[end:]
-                    if end:
-                        block = Block(data[:end], line_number, self.path)
+                    block = self._take(data)
+                    if block is not None:
                         yield block
-                        line_number += block.lines
                     continue
                 # At the end of what is there now.
-                if pending and (not self.follow or self._stopped.is_set()):
-                    yield Block(pending + b"\n", line_number, self.path)
-                    pending = b""
                 if not self.follow or self._stopped.is_set():
+                    if last := self._last_line():
+                        yield last
                     return
                 change = await asyncio.to_thread(_changed, self.path, identity, stream)
                 if change == "rotated":
-                    if pending:
-                        yield Block(pending + b"\n", line_number, self.path)
-                        pending = b""
+                    if last := self._last_line():
+                        yield last
                     stream.close()
                     stream, identity = await asyncio.to_thread(self._open, False)
-                    line_number = 1
+                    self._line = 1
                 elif change == "truncated":
                     stream.seek(0)
-                    pending, line_number = b"", 1
+                    self._line, self._pending, self._dropping = 1, b"", False
                 else:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._stopped.wait(), self.poll)
         finally:
             stream.close()
+
+    def _take(self, data: bytes) -> Block | None:
+        """The whole lines that ``data`` completes, as a block; the unfinished one waits (or, past
+        ``MAX_LINE_BYTES``, is dropped up to its end)."""
+        dropped: tuple[tuple[int, str], ...] = ()
+        if self._dropping:
+            end_of_long = data.find(b"\n")
+            if end_of_long < 0:
+                return None
+            data, self._dropping = b"\n" + data[end_of_long + 1 :], False
+            dropped = ((self._line, _OVERLONG),)
+        data = self._pending + data
+        end = data.rfind(b"\n") + 1
+        self._pending = data[end:]
+        if len(self._pending) > MAX_LINE_BYTES:
+            self._pending, self._dropping = b"", True
+        if not end:
+            return None
+        block = Block(data[:end], self._line, self.path, dropped)
+        self._line += block.lines
+        return block
+
+    def _last_line(self) -> Block | None:
+        """What is left at the end of a file: its last line without a newline, or the long line
+        being dropped."""
+        if self._dropping:
+            self._dropping = False
+            block = Block(b"\n", self._line, self.path, ((self._line, _OVERLONG),))
+        elif self._pending:
+            block = Block(self._pending + b"\n", self._line, self.path)
+        else:
+            return None
+        self._pending = b""
+        self._line += 1
+        return block
 
     def _open(self, at_end: bool) -> tuple[BinaryIO, tuple[int, int] | None]:
         if self.path == "-":

@@ -225,3 +225,47 @@ async def test_follow_across_a_rotation_and_a_truncation(service: RunningService
     assert [r["query"] for r in records] == ["example.com", "www.example.com", "fresh-news.net", "cdn.fresh-news.net"]
     assert [r["domain_stats"]["category"] for r in records] == ["ESTABLISHED", "ESTABLISHED", "NEW", "NEW"]
     assert b"4 written" in err
+
+
+@pytest.mark.parametrize(
+    ("name", "hostile"),
+    [
+        ("a names line of 5 MB", b"x" * (5 << 20) + b"\n"),
+        ("5 MB of NUL bytes", b"\0" * (5 << 20) + b"\n"),
+        ("a name of 3 MB", b"y" * (3 << 20) + b"\n"),
+    ],
+)
+async def test_an_oversized_line_or_request_never_stops_the_run(
+    service: RunningService, name: str, hostile: bytes, tmp_path: Path
+) -> None:
+    """Once each of these answered 413 and ended enrich with exit 1: everything after was lost."""
+    log = tmp_path / "names.txt"
+    log.write_bytes(b"example.com\n" + hostile + b"fresh-news.net\n")
+    status, records, err = await enrich(str(log), "--url", service.url, "--format", "names")
+    assert status == 0, err
+    assert records[0]["name"] == "example.com" and records[-1]["name"] == "fresh-news.net"
+    assert records[-1]["domain_stats"]["seen_by_web"] != "ERROR"
+    asked = [r for r in records if "domain_stats" in r]
+    assert all(r["domain_stats"]["alerts"][0].startswith("INVALID-NAME") for r in asked[1:-1]), name
+    assert len(err) < 10_000  # bad-line reports are short, whatever the line
+
+
+async def test_names_of_control_bytes_go_in_requests_the_service_takes(service: RunningService, tmp_path: Path) -> None:
+    """12,000 names of control bytes: JSON writes each byte as six (\\u0001), so a block's request
+    grew past the 4 MiB the service takes (413, exit 1); now split, each answered INVALID-NAME."""
+    log = tmp_path / "names.txt"
+    control = b"".join(b"\x01" * 290 + b"%06d\n" % n for n in range(12_000))  # distinct names
+    log.write_bytes(b"example.com\n" + control + b"fresh-news.net\n")
+    status, records, err = await enrich(str(log), "--url", service.url, "--format", "names")
+    assert status == 0, err
+    assert len(records) == 12_002 and records[-1]["domain_stats"]["category"] == "NEW"
+    assert all(r["domain_stats"]["alerts"][0].startswith("INVALID-NAME") for r in records[1:-1])
+
+
+async def test_a_report_of_a_bad_line_quotes_little_of_it(service: RunningService, tmp_path: Path) -> None:
+    """A time that is 1 MB of text: the reason quotes the value (a 5 MB line once wrote 20 MB)."""
+    log = tmp_path / "dns.log"
+    row = zeek_row("example.com")
+    log.write_text(ZEEK_HEADER + "x" * 1_000_000 + row[row.index("\t") :])
+    status, _, err = await enrich(str(log), "--url", service.url)
+    assert status == 0 and "bad lines" in err and len(err) < 10_000
