@@ -66,7 +66,9 @@ RDAP_BACKED_OFF = _alert(
     "timed out) pause it for 30 s, doubling to 10 min",
 )
 RDAP_BAD_RESPONSE = _alert(
-    "RDAP-BAD-RESPONSE", "unusable RDAP response: not JSON, no registration event, about another domain, an error body"
+    "RDAP-BAD-RESPONSE",
+    "unusable RDAP response: not JSON, no registration event, about another domain, an error body, a creation date "
+    "before 1985 or after tomorrow",
 )
 NO_SERVER = _alert(
     "NO-SERVER",
@@ -87,7 +89,8 @@ WHOIS_RATE_LIMITED = _alert(
 )
 WHOIS_BAD_RESPONSE = _alert(
     "WHOIS-BAD-RESPONSE",
-    "unusable WHOIS answer: empty, not about the domain, a creation date we cannot read, or over 1 MiB",
+    "unusable WHOIS answer: empty, not about the domain, a creation date we cannot read (or before 1985, or after "
+    "tomorrow), or over 1 MiB",
 )
 WHOIS_BACKED_OFF = _alert("WHOIS-BACKED-OFF", "the WHOIS server is paused after its own failures (as RDAP-BACKED-OFF)")
 WHOIS_QUEUED = _alert(
@@ -110,7 +113,9 @@ ISC_QUEUED = _alert(
 ISC_UNAUTHORIZED = _alert("ISC-UNAUTHORIZED", "mode central: the central server refused api_key (unknown or revoked)")
 ISC_SERVER_ERROR = _alert("ISC-SERVER-ERROR", "mode central: the central server failed (5xx)")
 ISC_BAD_RESPONSE = _alert(
-    "ISC-BAD-RESPONSE", "mode central: the central server answered something that is not the protocol"
+    "ISC-BAD-RESPONSE",
+    "mode central: the central server answered something that is not the protocol (too large, a redirect, too many "
+    "alerts, a creation date before 1985 or after tomorrow)",
 )
 ISC_BAD_REQUEST = _alert("ISC-BAD-REQUEST", "mode central: the central server refused the request (400)")
 ISC_ERROR = _alert("ISC-ERROR", "mode central: the central server answered an error without saying which")

@@ -19,6 +19,7 @@ import orjson
 from domain_stats import alerts
 from domain_stats.dates import DATE_FORMAT, format_date
 from domain_stats.errors import DomainStatsError, UserError
+from domain_stats.registry.registration import implausible_creation, plausible_expiry
 from domain_stats.versions import VersionError, parse_software_version
 
 __all__ = [
@@ -288,7 +289,8 @@ def parse_status_answer(answer: Any) -> StatusAnswer:
     return StatusAnswer(float(interval), deny)
 
 
-def parse_query_answer(answer: Any) -> QueryAnswer | QueryError:
+def parse_query_answer(answer: Any, now: float | None = None) -> QueryAnswer | QueryError:
+    """``now``: wall-clock UTC seconds (a creation date after tomorrow is refused)."""
     answer = _object(answer)
     found = _alerts(answer)
     if answer.get("seen_by_web") == "ERROR":
@@ -297,9 +299,13 @@ def parse_query_answer(answer: Any) -> QueryAnswer | QueryError:
             raise ProtocolError('an error answer needs an integer TTL (>= -2) in "seen_by_isc"')
         return QueryError(ttl, _error_answer_alerts(found))
     expires = answer.get("expires")
+    created = parse_wire_date(answer.get("seen_by_web"), "seen_by_web")
+    problem = implausible_creation(created, time.time() if now is None else now)
+    if problem is not None:
+        raise ProtocolError(problem)
     return QueryAnswer(
-        created=parse_wire_date(answer.get("seen_by_web"), "seen_by_web"),
-        expires=None if expires is None else parse_wire_date(expires, "expires"),
+        created=created,
+        expires=plausible_expiry(created, None if expires is None else parse_wire_date(expires, "expires")),
         seen_by_isc=parse_wire_date(answer.get("seen_by_isc"), "seen_by_isc"),
         alerts=_good_answer_alerts(found),
     )

@@ -46,7 +46,7 @@ class CentralRuntime:
         data_dir = Path(data_dir)
         store = await open_central_store(settings, data_dir)
         try:
-            registries = await open_registries(settings, data_dir)
+            registries = await open_registries(settings, data_dir, clock=clock)
         except BaseException:
             await store.close()
             raise

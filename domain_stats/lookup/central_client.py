@@ -108,7 +108,7 @@ class CentralClient:
         return parse_status_answer(await self._post(report.to_request()))
 
     async def query(self, domain: str) -> Any:
-        return parse_query_answer(await self._post({"command": "query", "domain": domain}))
+        return parse_query_answer(await self._post({"command": "query", "domain": domain}), self._clock())
 
     async def _post(self, request: dict[str, Any]) -> Any:
         if self._clock() < self._paused_until:

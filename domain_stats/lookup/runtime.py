@@ -118,7 +118,7 @@ class Runtime:
             names = NameReducer(settings.prohibited_tlds, only_icann=not settings.psl_private)
             if settings.starter_data:
                 await load_starter_data(storage, names)
-            registries = await open_registries(settings, data_dir, share=workers)
+            registries = await open_registries(settings, data_dir, share=workers, clock=clock)
             opened.push_async_callback(registries.close)
             formatter = AnswerFormatter(
                 established_days_age=settings.established_days_age, timezone_offset=settings.timezone_offset

@@ -15,6 +15,7 @@ with it. A worker whose supervisor has gone away stops too.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -72,6 +73,10 @@ async def serve_worker(settings: Settings, data_dir: Path, sock: socket.socket, 
         log.error("cannot start: %s", err)
         return EXIT_CANNOT_START
     runtime.on_refused = refused
+    # What start-up built (the suffix list, the reloaded cache, modules) lives as long as the worker:
+    # out of the collector's way, a full collection under a burst of lookups takes half as long.
+    gc.collect()
+    gc.freeze()
     server = HttpServer(runtime.http_app(), error_body, http_limits(settings))
     try:
         await server.start(sock)

@@ -15,6 +15,8 @@ from domain_stats import alerts
 from domain_stats.errors import DomainStatsError
 
 __all__ = [
+    "EARLIEST_CREATION",
+    "FUTURE_SLACK_SECONDS",
     "ORIGIN_CENTRAL",
     "ORIGIN_LOCAL",
     "ORIGIN_RDAP",
@@ -22,6 +24,8 @@ __all__ = [
     "NoRegistryServer",
     "Registration",
     "RegistryError",
+    "implausible_creation",
+    "plausible_expiry",
 ]
 
 # Where a registration came from; it decides what an answer's ``seen_by_isc`` shows.
@@ -41,6 +45,30 @@ class Registration(NamedTuple):
 
     def expired(self, now: float) -> bool:
         return self.expires is not None and self.expires <= now
+
+
+#: No domain was registered before 1985 (the first .com, symbolics.com: 15 March 1985).
+EARLIEST_CREATION = 473_385_600.0  # 1985-01-01 00:00:00 UTC
+#: How far ahead of our clock a creation date may be (clocks and zones disagree by less).
+FUTURE_SLACK_SECONDS = 86_400.0
+
+
+def implausible_creation(created: float, now: float) -> str | None:
+    """Why a creation date can be no registry's record (before 1985, or after tomorrow), or None.
+
+    Such an answer is ``*-BAD-RESPONSE``, never a category: 0001-01-01 would read ESTABLISHED,
+    2999 NEW. One rule for RDAP, WHOIS and the central server's answers.
+    """
+    if created < EARLIEST_CREATION:
+        return f"creation date {created:.0f} is before 1985: no domain is that old"
+    if created > now + FUTURE_SLACK_SECONDS:
+        return f"creation date {created:.0f} is in the future"
+    return None
+
+
+def plausible_expiry(created: float, expires: float | None) -> float | None:
+    """The expiry, or None when it is before the creation (it cannot be true; the creation may be)."""
+    return None if expires is not None and expires < created else expires
 
 
 class RegistryError(DomainStatsError):

@@ -46,12 +46,13 @@ class Job:
 
     ``priority`` may change while the job waits (a live asker arriving promotes it; the last
     asker giving up demotes it); ``in_line`` is True while it waits for a turn (not while a
-    request is out or its answer is being stored); ``progress`` is set whenever that changes.
+    request is out or its answer is being stored); :meth:`changed` is a future that a change of
+    it resolves (a plain future: watching it creates no task, so nothing to cancel).
     ``patience`` (seconds, from the first turn asked) bounds the wait in line for callers that
     want an error rather than a queue.
     """
 
-    __slots__ = ("_priority", "_waiter", "gave_up", "in_line", "patience", "progress")
+    __slots__ = ("_changed", "_priority", "_waiter", "gave_up", "in_line", "patience")
 
     def __init__(self, priority: Priority = Priority.LIVE, *, patience: float | None = None) -> None:
         self._priority = priority
@@ -60,7 +61,7 @@ class Job:
         self.patience = patience
         #: An asker was answered without this query's result (it goes on in the background).
         self.gave_up = False
-        self.progress = asyncio.Event()
+        self._changed: asyncio.Future[None] | None = None
 
     @property
     def priority(self) -> Priority:
@@ -82,7 +83,15 @@ class Job:
     def set_in_line(self, in_line: bool) -> None:
         """Waiting for a turn (a server's line, or an upstream's own "ask again later"), or not."""
         self.in_line = in_line
-        self.progress.set()
+        changed = self._changed
+        if changed is not None and not changed.done():
+            changed.set_result(None)
+
+    def changed(self) -> asyncio.Future[None]:
+        """Resolved by the next change of ``in_line`` (the same future for every watcher until then)."""
+        if self._changed is None or self._changed.done():
+            self._changed = asyncio.get_running_loop().create_future()
+        return self._changed
 
 
 @dataclass(eq=False, slots=True)
@@ -223,6 +232,11 @@ class ServerSchedule:
             priority, _, waiter = self._heap[0]
             if waiter.gone or priority != waiter.priority:
                 heapq.heappop(self._heap)  # left the line, or an entry from before a priority change
+                continue
+            if waiter.future.done():  # cancelled, its task not yet told: it leaves the line, takes no turn
+                heapq.heappop(self._heap)
+                waiter.gone = True
+                self._queued[priority] -= 1
                 continue
             # The rate is kept on the event loop's clock; pauses on ``clock`` (which tests move).
             loop = asyncio.get_running_loop()

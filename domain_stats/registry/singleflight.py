@@ -102,7 +102,7 @@ async def _wait(task: asyncio.Task[T], job: Job, wait: float) -> T:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     while not task.done():
-        job.progress.clear()
+        changed = job.changed()
         timeout: float | None = None  # a request is out (the upstream bounds it), or its answer is being stored
         if job.in_line:
             timeout = deadline - loop.time()
@@ -110,9 +110,5 @@ async def _wait(task: asyncio.Task[T], job: Job, wait: float) -> T:
             if timeout <= 0 or (expected is not None and expected > timeout):
                 # Out of time, or the line is longer than the time left: answer now, not at the deadline.
                 raise Queued(f"no upstream turn within {wait:g} s")
-        progress = asyncio.ensure_future(job.progress.wait())
-        try:
-            await asyncio.wait((task, progress), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            progress.cancel()
+        await asyncio.wait((task, changed), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
     return task.result()

@@ -202,3 +202,18 @@ async def test_pins_are_bounded_and_do_not_outlive_a_change_of_server(
         await other.stop()
     assert again["seen_by_web"] == GOOD["seen_by_web"] and again["alerts"] == []
     assert other.queries == [names[-1]]
+
+
+async def test_a_creation_date_no_registry_can_hold_is_a_bad_response(
+    tmp_path: Path, scripted: ScriptedCentral
+) -> None:
+    async def epoch(request: web.Request, domain: str) -> web.StreamResponse:
+        return web.json_response({**GOOD, "seen_by_web": "1970-01-01 00:00:00", "alerts": []})
+
+    scripted.script["epoch.com"] = epoch
+    running = await member(tmp_path / "m", scripted.url)
+    try:
+        answer = await running.lookup("epoch.com")
+    finally:
+        await running.stop()
+    assert (answer["seen_by_web"], answer["alerts"]) == ("ERROR", [YOUR_FIRST_CONTACT, ISC_BAD_RESPONSE])

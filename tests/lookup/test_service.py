@@ -620,13 +620,13 @@ async def test_a_failed_registration_write_still_answers_with_first_contact(
 async def test_strange_registry_dates_never_cost_an_answer(
     service: RunningService, rdap_server: RdapTestServer
 ) -> None:
-    rdap_server.add_domain("ancient.com", "0001-01-01T00:00:00Z", "2099-01-01T00:00:00Z")
+    rdap_server.add_domain("ancient.com", "0001-01-01T00:00:00Z", "2099-01-01T00:00:00Z")  # once ESTABLISHED
+    rdap_server.add_domain("before-1985.com", "1984-12-31T23:59:59Z")
+    rdap_server.add_domain("next-millennium.com", "2999-01-01T00:00:00Z")  # once NEW
     rdap_server.add_domain("future.com", "9999-12-31T23:59:59-01:00")  # the year 10000
     rdap_server.add_domain("year-zero.com", "0001-01-01T00:00:00+01:00")  # the year 0
     rdap_server.add_domain("normal.com", "2001-02-03T04:05:06Z", "2099-01-01T00:00:00Z")
-    ancient = await service.lookup("ancient.com")
-    assert ancient["seen_by_web"] == "0001-01-01 00:00:00" and ancient["category"] == "ESTABLISHED"
-    for name in ("future.com", "year-zero.com"):
+    for name in ("ancient.com", "before-1985.com", "next-millennium.com", "future.com", "year-zero.com"):
         answer = await service.lookup(name)  # 200, not 500
         assert answer["seen_by_web"] == "ERROR"
         assert answer["alerts"] == ["YOUR-FIRST-CONTACT", "RDAP-BAD-RESPONSE"]  # the first contact is kept
@@ -638,3 +638,11 @@ async def test_strange_registry_dates_never_cost_an_answer(
     assert sorted([answers[0]["alerts"], answers[2]["alerts"]]) == [[], ["YOUR-FIRST-CONTACT"]]
     assert answers[1]["alerts"] == ["RDAP-BAD-RESPONSE"]  # cached like any bad response: not asked again
     assert rdap_server.count("future.com") == 1
+
+
+async def test_an_expiry_before_the_creation_is_not_kept(service: RunningService, rdap_server: RdapTestServer) -> None:
+    rdap_server.add_domain("backwards.com", "2011-01-01T00:00:00Z", "2001-01-01T00:00:00Z")
+    answer = await service.lookup("backwards.com")
+    stored = await service.service.storage.get("backwards.com")
+    assert answer["seen_by_web"] == "2011-01-01 00:00:00"
+    assert stored.registration is not None and stored.registration.expires is None

@@ -224,3 +224,14 @@ async def test_a_hostile_answer_does_not_hold_up_the_service(
     no_date = [alerts.YOUR_FIRST_CONTACT, alerts.WHOIS_NO_DATE]
     assert [a["alerts"] for a in answers] == [no_date, [alerts.YOUR_FIRST_CONTACT], no_date]
     assert answers[1]["seen_by_web"] == "2001-02-03 00:00:00"
+
+
+async def test_a_creation_date_no_registry_can_hold_is_a_bad_response(
+    service: RunningService, whois_server: WhoisTestServer
+) -> None:
+    whois_server.answers["epoch.tv"] = gtld_answer("epoch.tv", "1970-01-01T00:00:00Z", "2030-01-01T00:00:00Z")
+    answer = await service.lookup("epoch.tv")
+    assert (answer["seen_by_web"], answer["alerts"]) == (
+        "ERROR",
+        [alerts.YOUR_FIRST_CONTACT, alerts.WHOIS_BAD_RESPONSE],
+    )
