@@ -3,7 +3,9 @@
 ``--follow`` behaves like ``tail -F``: at the end of the file it looks at the path again every
 ``poll`` seconds; a different file there (a rotation: Zeek renames its logs every hour) is
 opened from its start once the old one is read to its end, and a file shorter than what was
-read (a truncation) is read again from its start. Blocks are read in a thread, so a slow disk
+read (a truncation) is read again from its start. A truncation followed by growth past what
+was read, between two looks, is told by the file's first bytes: they are read again at each
+look (up to :data:`HEAD_BYTES`) and a change means a new file in place. Blocks are read in a thread, so a slow disk
 never holds the event loop that waits for the service's answers.
 
 A line longer than :data:`MAX_LINE_BYTES` (a crash leaves megabytes of NUL bytes in a log) is
@@ -28,6 +30,8 @@ from domain_stats.errors import UserError
 __all__ = ["Block", "LineSource"]
 
 BLOCK_BYTES = 2 << 20
+#: How much of a followed file's start is remembered to tell a rewrite in place.
+HEAD_BYTES = 4096
 #: The longest line kept (a real log line is a few hundred bytes).
 MAX_LINE_BYTES = BLOCK_BYTES
 _OVERLONG = f"longer than {MAX_LINE_BYTES:,} bytes"
@@ -65,6 +69,8 @@ class LineSource:
         self._stopped = asyncio.Event()
         # Where reading stands: the next line's number, an unfinished line, a long line being dropped.
         self._line, self._pending, self._dropping = 1, b"", False
+        #: The followed file's first bytes as first seen (a rewrite in place changes them).
+        self._head = b""
 
     def stop(self) -> None:
         """End a followed log after what has been read so far."""
@@ -87,8 +93,16 @@ class LineSource:
                     if last := self._last_line():
                         yield last
                     return
-                change = await asyncio.to_thread(_changed, self.path, identity, stream)
+                # Wait, then look at the path before reading on: what arrived meanwhile may belong to
+                # another file (a rotation) or to this one written again from its start.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopped.wait(), self.poll)
+                change = await asyncio.to_thread(self._changed, identity, stream)
                 if change == "rotated":
+                    while rest := await asyncio.to_thread(_read_block, stream):  # its last lines first
+                        self.bytes_read += len(rest)
+                        if (block := self._take(rest)) is not None:
+                            yield block
                     if last := self._last_line():
                         yield last
                     stream.close()
@@ -97,9 +111,7 @@ class LineSource:
                 elif change == "truncated":
                     stream.seek(0)
                     self._line, self._pending, self._dropping = 1, b"", False
-                else:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stopped.wait(), self.poll)
+                    self._head = os.pread(stream.fileno(), HEAD_BYTES, 0)
         finally:
             stream.close()
 
@@ -138,6 +150,23 @@ class LineSource:
         self._line += 1
         return block
 
+    def _changed(self, identity: tuple[int, int] | None, stream: BinaryIO) -> str:
+        """``rotated`` (another file at the path), ``truncated`` (shorter than read, or its first
+        bytes rewritten) or ``same``."""
+        try:
+            status = Path(self.path).stat()
+        except FileNotFoundError:
+            return "same"  # renamed away, the new one not created yet: keep waiting
+        if identity is not None and (status.st_dev, status.st_ino) != identity:
+            return "rotated"
+        if status.st_size < stream.tell():
+            return "truncated"
+        head = os.pread(stream.fileno(), HEAD_BYTES, 0)
+        if head[: len(self._head)] != self._head:
+            return "truncated"
+        self._head = head
+        return "same"
+
     def _open(self, at_end: bool) -> tuple[BinaryIO, tuple[int, int] | None]:
         if self.path == "-":
             return _maybe_gunzip(sys.stdin.buffer), None
@@ -152,6 +181,8 @@ class LineSource:
             raw.seek(0, os.SEEK_END)
         else:
             self.total_bytes = status.st_size
+        if self.follow:
+            self._head = os.pread(raw.fileno(), HEAD_BYTES, 0)
         return stream, (status.st_dev, status.st_ino)
 
 
@@ -167,16 +198,3 @@ def _read_block(stream: BinaryIO) -> bytes:
         return stream.read1(BLOCK_BYTES) if hasattr(stream, "read1") else stream.read(BLOCK_BYTES)
     except (gzip.BadGzipFile, EOFError) as err:
         raise UserError(f"the gzip data is damaged: {err}") from None
-
-
-def _changed(path: str, identity: tuple[int, int] | None, stream: BinaryIO) -> str:
-    """``rotated`` (another file at the path), ``truncated`` (shorter than read) or ``same``."""
-    try:
-        status = Path(path).stat()
-    except FileNotFoundError:
-        return "same"  # renamed away, the new one not created yet: keep waiting
-    if identity is not None and (status.st_dev, status.st_ino) != identity:
-        return "rotated"
-    if status.st_size < stream.tell():
-        return "truncated"
-    return "same"

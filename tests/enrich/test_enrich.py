@@ -227,6 +227,38 @@ async def test_follow_across_a_rotation_and_a_truncation(service: RunningService
     assert b"4 written" in err
 
 
+async def test_follow_sees_a_truncation_that_grew_back_past_the_offset(service: RunningService, tmp_path: Path) -> None:
+    """Truncated and written again past the old offset between two looks (a tool rewriting its log
+    in place): the size alone does not show it (550 lines were lost); the first bytes do."""
+    log, out = tmp_path / "names.txt", tmp_path / "enriched.json"
+    log.write_text("example.com\n")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "domain_stats",
+        "enrich",
+        "--follow",
+        str(log),
+        "--url",
+        service.url,
+        "-o",
+        str(out),
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await wait_until(lambda: len(written(out)) == 1, "the first name")
+        rewritten = "".join(f"n{i}.fresh-news.net\n" for i in range(50))
+        with log.open("r+") as again:  # truncate and grow past the old offset in one go
+            again.truncate(0)
+            again.write(rewritten)
+        await wait_until(lambda: len(written(out)) == 51, "every name of the rewritten file")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = await proc.communicate()
+    assert proc.returncode == 0, err
+    assert [r["name"] for r in written(out)][1:] == [f"n{i}.fresh-news.net" for i in range(50)]
+
+
 @pytest.mark.parametrize(
     ("name", "hostile"),
     [
