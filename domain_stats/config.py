@@ -90,6 +90,16 @@ class CommonSettings(RegistrySettings, _ListeningSettings):
             "next query."
         ),
     )
+    upstream_line_max: int = Field(
+        20_000,
+        ge=1,
+        le=10_000_000,
+        description=(
+            "Most names one process keeps waiting for an upstream answer (about 3 KB each: 20,000 is about 60 MB). "
+            "A new name beyond it is answered with the queued token (RDAP-QUEUED, WHOIS-QUEUED, ISC-QUEUED) and "
+            "not kept: its next lookup asks again. /stats and /metrics show the line and what overflowed."
+        ),
+    )
     upstream_queue_wait_seconds: float = Field(
         1.0,
         ge=0,

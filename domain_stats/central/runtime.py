@@ -56,6 +56,7 @@ class CentralRuntime:
             names=NameReducer(DEFAULT_PROHIBITED, only_icann=not settings.psl_private),
             registry_error_ttl_hours=settings.registry_error_ttl_hours,
             queue_wait_seconds=settings.upstream_queue_wait_seconds,
+            line_max=settings.upstream_line_max,
             clock=clock,
         )
         runtime = cls(settings, service, feed_directory(data_dir))

@@ -52,9 +52,11 @@ class CentralService:
         names: NameReducer,
         registry_error_ttl_hours: float,
         queue_wait_seconds: float = 1.0,
+        line_max: int = 20_000,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
+        self._line_max = line_max
         self.registries = registries
         self.names = names
         self._error_ttl_hours = registry_error_ttl_hours
@@ -99,6 +101,9 @@ class CentralService:
         created: float | None = known.created
         expires: float | None = known.expires
         if created is None:
+            if len(self._inflight) >= self._line_max and domain not in self._inflight:
+                # The line is full: answered as queued, not kept (the member asks again).
+                return QueryError(TTL_NOT_CACHED, (self.registries.queued_alert(domain), *known.alerts))
             try:
                 dates, _ = await self._inflight.run(
                     domain, lambda job: self._resolve_and_store(domain, job), wait=self._queue_wait

@@ -47,6 +47,7 @@ class ServiceCounters:
     upstream_answers: int = 0
     error_answers: int = 0
     queued_answers: int = 0
+    line_overflows: int = 0  # new names answered queued and not kept: the upstream line was full
     refreshed: int = 0
     refresh_failures: int = 0
     re_registered: int = 0
@@ -55,8 +56,9 @@ class ServiceCounters:
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
 
 
-def figures(counters: ServiceCounters, cache: MemoryCache) -> dict[str, Any]:
-    """One process's figures: lookups by where the answer came from, counters, latency."""
+def figures(counters: ServiceCounters, cache: MemoryCache, line: int = 0) -> dict[str, Any]:
+    """One process's figures: lookups by where the answer came from, counters, latency; ``line``:
+    names waiting for an upstream answer now."""
     return {
         "lookups": {
             "memory": cache.hits,
@@ -74,8 +76,9 @@ def figures(counters: ServiceCounters, cache: MemoryCache) -> dict[str, Any]:
             "new_answers": counters.new_answers + cache.new_hits,
             "refreshed": counters.refreshed,
             "re_registered": counters.re_registered,
+            "line_overflows": counters.line_overflows,
         },
-        "gauges": {"memory_cache_entries": len(cache)},
+        "gauges": {"memory_cache_entries": len(cache), "upstream_line": line},
         "latency": {
             # Answers from memory (and invalid or prohibited names) take no measurable time.
             "counts": [

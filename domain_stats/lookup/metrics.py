@@ -135,6 +135,9 @@ class _ServiceCollector(Collector):
         entries = GaugeMetricFamily(f"{_PREFIX}_memory_cache_entries", "Answers held in the memory caches.")
         entries.add_metric([], _sum(snaps, "gauges", "memory_cache_entries"))
         yield entries
+        line = GaugeMetricFamily(f"{_PREFIX}_upstream_line", "Names waiting for an upstream answer now.")
+        line.add_metric([], _sum(snaps, "gauges", "upstream_line"))
+        yield line
         yield _latency(snaps)
         yield from _upstream(snaps)
 
@@ -147,6 +150,11 @@ _COUNTERS = (
     ("new_answers", "new_answers", "Answers whose category was NEW."),
     ("refreshed", "refreshes", "Expired records refreshed from upstream."),
     ("re_registered", "re_registered", f"{RE_REGISTERED} answers."),
+    (
+        "line_overflows",
+        "upstream_line_overflows",
+        "New names answered queued and not kept: the upstream line was full (upstream_line_max).",
+    ),
 )
 
 

@@ -136,6 +136,7 @@ class Runtime:
                 retry_seconds=settings.registry_error_ttl_hours * 3600,
                 queue_wait_seconds=settings.upstream_queue_wait_seconds,
                 queued_answer_seconds=settings.queued_answer_seconds,
+                line_max=settings.upstream_line_max,
                 clock=clock,
             )
             worker_figures = {"slot": worker or 0, "of": workers, "pid": os.getpid()}

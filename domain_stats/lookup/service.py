@@ -80,6 +80,7 @@ class LookupService:
         retry_seconds: float = 3600.0,
         queue_wait_seconds: float = 1.0,
         queued_answer_seconds: float = 5.0,
+        line_max: int = 20_000,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.names = names
@@ -93,6 +94,8 @@ class LookupService:
         self._clock = clock
         self._queue_wait = queue_wait_seconds
         self._queued_for = queued_answer_seconds
+        #: Most names waiting for upstream at once (a burst of millions would take gigabytes).
+        self._line_max = line_max
         self._inflight: SingleFlight[str, Resolution] = SingleFlight()  # asked: this lookup asked upstream
         self._refreshing: SingleFlight[str, None] = SingleFlight()
         self._refresh_queued: set[str] = set()  # queued for refresh by this process (saves a write per ask)
@@ -190,6 +193,12 @@ class LookupService:
             await self._queue_refresh(domain, now)
             return self._answer(domain, facts, now, first, now + self._retry, once=once)
         self.counters.database_misses += 1
+        if len(self._inflight) >= self._line_max and domain not in self._inflight:
+            # The line is full: answered as queued, not kept (the next lookup asks again).
+            self.counters.line_overflows += 1
+            self.counters.queued_answers += 1
+            facts = Facts.failed(seen_by_you, (self.upstream.queued_alert(domain),))
+            return self._answer(domain, facts, now, first, now + self._queued_for if self._queued_for > 0 else None)
         try:
             resolution, asked = await self._inflight.run(
                 domain, lambda job: self._resolve_for(domain, job, seen_by_you), wait=self._queue_wait
@@ -401,6 +410,8 @@ class LookupService:
             "background": {
                 "queued_answers": self.counters.queued_answers,
                 "resolving": len(self._inflight),
+                "line_max": self._line_max,
+                "line_overflows": self.counters.line_overflows,
                 "refreshing": len(self._refreshing),
                 "refreshed": self.counters.refreshed,
                 "refresh_failures": self.counters.refresh_failures,
@@ -412,7 +423,7 @@ class LookupService:
 
     def metrics(self) -> dict[str, Any]:
         """This process's figures for ``/metrics`` and ``/ui`` (:mod:`domain_stats.lookup.counters`)."""
-        return figures(self.counters, self.cache)
+        return figures(self.counters, self.cache, len(self._inflight))
 
     def cached_answers(self, offset: int, limit: int) -> list[dict[str, Any]]:
         """A page of what the memory cache holds, as answers (no first-contact alerts)."""

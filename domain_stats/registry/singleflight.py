@@ -46,6 +46,9 @@ class SingleFlight(Generic[K, T]):
     def __len__(self) -> int:
         return len(self._running)
 
+    def __contains__(self, key: K) -> bool:
+        return key in self._running
+
     def submit(self, key: K, call: Callable[[Job], Awaitable[T]], priority: Priority) -> asyncio.Task[T]:
         """Start the query in the background (or raise the running one's priority to ``priority``)."""
         return self._flight(key, call, priority)[0].task

@@ -192,3 +192,33 @@ async def test_a_failing_registry_is_still_paused(
         assert line["paused"] and line["pause_reason"] == "failures" and line["failures"] == 3
     finally:
         await running.stop()
+
+
+async def test_the_upstream_line_is_bounded_and_says_what_overflowed(
+    tmp_path: Path, bootstrap_file: Path, rdap_server: RdapTestServer
+) -> None:
+    """10 batches of 10,000 new names once grew a worker by 5 KB a name for hours: past
+    upstream_line_max a new name is answered queued and not kept."""
+    rdap_server.latency = LATENCY
+    names = burst_names("line-", 500)
+    serve_names(rdap_server, names)
+    running = await burst_service(tmp_path, bootstrap_file, upstream_line_max=100, rdap_server_rate=20)
+    try:
+        answers = await running.batch(names)
+        _, stats = await running.get("/stats")
+        async with running.client.get(running.url + "/metrics") as resp:
+            metrics = await resp.text()
+    finally:
+        await running.stop()
+    assert all(
+        a["alerts"] == ["YOUR-FIRST-CONTACT", "RDAP-QUEUED"]
+        or a["seen_by_web"] == SHOWN
+        or "RDAP-NOT-FOUND" in a["alerts"]
+        for a in answers
+    )
+    background = stats["background"]
+    assert background["resolving"] <= 100 and background["line_max"] == 100
+    assert background["line_overflows"] >= 400  # all but the hundred kept in line
+    assert len(rdap_server.requests) <= 100  # what overflowed was never asked
+    assert f"domain_stats_upstream_line_overflows_total {float(background['line_overflows'])}" in metrics
+    assert "domain_stats_upstream_line " in metrics
