@@ -29,6 +29,7 @@ __all__ = [
     "MAX_OPERATOR_ALERTS",
     "MAX_PROHIBITED",
     "MAX_REQUEST_BYTES",
+    "MAX_RETRY_AFTER_SECONDS",
     "MAX_TEXT",
     "SERVER_ERROR_ALERTS",
     "TTL_NOT_CACHED",
@@ -52,6 +53,8 @@ __all__ = [
 
 API_PATH = "/api"
 MAX_REQUEST_BYTES = 64 * 1024
+#: Longest ``Retry-After`` a member honours from the server's 429 (a longer one is taken as this).
+MAX_RETRY_AFTER_SECONDS = 300.0
 
 # seen_by_isc of a query error: hours to cache it, or one of these.
 TTL_NOT_CACHED = 0

@@ -4,7 +4,8 @@ Thin on purpose: it reads the body, checks the key, parses the request with
 :mod:`domain_stats.central_protocol` and hands it to :class:`CentralService`. Every failure
 answers ``{"error": "..."}``: 401 for a missing, unknown or revoked key (before the body is
 even read, so an outsider learns nothing), 400 for a malformed request, 413 for an
-oversized one, 503 while the database fails.
+oversized one, 429 (with ``Retry-After``) for a member querying faster than its rate or an
+address with too many requests under way, 503 while the database fails or the server stops.
 """
 
 from __future__ import annotations
@@ -12,20 +13,24 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import math
 import os
 import re
+from collections import Counter
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from domain_stats.authorization import bearer_key
+from domain_stats.central.rate_limit import MemberRateLimit
 from domain_stats.central.service import CentralService
 from domain_stats.central_protocol import API_PATH, MAX_REQUEST_BYTES, ProtocolError, parse_request
 from domain_stats.storage import StorageError
 
-__all__ = ["CentralApp", "Receive", "Scope", "Send", "member_address"]
+__all__ = ["CentralApp", "ClientLimits", "Receive", "Scope", "Send", "member_address"]
 
 log = logging.getLogger(__name__)
 
@@ -39,26 +44,47 @@ _CHUNK = 256 * 1024
 
 
 class _Refusal(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, retry_after: float = 0.0) -> None:
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after
+
+
+@dataclass
+class ClientLimits:
+    """How much one client may ask: ``rate`` per member (queries), ``per_address`` requests at once."""
+
+    rate: MemberRateLimit | None = None
+    per_address: int = 512
+    under_way: Counter[str] = field(default_factory=Counter)
 
 
 class CentralApp:
     """``feed_dir`` holds the published update feed (``central publish``), served to members under ``/feed/``."""
 
     def __init__(
-        self, service: CentralService, feed_dir: Path | None = None, trusted_proxies: frozenset[str] = frozenset()
+        self,
+        service: CentralService,
+        feed_dir: Path | None = None,
+        trusted_proxies: frozenset[str] = frozenset(),
+        *,
+        limits: ClientLimits | None = None,
     ) -> None:
         self.service = service
         self.feed_dir = feed_dir
         self.trusted_proxies = trusted_proxies
+        self.limits = limits or ClientLimits()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return  # lifespan belongs to the wrapper that owns the runtime
         extra: list[tuple[bytes, bytes]] = []
+        address = member_address(scope, self.trusted_proxies)
+        under_way = self.limits.under_way
+        under_way[address] += 1
         try:
+            if under_way[address] > self.limits.per_address:
+                raise _Refusal(429, f"more than {self.limits.per_address} requests under way from {address}", 1.0)
             status, answer = await self._route(scope, receive)
         except _FeedFile as feed:
             await _send_file(feed.path, send)
@@ -67,12 +93,23 @@ class CentralApp:
             status, answer = refusal.status, {"error": str(refusal)}
             if status == 401:
                 extra.append((b"www-authenticate", b"Bearer"))
+            if refusal.retry_after:
+                extra.append((b"retry-after", str(math.ceil(refusal.retry_after)).encode()))
         except StorageError as err:
             log.error("central database failed: %s", err)
             status, answer = 503, {"error": "the server's database is unavailable; try again later"}
+        except asyncio.CancelledError:
+            if _being_cancelled():
+                raise  # this request itself is being cancelled (its client went away)
+            # A query this request waited for was cancelled by the stop: an answer, not a traceback.
+            status, answer = 503, {"error": "the server is stopping; ask again"}
         except Exception:
             log.exception("unexpected error answering %s", scope.get("path"))
             status, answer = 500, {"error": "internal error; see the server log"}
+        finally:
+            under_way[address] -= 1
+            if not under_way[address]:
+                del under_way[address]
         body = orjson.dumps(answer)
         headers = [_JSON, (b"content-length", str(len(body)).encode()), *extra]
         await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -96,6 +133,10 @@ class CentralApp:
         body = await _read_body(receive)
         try:
             command, request = parse_request(body)
+            if command == "query" and self.limits.rate is not None:
+                wait = self.limits.rate.retry_after(client)
+                if wait > 0:
+                    raise _Refusal(429, f"{client} queries faster than {self.limits.rate.rate:g} a second", wait)
             if command == "config":
                 return 200, (await self.service.config()).to_json()
             if command == "status":
@@ -132,6 +173,11 @@ async def _send_file(path: Path, send: Send) -> None:
         await send({"type": "http.response.body", "body": b""})
     finally:
         await asyncio.to_thread(handle.close)
+
+
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _bearer(scope: Scope) -> str:

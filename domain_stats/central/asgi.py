@@ -66,6 +66,7 @@ def create_app() -> CentralServerApp:
 def run_central(settings: CentralSettings, data_dir: Path, *, tls: tuple[Path, Path] | None = None) -> None:
     """Serve until SIGINT/SIGTERM (blocking); ``tls`` is (cert, key)."""
     from granian.constants import HTTPModes, Interfaces, Loops, SSLProtocols
+    from granian.http import HTTP1Settings
     from granian.log import LogLevels
     from granian.server.mp import MPServer
 
@@ -80,6 +81,7 @@ def run_central(settings: CentralSettings, data_dir: Path, *, tls: tuple[Path, P
         workers=1,
         loop=Loops.uvloop,
         http=HTTPModes.http1,
+        http1_settings=HTTP1Settings(header_read_timeout=int(settings.header_timeout_seconds * 1000)),
         websockets=False,
         log_level=LogLevels(logging.getLevelName(LEVELS[settings.log_detail]).lower()),
         log_dictconfig=log_config(settings.log_detail),

@@ -45,6 +45,30 @@ class CentralSettings(CommonSettings):
         ),
     )
 
+    member_query_rate: float = Field(
+        100.0,
+        gt=0,
+        description=(
+            "Most queries a second one member may send (bursts of 10 seconds' worth after a quiet spell). Past it "
+            "the member is answered 429 with Retry-After; members hold their line for it, never a failure."
+        ),
+    )
+    max_requests_per_address: int = Field(
+        512,
+        ge=1,
+        le=100_000,
+        description=(
+            "Most requests under way at once from one client address (the member's, as trusted_proxies tell it; a "
+            "member sends up to 100 at once per worker); more are answered 429 at once."
+        ),
+    )
+    header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="Longest a client may take to send a request's headers; a slower one is disconnected.",
+    )
+
     @field_validator("trusted_proxies")
     @classmethod
     def _addresses(cls, value: list[str]) -> list[str]:

@@ -9,8 +9,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from domain_stats.central.app import CentralApp
+from domain_stats.central.app import CentralApp, ClientLimits
 from domain_stats.central.config import CentralSettings
+from domain_stats.central.rate_limit import MemberRateLimit
 from domain_stats.central.service import CentralService
 from domain_stats.central.store import open_central_store
 from domain_stats.names import DEFAULT_PROHIBITED, NameReducer
@@ -65,7 +66,16 @@ class CentralRuntime:
         return runtime
 
     def http_app(self) -> CentralApp:
-        return CentralApp(self.service, self.feed_dir, frozenset(self.settings.trusted_proxies))
+        settings = self.settings
+        return CentralApp(
+            self.service,
+            self.feed_dir,
+            frozenset(settings.trusted_proxies),
+            limits=ClientLimits(
+                MemberRateLimit(settings.member_query_rate, settings.member_query_rate * 10),
+                settings.max_requests_per_address,
+            ),
+        )
 
     async def close(self) -> None:
         for task in self._background:

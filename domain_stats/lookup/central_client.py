@@ -26,6 +26,7 @@ from domain_stats import __version__, alerts
 from domain_stats.central_protocol import (
     API_PATH,
     MAX_ANSWER_BYTES,
+    MAX_RETRY_AFTER_SECONDS,
     TTL_NO_EXPIRY,
     TTL_PERMANENT,
     CentralRefused,
@@ -45,7 +46,14 @@ from domain_stats.registry.registration import ORIGIN_CENTRAL, Registration
 from domain_stats.registry.scheduler import Job, ServerSchedule
 from domain_stats.versions import parse_software_version
 
-__all__ = ["ALERT_CACHE_SECONDS", "CentralClient", "CentralMembership", "CentralUnavailable", "CentralUpstream"]
+__all__ = [
+    "ALERT_CACHE_SECONDS",
+    "CentralClient",
+    "CentralMembership",
+    "CentralRateLimited",
+    "CentralUnavailable",
+    "CentralUpstream",
+]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +64,8 @@ CENTRAL_CONCURRENCY = 100
 #: ISC-QUEUED), at most this many times.
 QUEUED_RETRY_SECONDS = 2.0
 QUEUED_RETRIES = 30
+#: A query answered 429 this many times in a row is answered ISC-QUEUED (not cached) instead.
+MAX_429_ROUNDS = 5
 _BACKOFF_FIRST = 1.0
 _BACKOFF_MAX = 60.0
 
@@ -67,6 +77,14 @@ class CentralUnavailable(DomainStatsError):
         super().__init__(f"{alert}: {detail}")
         self.alert = alert
         self.detail = detail
+
+
+class CentralRateLimited(CentralUnavailable):
+    """The server answered 429: this member asks too fast. Not a failure: the line holds."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(alerts.ISC_QUEUED, f"the central server asked us to wait {retry_after:g} s (429)")
+        self.retry_after = retry_after
 
 
 class CentralClient:
@@ -90,6 +108,7 @@ class CentralClient:
         self.requests = 0
         self.failed = 0
         self.refused_fast = 0
+        self.rate_limited = 0
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -122,6 +141,7 @@ class CentralClient:
                 self.url, data=orjson.dumps(request), headers=self._headers, allow_redirects=False
             ) as resp:
                 status = resp.status
+                retry_after = resp.headers.get("Retry-After", "")
                 body = await _read_capped(resp)
         except TimeoutError:
             raise self._failed(alerts.ISC_TIMEOUT, f"no answer from {self.url} in time") from None
@@ -129,6 +149,9 @@ class CentralClient:
             raise self._failed(alerts.ISC_UNREACHABLE, f"{self.url}: {err}") from None
         if status == 401:
             raise self._failed(alerts.ISC_UNAUTHORIZED, "the central server refused the api_key")
+        if status == 429:
+            self.rate_limited += 1
+            raise CentralRateLimited(_retry_after(retry_after))
         if status >= 500:
             raise self._failed(alerts.ISC_SERVER_ERROR, f"{self.url} answered HTTP {status}")
         if 300 <= status < 400:
@@ -155,7 +178,21 @@ class CentralClient:
         return CentralUnavailable(alert, detail)
 
     def stats(self) -> dict[str, int]:
-        return {"requests": self.requests, "failures": self.failed, "refused_while_backing_off": self.refused_fast}
+        return {
+            "requests": self.requests,
+            "failures": self.failed,
+            "refused_while_backing_off": self.refused_fast,
+            "rate_limited": self.rate_limited,
+        }
+
+
+def _retry_after(value: str) -> float:
+    """A 429's ``Retry-After`` in seconds (1 s when it says nothing usable), at most the protocol's cap."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 1.0
+    return min(max(seconds, 0.1), MAX_RETRY_AFTER_SECONDS) if seconds == seconds else 1.0
 
 
 async def _read_capped(resp: aiohttp.ClientResponse) -> bytes | None:
@@ -204,17 +241,24 @@ class CentralUpstream:
         raise UpstreamError((alerts.ISC_QUEUED,), 0, "the central server kept the query in its line")
 
     async def _ask(self, domain: str, job: Job) -> Resolution:
-        await self.line.acquire(job)
-        try:
-            answer = await self.client.query(domain)
-        except CentralUnavailable as err:
-            unavailable = err
-        except ProtocolError as err:
-            raise UpstreamError((alerts.ISC_BAD_RESPONSE,), 0, str(err)) from None
+        for _ in range(MAX_429_ROUNDS):
+            await self.line.acquire(job)
+            try:
+                answer = await self.client.query(domain)
+            except CentralRateLimited as limited:  # hold the line as for a registry's 429; ask again
+                self.line.told_to_wait(limited.retry_after)
+                continue
+            except CentralUnavailable as err:
+                unavailable = err
+            except ProtocolError as err:
+                raise UpstreamError((alerts.ISC_BAD_RESPONSE,), 0, str(err)) from None
+            else:
+                return _resolution(answer)
+            finally:
+                self.line.release(job)
+            break
         else:
-            return _resolution(answer)
-        finally:
-            self.line.release(job)
+            raise UpstreamError((alerts.ISC_QUEUED,), 0, "the central server asked us to wait, again and again")
         if self.fallback is not None and unavailable.alert != alerts.ISC_BAD_REQUEST:
             self.fallbacks += 1
             return await self.fallback.resolve(domain, job)
