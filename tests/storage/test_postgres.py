@@ -96,6 +96,10 @@ class PrivatePostgres:
     def stop(self) -> None:
         self._as_postgres(str(_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
 
+    def kill(self) -> None:
+        """Killed, not stopped: connections die mid-conversation (``-m immediate``)."""
+        self._as_postgres(str(_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
     def remove(self) -> None:
         subprocess.run(
             ["runuser", "-u", "postgres", "--", str(_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
@@ -147,6 +151,39 @@ async def test_database_outage_answers_error_promptly_and_recovers_without_resta
         assert stored.registration is not None and stored.seen_by_you is not None
     finally:
         await service.stop()
+
+
+async def test_a_killed_database_is_database_unavailable_never_a_500(
+    tmp_path: Path, rdap_server: RdapTestServer, private_postgres: PrivatePostgres
+) -> None:
+    """Killed under load: asyncpg raised InternalClientError from pool.release, answered 500."""
+    bootstrap = write_bootstrap(tmp_path / "bootstrap.json", rdap_server.url, without=("de",))
+    directory = tmp_path / "instance"
+    write_config(
+        directory,
+        rdap_bootstrap=str(bootstrap),
+        rdap_bootstrap_refresh_url="",
+        whois_packaged_map=False,
+        database_url=private_postgres.url,
+    )
+    service = await start_service(directory)
+    try:
+        statuses: list[int] = []
+
+        async def keep_asking(worker: int) -> None:
+            for n in range(60):
+                async with service.client.get(f"{service.url}/w{worker}-{n}.de") as resp:
+                    statuses.append(resp.status)
+                    answer = await resp.json()
+                assert answer["seen_by_web"] == "ERROR"  # NO-SERVER, or DATABASE-UNAVAILABLE
+
+        askers = [asyncio.ensure_future(keep_asking(w)) for w in range(20)]
+        await asyncio.to_thread(private_postgres.kill)
+        await asyncio.gather(*askers)
+    finally:
+        await service.stop()
+        await asyncio.to_thread(private_postgres.start)
+    assert set(statuses) == {200}
 
 
 async def test_two_large_batches_of_new_names_on_a_healthy_database_all_get_their_first_contact(
