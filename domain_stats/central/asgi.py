@@ -17,11 +17,14 @@ from domain_stats.central.config import CentralSettings, load_central_settings
 from domain_stats.central.runtime import CentralRuntime
 from domain_stats.logs import LEVELS, log_config
 
-__all__ = ["CENTRAL_DATA_ENV", "CentralServerApp", "create_app", "run_central"]
+__all__ = ["CENTRAL_DATA_ENV", "CENTRAL_WORKERS_ENV", "CentralServerApp", "create_app", "run_central"]
 
 log = logging.getLogger(__name__)
 
 CENTRAL_DATA_ENV = "DOMAIN_STATS_CENTRAL_DATA"
+#: How many worker processes share the port: each takes that share of every registry's limits and
+#: of each member's query rate, so ``--workers N`` does not multiply what a registry sees.
+CENTRAL_WORKERS_ENV = "DOMAIN_STATS_CENTRAL_WORKERS"
 
 
 class CentralServerApp:
@@ -43,7 +46,9 @@ class CentralServerApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
-                    self.runtime = await CentralRuntime.start(load_central_settings(self.data_dir), self.data_dir)
+                    share = int(os.environ.get(CENTRAL_WORKERS_ENV, "1"))
+                    settings = load_central_settings(self.data_dir)
+                    self.runtime = await CentralRuntime.start(settings, self.data_dir, share=share)
                 except Exception as err:  # the server logs it and stops this worker
                     log.error("cannot start: %s", err)
                     await send({"type": "lifespan.startup.failed", "message": str(err)})
@@ -63,14 +68,18 @@ def create_app() -> CentralServerApp:
     return CentralServerApp(Path(os.environ[CENTRAL_DATA_ENV]))
 
 
-def run_central(settings: CentralSettings, data_dir: Path, *, tls: tuple[Path, Path] | None = None) -> None:
-    """Serve until SIGINT/SIGTERM (blocking); ``tls`` is (cert, key)."""
+def run_central(
+    settings: CentralSettings, data_dir: Path, *, tls: tuple[Path, Path] | None = None, workers: int = 1
+) -> None:
+    """Serve until SIGINT/SIGTERM (blocking); ``tls`` is (cert, key); ``workers`` processes on one port,
+    each with its own runtime (exactly once holds in the database: one statement decides it)."""
     from granian.constants import HTTPModes, Interfaces, Loops, SSLProtocols
     from granian.http import HTTP1Settings
     from granian.log import LogLevels
     from granian.server.mp import MPServer
 
     os.environ[CENTRAL_DATA_ENV] = str(Path(data_dir).resolve())
+    os.environ[CENTRAL_WORKERS_ENV] = str(workers)
     options: dict[str, Any] = {"ssl_cert": tls[0], "ssl_key": tls[1]} if tls else {}
     server = MPServer(
         "domain_stats.central.asgi:create_app",
@@ -78,7 +87,7 @@ def run_central(settings: CentralSettings, data_dir: Path, *, tls: tuple[Path, P
         address=settings.local_address,
         port=settings.local_port,
         interface=Interfaces.ASGI,
-        workers=1,
+        workers=workers,
         loop=Loops.uvloop,
         http=HTTPModes.http1,
         http1_settings=HTTP1Settings(header_read_timeout=int(settings.header_timeout_seconds * 1000)),

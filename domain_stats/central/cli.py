@@ -87,8 +87,15 @@ def central() -> None:
 
 @central.command()
 @click.argument("data_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Processes answering on the same port (one per core for a busy server); first contacts stay exactly once.",
+)
 @user_errors
-def serve(data_dir: Path) -> None:
+def serve(data_dir: Path, workers: int) -> None:
     """Serve the central server from DATA_DIR (created with a default central.yaml on first use)."""
     from domain_stats.central.asgi import run_central
     from domain_stats.central.runtime import CentralRuntime
@@ -113,10 +120,11 @@ def serve(data_dir: Path) -> None:
     scheme = "https" if tls else "http"
     host = f"[{settings.local_address}]" if ":" in settings.local_address else settings.local_address
     click.echo(
-        f"domain-stats central {__version__} listening on {scheme}://{host}:{settings.local_port} (data: {data_dir})",
+        f"domain-stats central {__version__} listening on {scheme}://{host}:{settings.local_port} "
+        f"(data: {data_dir}, workers: {workers})",
         err=True,
     )
-    run_central(settings, data_dir, tls=tls)
+    run_central(settings, data_dir, tls=tls, workers=workers)
 
 
 # ---- keys ----

@@ -29,8 +29,9 @@ def feed_directory(data_dir: Path) -> Path:
 
 
 class CentralRuntime:
-    def __init__(self, settings: CentralSettings, service: CentralService, feed_dir: Path) -> None:
+    def __init__(self, settings: CentralSettings, service: CentralService, feed_dir: Path, share: int = 1) -> None:
         self.settings = settings
+        self.share = share
         self.service = service
         self.feed_dir = feed_dir
         self._background: list[asyncio.Task[None]] = []
@@ -43,11 +44,14 @@ class CentralRuntime:
         *,
         refresh_bootstrap: bool = True,
         clock: Callable[[], float] = time.time,
+        share: int = 1,
     ) -> CentralRuntime:
+        """``share``: worker processes on the port, each taking that share of every registry's limits
+        and of each member's query rate."""
         data_dir = Path(data_dir)
         store = await open_central_store(settings, data_dir)
         try:
-            registries = await open_registries(settings, data_dir, clock=clock)
+            registries = await open_registries(settings, data_dir, share=share, clock=clock)
         except BaseException:
             await store.close()
             raise
@@ -60,7 +64,7 @@ class CentralRuntime:
             line_max=settings.upstream_line_max,
             clock=clock,
         )
-        runtime = cls(settings, service, feed_directory(data_dir))
+        runtime = cls(settings, service, feed_directory(data_dir), share)
         if refresh_bootstrap:
             runtime._background.append(asyncio.create_task(keep_bootstrap_fresh(registries.rdap, settings, data_dir)))
         return runtime
@@ -72,7 +76,7 @@ class CentralRuntime:
             self.feed_dir,
             frozenset(settings.trusted_proxies),
             limits=ClientLimits(
-                MemberRateLimit(settings.member_query_rate, settings.member_query_rate * 10),
+                MemberRateLimit(settings.member_query_rate / self.share, settings.member_query_rate * 10 / self.share),
                 settings.max_requests_per_address,
             ),
         )

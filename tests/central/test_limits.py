@@ -120,11 +120,11 @@ class _Served:
         return self.log.decode()
 
 
-async def _serve_central(data: Path, **settings: object) -> _Served:
+async def _serve_central(data: Path, *args: str, **settings: object) -> _Served:
     (data / CENTRAL_CONFIG_NAME).write_text(yaml.safe_dump({"whois_packaged_map": False, **settings}))
     port = listen_on_free_port(data, CENTRAL_CONFIG_NAME)
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "domain_stats", "central", "serve", str(data), stderr=asyncio.subprocess.PIPE
+        sys.executable, "-m", "domain_stats", "central", "serve", str(data), *args, stderr=asyncio.subprocess.PIPE
     )
     assert proc.stderr is not None
     seen = b""
@@ -204,3 +204,45 @@ async def test_queries_under_way_at_a_stop_are_answered_without_tracebacks(
         err = await served.stop()
     assert "Traceback" not in err and "CancelledError" not in err, err
     assert statuses == [200] * len(names) and served.proc.returncode == 0
+
+
+async def test_two_workers_keep_the_community_first_contact_exactly_once(
+    tmp_path: Path, bootstrap_file: Path, rdap_server: RdapTestServer
+) -> None:
+    """``central serve --workers 2``: two members ask the same 30 new names at once, over new
+    connections (spread over both workers): one ISC-FIRST-CONTACT a domain, one registry query."""
+    names = [f"both-{n}.com" for n in range(30)]
+    for name in names:
+        rdap_server.add_domain(name, CREATED)
+    data = tmp_path / "central"
+    data.mkdir(mode=0o700)
+    served = await _serve_central(
+        data,
+        "--workers",
+        "2",
+        rdap_bootstrap=str(bootstrap_file),
+        rdap_bootstrap_refresh_url="",
+        rdap_server_rate=1000,  # about first contacts, not the registry's line
+        upstream_queue_wait_seconds=30,
+    )
+    try:
+        keys = [
+            (await cli_process("central", "key", "add", member, "--data", str(data)))[1].splitlines()[-1]
+            for member in ("alpha", "beta")
+        ]
+        connector = aiohttp.TCPConnector(force_close=True)  # a new connection a query: both workers answer
+        async with aiohttp.ClientSession(connector=connector) as client:
+
+            async def query(key: str, name: str) -> list[str]:
+                headers = {"Authorization": f"Bearer {key}"}
+                body = {"command": "query", "domain": name}
+                async with client.post(served.url + "/api", json=body, headers=headers) as resp:
+                    assert resp.status == 200
+                    return list((await resp.json())["alerts"])
+
+            answers = await asyncio.gather(*(query(key, name) for name in names for key in keys))
+    finally:
+        log = await served.stop()
+    assert "Spawning worker-2" in log
+    assert sum(ISC_FIRST_CONTACT in alerts for alerts in answers) == len(names)
+    assert all(rdap_server.count(name) <= 2 for name in names)  # at most once per worker
