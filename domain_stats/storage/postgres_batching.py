@@ -23,6 +23,7 @@ import asyncpg
 
 from domain_stats.registry.registration import Registration
 from domain_stats.storage import StoredDomain, Visit
+from domain_stats.storage.settling import settle_in_slices
 
 __all__ = [
     "GROUP_ACQUIRE_TIMEOUT",
@@ -105,25 +106,12 @@ class TurnBatcher(Generic[ItemT, ResultT]):
             if not isinstance(err, Exception):
                 raise
             return
-        _settle_in_slices([(future, result) for (_, future), result in zip(group, results, strict=True)])
+        settle_in_slices([(future, result, None) for (_, future), result in zip(group, results, strict=True)])
 
     async def close(self) -> None:
         """Let the groups under way finish (their askers are waiting for them)."""
         if self._groups:
             await asyncio.wait(set(self._groups))
-
-
-#: Results handed back in one turn of the loop: each wakes a lookup, and other requests wait
-#: for all of one turn's.
-_SETTLE_SLICE = 128
-
-
-def _settle_in_slices(outcomes: list[tuple[asyncio.Future[Any], Any]]) -> None:
-    for future, result in outcomes[:_SETTLE_SLICE]:
-        if not future.done():
-            future.set_result(result)
-    if len(outcomes) > _SETTLE_SLICE:
-        asyncio.get_running_loop().call_soon(_settle_in_slices, outcomes[_SETTLE_SLICE:])
 
 
 async def visit_domains(conn: asyncpg.Connection, items: list[tuple[str, int]]) -> list[Visit]:

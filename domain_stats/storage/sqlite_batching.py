@@ -31,13 +31,13 @@ from typing import Any
 
 from domain_stats.registry.registration import Registration
 from domain_stats.storage import StorageError
+from domain_stats.storage.settling import Outcome, settle_all, settle_in_slices
 from domain_stats.storage.sqlite_connection import LOCK_PATIENCE, ROWS_PER_STATEMENT, begin_immediate, connect
 
 __all__ = ["LoopVisits", "WriteHealth", "Writer"]
 
 log = logging.getLogger(__name__)
 
-_Outcome = tuple["asyncio.Future[Any]", Any, "BaseException | None"]
 _STOP = object()
 _MAX_BATCH = 4096
 _CHECKPOINT_EVERY = 1.0  # seconds between passive WAL checkpoints by the writer thread
@@ -129,16 +129,16 @@ class LoopVisits:
             log.error("database lookup failed: %s", err)
             if new:
                 self._health.failed(err)
-            _settle_all([(v.future, None, StorageError(f"database failed: {err}")) for v in batch])
+            settle_all([(v.future, None, StorageError(f"database failed: {err}")) for v in batch])
             return
         if new:
             self._health.succeeded()
         self._waiting_since = 0.0
-        outcomes: list[_Outcome] = []
+        outcomes: list[Outcome] = []
         for v in batch:
             seen, first = (known[v.domain], False) if v.domain in known else decided[v.domain].pop(0)
             outcomes.append((v.future, (registrations.get(v.domain), seen, first), None))
-        _settle_in_slices(outcomes)
+        settle_in_slices(outcomes)
 
     def _read(self, domains: list[str]) -> tuple[dict[str, Registration], dict[str, int]]:
         registrations: dict[str, Registration] = {}
@@ -181,7 +181,7 @@ class LoopVisits:
         self._waiting_since = self._waiting_since or now
         if now - self._waiting_since > LOCK_PATIENCE:
             self._waiting_since = 0.0
-            _settle_all([(v.future, None, StorageError(f"database write failed: {err}")) for v in batch])
+            settle_all([(v.future, None, StorageError(f"database write failed: {err}")) for v in batch])
             return
         self._pending = batch + self._pending
         if not self._scheduled:
@@ -269,8 +269,8 @@ class Writer(threading.Thread):
             if not _lock_busy(err):
                 self._health.failed(err)
 
-    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> list[_Outcome]:
-        outcomes: list[_Outcome] = []
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
         try:
             begin_immediate(conn)
             for job in batch:
@@ -338,32 +338,11 @@ def _record_contacts(conn: sqlite3.Connection, contacts: list[_Visit]) -> dict[s
     return decided
 
 
-def _settle_batch(outcomes: list[_Outcome]) -> None:
+def _settle_batch(outcomes: list[Outcome]) -> None:
     """Hand results back with one wake-up per event loop, not one per future."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+    by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
     for outcome in outcomes:
         by_loop.setdefault(outcome[0].get_loop(), []).append(outcome)
     for loop, group in by_loop.items():
         with contextlib.suppress(RuntimeError):  # that loop is closed: nobody is waiting any more
-            loop.call_soon_threadsafe(_settle_all, group)
-
-
-#: Visits answered in one turn of the loop: each wakes a lookup, and other requests wait for all
-#: of one turn's (10,000 at once held /health for most of a second).
-_SETTLE_SLICE = 128
-
-
-def _settle_in_slices(outcomes: list[_Outcome]) -> None:
-    _settle_all(outcomes[:_SETTLE_SLICE])
-    if len(outcomes) > _SETTLE_SLICE:
-        asyncio.get_running_loop().call_soon(_settle_in_slices, outcomes[_SETTLE_SLICE:])
-
-
-def _settle_all(outcomes: list[_Outcome]) -> None:
-    for future, result, error in outcomes:
-        if future.done():
-            continue
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)
+            loop.call_soon_threadsafe(settle_all, group)

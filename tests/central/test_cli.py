@@ -7,7 +7,6 @@ import ssl
 import sys
 from pathlib import Path
 
-import aiohttp
 import trustme
 import yaml
 from click.testing import CliRunner
@@ -18,7 +17,7 @@ from domain_stats.central_protocol import MAX_OPERATOR_ALERTS
 from domain_stats.cli import main
 from tests.support.central_server import CentralTestServer
 from tests.support.rdap_server import RdapTestServer
-from tests.support.services import cli_process, start_central_member, stop_subprocess
+from tests.support.services import cli_process, start_central_member, stop_subprocess, wait_for_central
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -155,7 +154,7 @@ async def test_central_serve_over_https_with_two_clients(
     )
     try:
         url = f"https://127.0.0.1:{port}"
-        await _wait_for_health(proc, url, ssl.create_default_context(cafile=str(tmp_path / "ca.pem")))
+        await wait_for_central(proc, url, ssl.create_default_context(cafile=str(tmp_path / "ca.pem")))
         keys = [(await admin(data, "key", "add", name))[1].splitlines()[-1] for name in ("one", "two")]
 
         class Server:  # what start_central_member needs of a central server
@@ -183,22 +182,3 @@ async def test_central_serve_over_https_with_two_clients(
                 await client.stop()
     finally:
         assert await stop_subprocess(proc) == 0
-
-
-async def _wait_for_health(proc: asyncio.subprocess.Process, url: str, tls: ssl.SSLContext) -> None:
-    """Until the server logs that it is ready and its port answers (bounded)."""
-    seen = b""
-    while b"central server ready" not in seen:
-        line = await proc.stderr.readline()
-        if not line:
-            raise AssertionError(f"central serve exited:\n{seen.decode()}")
-        seen += line
-    async with aiohttp.ClientSession() as client:
-        for _ in range(3000):
-            try:
-                async with client.get(url + "/health", ssl=tls) as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientConnectionError:
-                await asyncio.sleep(0.02)
-    raise AssertionError("central serve did not answer within a minute")

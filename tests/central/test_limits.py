@@ -20,7 +20,13 @@ import yaml
 from domain_stats.alerts import ISC_FIRST_CONTACT, ISC_QUEUED, YOUR_FIRST_CONTACT
 from domain_stats.central.config import CENTRAL_CONFIG_NAME
 from tests.support.rdap_server import RdapTestServer
-from tests.support.services import cli_process, listen_on_free_port, start_central, start_central_member
+from tests.support.services import (
+    cli_process,
+    listen_on_free_port,
+    start_central,
+    start_central_member,
+    wait_for_central,
+)
 
 CREATED, SHOWN = "2012-03-04T05:06:07Z", "2012-03-04 05:06:07"
 
@@ -126,22 +132,8 @@ async def _serve_central(data: Path, *args: str, **settings: object) -> _Served:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "domain_stats", "central", "serve", str(data), *args, stderr=asyncio.subprocess.PIPE
     )
-    assert proc.stderr is not None
-    seen = b""
-    while b"central server ready" not in seen:
-        line = await proc.stderr.readline()
-        if not line:
-            raise AssertionError(f"central serve exited:\n{seen.decode()}")
-        seen += line
-    served = _Served(proc, f"http://127.0.0.1:{port}", seen)
-    async with aiohttp.ClientSession() as client:  # ready once its worker accepts (a wait, bounded)
-        for _ in range(3000):
-            with contextlib.suppress(aiohttp.ClientConnectionError):
-                async with client.get(served.url + "/health") as resp:
-                    if resp.status == 200:
-                        return served
-            await asyncio.sleep(0.02)
-    raise AssertionError("central serve did not answer within a minute")
+    url = f"http://127.0.0.1:{port}"
+    return _Served(proc, url, await wait_for_central(proc, url))
 
 
 async def test_slow_headers_are_cut_off_and_health_still_answers(tmp_path: Path, bootstrap_file: Path) -> None:

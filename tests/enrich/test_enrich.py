@@ -190,10 +190,9 @@ def zeek_row(name: str) -> str:
     return "\t".join(fields) + "\n"
 
 
-async def test_follow_across_a_rotation_and_a_truncation(service: RunningService, tmp_path: Path) -> None:
-    log, out = tmp_path / "dns.log", tmp_path / "enriched.json"
-    log.write_text(ZEEK_HEADER + zeek_row("example.com"))
-    proc = await asyncio.create_subprocess_exec(
+async def follow(log: Path, out: Path, service: RunningService) -> asyncio.subprocess.Process:
+    """``enrich --follow LOG -o OUT`` against ``service``, as a process of its own."""
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "domain_stats",
@@ -206,6 +205,12 @@ async def test_follow_across_a_rotation_and_a_truncation(service: RunningService
         str(out),
         stderr=asyncio.subprocess.PIPE,
     )
+
+
+async def test_follow_across_a_rotation_and_a_truncation(service: RunningService, tmp_path: Path) -> None:
+    log, out = tmp_path / "dns.log", tmp_path / "enriched.json"
+    log.write_text(ZEEK_HEADER + zeek_row("example.com"))
+    proc = await follow(log, out, service)
     try:
         await wait_until(lambda: len(written(out)) == 1, "the first row")
         with log.open("a") as growing:  # Zeek appends a line
@@ -232,19 +237,7 @@ async def test_follow_sees_a_truncation_that_grew_back_past_the_offset(service: 
     in place): the size alone does not show it (550 lines were lost); the first bytes do."""
     log, out = tmp_path / "names.txt", tmp_path / "enriched.json"
     log.write_text("example.com\n")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "domain_stats",
-        "enrich",
-        "--follow",
-        str(log),
-        "--url",
-        service.url,
-        "-o",
-        str(out),
-        stderr=asyncio.subprocess.PIPE,
-    )
+    proc = await follow(log, out, service)
     try:
         await wait_until(lambda: len(written(out)) == 1, "the first name")
         rewritten = "".join(f"n{i}.fresh-news.net\n" for i in range(50))

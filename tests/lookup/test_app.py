@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -87,21 +88,32 @@ async def test_a_padded_name_in_a_batch_is_refused_alone(service: RunningService
     assert second["alerts"] == ["PROHIBITED-TLD"]
 
 
+async def batch_beside_health(service: RunningService, names: list[str]) -> tuple[list[dict[str, Any]], int]:
+    """``POST /batch`` of ``names`` while /health is asked one after another: the answers, and how
+    many times /health was answered before the batch was."""
+
+    async def batch() -> list[dict[str, Any]]:
+        body = io.BytesIO(orjson.dumps(names))  # a large body as raw bytes would hold the client's loop
+        async with service.client.post(service.url + "/batch", data=body) as resp:
+            assert resp.status == 200
+            answers: list[dict[str, Any]] = await resp.json()
+            return answers
+
+    asked = asyncio.ensure_future(batch())
+    health_answers = 0
+    while not asked.done():
+        status, _ = await service.get("/health")
+        assert status == 200
+        health_answers += 1
+    return await asked, health_answers
+
+
 async def test_a_batch_of_slow_names_does_not_hold_up_other_requests(service: RunningService) -> None:
     """10,000 long Unicode names (IDNA for each, about 2 s of work) while /health is asked one after
     another: /health is answered all along the batch, not once it is over (a count, not seconds: a
     busy machine stretches the batch and the answers alike)."""
     names = [f"{'bücher' * 5}{i}.{'ärger' * 6}.{'straße' * 5}.corp" for i in range(10_000)]
-    body = io.BytesIO(orjson.dumps(names))
-    batch = asyncio.ensure_future(service.client.post(service.url + "/batch", data=body))
-    health_answers = 0
-    while not batch.done():
-        status, _ = await service.get("/health")
-        assert status == 200
-        health_answers += 1
-    resp = await batch
-    answers = await resp.json()
-    resp.release()
+    answers, health_answers = await batch_beside_health(service, names)
     assert len(answers) == 10_000 and all(a["alerts"] == ["PROHIBITED-TLD"] for a in answers)
     # The batch lets the loop run every 5 ms of its work: held for the whole batch, /health would be
     # answered once or twice; here it is answered between slices, dozens of times.
@@ -119,13 +131,7 @@ async def test_a_batch_of_new_names_does_not_hold_up_other_requests(
     running = await start_service(data)
     try:
         names = [f"new-{n}.de" for n in range(10_000)]  # no registry: NO-SERVER at once
-        batch = asyncio.ensure_future(running.batch(names))
-        health_answers = 0
-        while not batch.done():
-            status, _ = await running.get("/health")
-            assert status == 200
-            health_answers += 1
-        answers = await batch
+        answers, health_answers = await batch_beside_health(running, names)
     finally:
         await running.stop()
     assert sum("YOUR-FIRST-CONTACT" in a["alerts"] for a in answers) == 10_000

@@ -17,7 +17,7 @@ import pytest
 from domain_stats.alerts import DATABASE_UNAVAILABLE, YOUR_FIRST_CONTACT
 from tests.support.postgres import fresh_schema_url, postgres_unavailable
 from tests.support.rdap_server import RdapTestServer, write_bootstrap
-from tests.support.services import start_service, write_config
+from tests.support.services import RunningService, start_service, write_config
 
 
 @pytest.fixture
@@ -153,10 +153,9 @@ async def test_database_outage_answers_error_promptly_and_recovers_without_resta
         await service.stop()
 
 
-async def test_a_killed_database_is_database_unavailable_never_a_500(
-    tmp_path: Path, rdap_server: RdapTestServer, private_postgres: PrivatePostgres
-) -> None:
-    """Killed under load: asyncpg raised InternalClientError from pool.release, answered 500."""
+async def no_registry_service(tmp_path: Path, rdap_server: RdapTestServer, database_url: str) -> RunningService:
+    """A service whose names under .de have no registry (NO-SERVER at once): a lookup of one is the
+    database's work alone."""
     bootstrap = write_bootstrap(tmp_path / "bootstrap.json", rdap_server.url, without=("de",))
     directory = tmp_path / "instance"
     write_config(
@@ -164,9 +163,16 @@ async def test_a_killed_database_is_database_unavailable_never_a_500(
         rdap_bootstrap=str(bootstrap),
         rdap_bootstrap_refresh_url="",
         whois_packaged_map=False,
-        database_url=private_postgres.url,
+        database_url=database_url,
     )
-    service = await start_service(directory)
+    return await start_service(directory)
+
+
+async def test_a_killed_database_is_database_unavailable_never_a_500(
+    tmp_path: Path, rdap_server: RdapTestServer, private_postgres: PrivatePostgres
+) -> None:
+    """Killed under load: asyncpg raised InternalClientError from pool.release, answered 500."""
+    service = await no_registry_service(tmp_path, rdap_server, private_postgres.url)
     try:
         statuses: list[int] = []
 
@@ -191,17 +197,7 @@ async def test_two_large_batches_of_new_names_on_a_healthy_database_all_get_thei
 ) -> None:
     """Two concurrent /batch of 10,000 new names: the database work goes in groups, so none waits for
     a pool connection past its patience (once: 80% DATABASE-UNAVAILABLE, first contacts lost)."""
-    # A TLD no registry serves (NO-SERVER at once): the lookups are the database's work alone.
-    bootstrap = write_bootstrap(tmp_path / "bootstrap.json", rdap_server.url, without=("de",))
-    directory = tmp_path / "instance"
-    write_config(
-        directory,
-        rdap_bootstrap=str(bootstrap),
-        rdap_bootstrap_refresh_url="",
-        whois_packaged_map=False,
-        database_url=shared_postgres,
-    )
-    service = await start_service(directory)
+    service = await no_registry_service(tmp_path, rdap_server, shared_postgres)
     try:
         batches = [[f"big{b}-{n}.de" for n in range(10_000)] for b in range(2)]
         answers = await asyncio.gather(*(service.batch(names) for names in batches))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import socket
+import ssl
 import sys
 import time
 from pathlib import Path
@@ -210,3 +212,23 @@ def worker_pids(supervisor: int) -> set[int]:
             if int(fields[1]) == supervisor:
                 children.add(int(entry.name))
     return children
+
+
+async def wait_for_central(proc: asyncio.subprocess.Process, url: str, tls: ssl.SSLContext | None = None) -> bytes:
+    """Until ``central serve`` logs that it is ready and its port answers (its worker binds the port
+    after its start-up: a wait, bounded at a minute); returns the log read so far."""
+    assert proc.stderr is not None
+    seen = b""
+    while b"central server ready" not in seen:
+        line = await proc.stderr.readline()
+        if not line:
+            raise AssertionError(f"central serve exited:\n{seen.decode()}")
+        seen += line
+    async with aiohttp.ClientSession() as client:
+        for _ in range(3000):
+            with contextlib.suppress(aiohttp.ClientConnectionError):
+                async with client.get(url + "/health", ssl=tls if tls is not None else True) as resp:
+                    if resp.status == 200:
+                        return seen
+            await asyncio.sleep(0.02)
+    raise AssertionError("central serve did not answer within a minute")
