@@ -20,7 +20,15 @@ import click
 from domain_stats.errors import RuntimeFailure, UserError
 from domain_stats.logs import log_config
 
-__all__ = ["SHOWN_ERRORS", "configure_logging", "data_dir_option", "data_option", "run_async", "user_errors"]
+__all__ = [
+    "SHOWN_ERRORS",
+    "configure_logging",
+    "data_dir_option",
+    "data_option",
+    "run_async",
+    "user_errors",
+    "workers_option",
+]
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -38,6 +46,11 @@ def data_dir_option(
 
 
 data_option = data_dir_option()
+
+
+def workers_option(help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--workers N`` as both servers take it: processes answering on the same port."""
+    return click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help=help)
 
 
 def configure_logging(log_detail: int) -> None:

@@ -22,7 +22,7 @@ from domain_stats.central.keys import new_api_key
 from domain_stats.central.policy import POLICY_KEYS, Policy, PolicyError, parse_policy_value
 from domain_stats.central.store import CentralStore, open_central_store
 from domain_stats.central_protocol import MAX_OPERATOR_ALERTS, operator_alert_problem
-from domain_stats.console import data_dir_option, run_async, user_errors
+from domain_stats.console import data_dir_option, run_async, user_errors, workers_option
 from domain_stats.dates import format_date
 from domain_stats.logs import log_config
 from domain_stats.names import DEFAULT_PROHIBITED, InvalidName, NameReducer
@@ -87,13 +87,7 @@ def central() -> None:
 
 @central.command()
 @click.argument("data_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option(
-    "--workers",
-    type=click.IntRange(1, 64),
-    default=1,
-    show_default=True,
-    help="Processes answering on the same port (one per core for a busy server); first contacts stay exactly once.",
-)
+@workers_option("Processes answering on the same port (one per core for a busy server); first contacts stay once.")
 @user_errors
 def serve(data_dir: Path, workers: int) -> None:
     """Serve the central server from DATA_DIR (created with a default central.yaml on first use)."""

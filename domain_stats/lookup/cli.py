@@ -10,7 +10,7 @@ import click
 import orjson
 
 from domain_stats import __version__
-from domain_stats.console import configure_logging, data_option, run_async, user_errors
+from domain_stats.console import configure_logging, data_option, run_async, user_errors, workers_option
 from domain_stats.lookup.config import Settings, load_settings
 from domain_stats.lookup.importer import import_file
 from domain_stats.names import NameReducer
@@ -28,13 +28,7 @@ def command_settings(data_dir: Path) -> Settings:
 
 @click.command()
 @click.argument("data_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option(
-    "--workers",
-    type=click.IntRange(1, 64),
-    default=1,
-    show_default=True,
-    help="Processes answering on the same port (each with its own memory cache).",
-)
+@workers_option("Processes answering on the same port (each with its own memory cache).")
 @user_errors
 def serve(data_dir: Path, workers: int) -> None:
     """Serve lookups over HTTP from DATA_DIR (created with a default configuration on first use)."""
