@@ -28,6 +28,7 @@ __all__ = [
     "MAX_ANSWER_BYTES",
     "MAX_OPERATOR_ALERTS",
     "MAX_PROHIBITED",
+    "MAX_QUERY_MANY",
     "MAX_REQUEST_BYTES",
     "MAX_RETRY_AFTER_SECONDS",
     "MAX_TEXT",
@@ -42,6 +43,7 @@ __all__ = [
     "QueryError",
     "StatusAnswer",
     "StatusReport",
+    "check_domain_text",
     "operator_alert_problem",
     "parse_config_answer",
     "parse_query_answer",
@@ -52,7 +54,9 @@ __all__ = [
 ]
 
 API_PATH = "/api"
-MAX_REQUEST_BYTES = 64 * 1024
+MAX_REQUEST_BYTES = 512 * 1024  # a query_many of 1,000 names of the longest kind
+#: Most names in one ``query_many``.
+MAX_QUERY_MANY = 1000
 #: Longest ``Retry-After`` a member honours from the server's 429 (a longer one is taken as this).
 MAX_RETRY_AFTER_SECONDS = 300.0
 
@@ -196,7 +200,18 @@ def parse_request(body: bytes) -> tuple[str, dict[str, Any]]:
         return command, {"report": report}
     if command == "query":
         return command, {"domain": _text(request, "domain")}
-    raise ProtocolError('"command" must be one of "config", "status", "query"')
+    if command == "query_many":
+        domains = request.get("domains")
+        if not isinstance(domains, list) or not 0 < len(domains) <= MAX_QUERY_MANY:
+            raise ProtocolError(f'"domains" must be a list of 1 to {MAX_QUERY_MANY} names')
+        return command, {"domains": domains}  # each name is checked on its own: a bad one is answered in place
+    raise ProtocolError('"command" must be one of "config", "status", "query", "query_many"')
+
+
+def check_domain_text(value: Any) -> str:
+    """A ``domain`` as the protocol takes it, or :class:`ProtocolError` (a ``query``'s 400, or the error
+    answer in a ``query_many`` name's place)."""
+    return _text({"domain": value}, "domain")
 
 
 def _text(request: dict[str, Any], field: str) -> str:

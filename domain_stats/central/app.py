@@ -27,7 +27,14 @@ import orjson
 from domain_stats.authorization import bearer_key
 from domain_stats.central.rate_limit import MemberRateLimit
 from domain_stats.central.service import CentralService
-from domain_stats.central_protocol import API_PATH, MAX_REQUEST_BYTES, ProtocolError, parse_request
+from domain_stats.central_protocol import (
+    API_PATH,
+    MAX_REQUEST_BYTES,
+    ProtocolError,
+    QueryAnswer,
+    QueryError,
+    parse_request,
+)
 from domain_stats.storage import StorageError
 
 __all__ = ["CentralApp", "ClientLimits", "Receive", "Scope", "Send", "member_address"]
@@ -133,8 +140,8 @@ class CentralApp:
         body = await _read_body(receive)
         try:
             command, request = parse_request(body)
-            if command == "query" and self.limits.rate is not None:
-                wait = self.limits.rate.retry_after(client)
+            if command in ("query", "query_many") and self.limits.rate is not None:
+                wait = self.limits.rate.retry_after(client, len(request.get("domains", ())) or 1)
                 if wait > 0:
                     raise _Refusal(429, f"{client} queries faster than {self.limits.rate.rate:g} a second", wait)
             if command == "config":
@@ -142,6 +149,9 @@ class CentralApp:
             if command == "status":
                 address = member_address(scope, self.trusted_proxies)
                 return 200, (await self.service.status(client, request["report"], address)).to_json()
+            if command == "query_many":
+                answers = await self.service.query_many(client, request["domains"])
+                return 200, {"answers": [_answer_json(answer) for answer in answers]}
             return 200, (await self.service.query(client, request["domain"])).to_json()
         except ProtocolError as err:
             raise _Refusal(400, str(err)) from None
@@ -173,6 +183,13 @@ async def _send_file(path: Path, send: Send) -> None:
         await send({"type": "http.response.body", "body": b""})
     finally:
         await asyncio.to_thread(handle.close)
+
+
+def _answer_json(answer: QueryAnswer | QueryError | ProtocolError) -> dict[str, Any]:
+    """One name's answer in a ``query_many``: what ``query`` answers for it (its 400 as the body)."""
+    if isinstance(answer, ProtocolError):
+        return {"error": str(answer)}
+    return answer.to_json()
 
 
 def _being_cancelled() -> bool:

@@ -12,15 +12,17 @@ answered as stored while it is refreshed in the background.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
 from collections.abc import Callable
+from typing import Any
 
 from domain_stats.alerts import ISC_FIRST_CONTACT, PROHIBITED_TLD
 from domain_stats.central.keys import hash_key
 from domain_stats.central.policy import Policy
-from domain_stats.central.store import CentralStore
+from domain_stats.central.store import CentralStore, Known
 from domain_stats.central_protocol import (
     TTL_NO_EXPIRY,
     TTL_NOT_CACHED,
@@ -31,6 +33,7 @@ from domain_stats.central_protocol import (
     QueryError,
     StatusAnswer,
     StatusReport,
+    check_domain_text,
 )
 from domain_stats.names import DEFAULT_PROHIBITED, InvalidName, NameReducer
 from domain_stats.registry.engine import Registries
@@ -89,36 +92,67 @@ class CentralService:
 
     async def query(self, client: str, raw: str) -> QueryAnswer | QueryError:
         """Facts about ``raw``'s registered domain, recording the community's first contact."""
+        (answer,) = await self.query_many(client, [raw])
+        if isinstance(answer, ProtocolError):
+            raise answer
+        return answer
+
+    async def query_many(self, client: str, raws: list[Any]) -> list[QueryAnswer | QueryError | ProtocolError]:
+        """What :meth:`query` answers for each name, in order (a bad name's :class:`ProtocolError` in its
+        place): the stored facts read and the first contacts recorded in set-based statements, the
+        unknown domains resolved together."""
         await self.policy()
-        try:
-            domain = self.names.reduce(raw).domain
-        except InvalidName as err:
-            raise ProtocolError(f"domain: {err}") from None
-        if domain is None:
-            return QueryError(TTL_PERMANENT, (PROHIBITED_TLD,))
-        now = self._clock()
-        known = await self.store.known(domain)
-        created: float | None = known.created
-        expires: float | None = known.expires
-        if created is None:
+        answers: list[QueryAnswer | QueryError | ProtocolError | None] = [None] * len(raws)
+        wanted: dict[str, list[int]] = {}
+        for i, raw in enumerate(raws):
+            try:
+                domain = self.names.reduce(check_domain_text(raw)).domain
+            except ProtocolError as err:
+                answers[i] = err
+                continue
+            except InvalidName as err:
+                answers[i] = ProtocolError(f"domain: {err}")
+                continue
+            if domain is None:
+                answers[i] = QueryError(TTL_PERMANENT, (PROHIBITED_TLD,))
+            else:
+                wanted.setdefault(domain, []).append(i)
+        domains = sorted(wanted)  # one lock order for concurrent batches
+        known = await self.store.known_many(domains)
+        facts = dict(zip(domains, await asyncio.gather(*(self._facts(d, known[d]) for d in domains)), strict=True))
+        good = [d for d in domains if not isinstance(facts[d], QueryError)]
+        seen = await self.store.record_queries(good, client, self._clock())
+        for domain, places in wanted.items():
+            found = facts[domain]
+            if isinstance(found, QueryError):
+                for i in places:
+                    answers[i] = found
+                continue
+            when, first = seen[domain]
+            for n, i in enumerate(places):
+                alerts = ((ISC_FIRST_CONTACT,) if first and n == 0 else ()) + known[domain].alerts
+                answers[i] = QueryAnswer(found[0], found[1], float(when), alerts)
+        return [answer for answer in answers if answer is not None]
+
+    async def _facts(self, domain: str, known: Known) -> tuple[float, float | None] | QueryError:
+        """``(created, expires)`` of ``domain``: stored, or resolved now (an error answer if not)."""
+        if known.created is None:
             if len(self._inflight) >= self._line_max and domain not in self._inflight:
                 # The line is full: answered as queued, not kept (the member asks again).
                 return QueryError(TTL_NOT_CACHED, (self.registries.queued_alert(domain), *known.alerts))
             try:
-                dates, _ = await self._inflight.run(
+                found, _ = await self._inflight.run(
                     domain, lambda job: self._resolve_and_store(domain, job), wait=self._queue_wait
                 )
             except Queued:
                 return QueryError(TTL_NOT_CACHED, (self.registries.queued_alert(domain), *known.alerts))
             except RegistryError as err:
                 return QueryError(self.error_ttl(err), (err.alert, *known.alerts))
-            created, expires = dates.created, dates.expires
-        elif self._needs_refresh(expires, known.updated, now):
+            return found.created, found.expires
+        if self._needs_refresh(known.expires, known.updated, self._clock()):
             # Stale beats waiting: the stored facts stand while the refresh runs in the background.
             self._refreshing.submit(domain, lambda job: self._refresh(domain, job), Priority.REFRESH)
-        seen, first = await self.store.record_query(domain, client, now)
-        alerts = ((ISC_FIRST_CONTACT,) if first else ()) + known.alerts
-        return QueryAnswer(float(created), None if expires is None else float(expires), float(seen), alerts)
+        return float(known.created), None if known.expires is None else float(known.expires)
 
     def _needs_refresh(self, expires: float | None, updated: float | None, now: float) -> bool:
         """An expired registration is asked again, at most once per error TTL (lapsed domains stay lapsed)."""
