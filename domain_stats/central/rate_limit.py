@@ -29,15 +29,20 @@ class MemberRateLimit:
         self.refused = 0
 
     def retry_after(self, member: str, cost: float = 1.0) -> float:
-        """0 when the member may query now (the query is counted); else seconds until it may."""
+        """0 when the member may query now (``cost`` names, counted); else seconds until it may.
+
+        A request of more names than a burst holds (a ``query_many``) goes when the bucket is full
+        and leaves it in debt, so that it is never refused for good.
+        """
         now = self._clock()
         tokens, then = self._buckets.get(member, (self.burst, now))
         tokens = min(self.burst, tokens + (now - then) * self.rate)
-        if tokens >= cost:
+        needed = min(cost, self.burst)
+        if tokens >= needed:
             if len(self._buckets) >= _MAX_MEMBERS and member not in self._buckets:
                 self._buckets.clear()
             self._buckets[member] = (tokens - cost, now)
             return 0.0
         self._buckets[member] = (tokens, now)
         self.refused += 1
-        return (cost - tokens) / self.rate
+        return (needed - tokens) / self.rate

@@ -40,6 +40,7 @@ from domain_stats.central_protocol import (
     parse_status_answer,
 )
 from domain_stats.errors import DomainStatsError
+from domain_stats.lookup.central_batching import Coalescer
 from domain_stats.lookup.upstream import Resolution, Upstream, UpstreamError
 from domain_stats.names import NameReducer
 from domain_stats.registry.registration import ORIGIN_CENTRAL, Registration
@@ -129,7 +130,27 @@ class CentralClient:
     async def query(self, domain: str) -> Any:
         return parse_query_answer(await self._post({"command": "query", "domain": domain}), self._clock())
 
-    async def _post(self, request: dict[str, Any]) -> Any:
+    async def query_many(self, domains: list[str]) -> list[Any]:
+        """Each name's answer (as :meth:`query` returns it) or the error it raises, in order; a
+        server that does not know ``query_many`` raises :class:`CentralUnavailable` with
+        ``ISC-BAD-REQUEST`` (its 400), and the caller asks with ``query`` instead."""
+        answer = await self._post(
+            {"command": "query_many", "domains": domains}, max_bytes=MAX_ANSWER_BYTES * (1 + len(domains) // 32)
+        )
+        found = answer.get("answers") if isinstance(answer, dict) else None
+        if not isinstance(found, list) or len(found) != len(domains):
+            raise self._failed(alerts.ISC_BAD_RESPONSE, f"{self.url} answered query_many with something else")
+        return [self._one_of_many(one) for one in found]
+
+    def _one_of_many(self, one: Any) -> Any:
+        if isinstance(one, dict) and set(one) == {"error"}:
+            return CentralUnavailable(alerts.ISC_BAD_REQUEST, f"the server refused the name: {str(one['error'])[:200]}")
+        try:
+            return parse_query_answer(one, self._clock())
+        except ProtocolError as err:
+            return err
+
+    async def _post(self, request: dict[str, Any], *, max_bytes: int = MAX_ANSWER_BYTES) -> Any:
         if self._clock() < self._paused_until:
             self.refused_fast += 1
             raise CentralUnavailable(alerts.ISC_BACKED_OFF, "the central server failed recently; retrying later")
@@ -142,7 +163,7 @@ class CentralClient:
             ) as resp:
                 status = resp.status
                 retry_after = resp.headers.get("Retry-After", "")
-                body = await _read_capped(resp)
+                body = await _read_capped(resp, max_bytes)
         except TimeoutError:
             raise self._failed(alerts.ISC_TIMEOUT, f"no answer from {self.url} in time") from None
         except (aiohttp.ClientError, OSError) as err:
@@ -157,7 +178,7 @@ class CentralClient:
         if 300 <= status < 400:
             raise self._failed(alerts.ISC_BAD_RESPONSE, f"{self.url} answered a redirect (HTTP {status}): not followed")
         if body is None:
-            raise self._failed(alerts.ISC_BAD_RESPONSE, f"{self.url} answered more than {MAX_ANSWER_BYTES} bytes")
+            raise self._failed(alerts.ISC_BAD_RESPONSE, f"{self.url} answered more than {max_bytes} bytes")
         try:
             answer = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -195,14 +216,19 @@ def _retry_after(value: str) -> float:
     return min(max(seconds, 0.1), MAX_RETRY_AFTER_SECONDS) if seconds == seconds else 1.0
 
 
-async def _read_capped(resp: aiohttp.ClientResponse) -> bytes | None:
-    """The body; None when it is longer than ``MAX_ANSWER_BYTES`` (read no further than that)."""
-    if resp.content_length is not None and resp.content_length > MAX_ANSWER_BYTES:
+def _older_server(err: Exception) -> bool:
+    """A 400 to ``query_many``: the server does not know the command (its protocol is older)."""
+    return isinstance(err, CentralUnavailable) and err.alert == alerts.ISC_BAD_REQUEST
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, max_bytes: int) -> bytes | None:
+    """The body; None when it is longer than ``max_bytes`` (read no further than that)."""
+    if resp.content_length is not None and resp.content_length > max_bytes:
         return None
     body = bytearray()
     async for chunk in resp.content.iter_chunked(16 * 1024):
         body += chunk
-        if len(body) > MAX_ANSWER_BYTES:
+        if len(body) > max_bytes:
             return None
     return bytes(body)
 
@@ -222,6 +248,7 @@ class CentralUpstream:
         self.fallback = fallback
         self.fallbacks = 0
         self.line = ServerSchedule(client.url, concurrency=CENTRAL_CONCURRENCY, rate=math.inf)
+        self.coalescer = Coalescer(client, _older_server)
 
     def queued_alert(self, domain: str) -> str:
         return alerts.ISC_QUEUED
@@ -244,7 +271,7 @@ class CentralUpstream:
         for _ in range(MAX_429_ROUNDS):
             await self.line.acquire(job)
             try:
-                answer = await self.client.query(domain)
+                answer = await self.coalescer.query(domain)
             except CentralRateLimited as limited:  # hold the line as for a registry's 429; ask again
                 self.line.told_to_wait(limited.retry_after)
                 continue
@@ -265,7 +292,12 @@ class CentralUpstream:
         raise UpstreamError((unavailable.alert,), 0, unavailable.detail)
 
     def stats(self) -> dict[str, Any]:
-        return {**self.client.stats(), "rdap_fallbacks": self.fallbacks, "line": self.line.stats()}
+        return {
+            **self.client.stats(),
+            **self.coalescer.stats(),
+            "rdap_fallbacks": self.fallbacks,
+            "line": self.line.stats(),
+        }
 
     async def close(self) -> None:
         """Close the connection to the central server (the fallback's engine is its opener's to close)."""

@@ -62,7 +62,8 @@ async def test_a_member_told_to_wait_holds_its_line_and_never_fails(
     central = await start_central(tmp_path / "central", rdap_bootstrap=str(bootstrap_file), member_query_rate=1)
     member = await start_central_member(tmp_path, "paced", central)
     try:
-        first = await member.batch(names)
+        # Two requests of seven (the burst is ten): the second is told to wait.
+        first = await member.batch(names[:7]) + await member.batch(names[7:])
         await member.service.settle()
         again = await member.batch(names)
         _, stats = await member.get("/stats")
